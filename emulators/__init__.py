@@ -1,0 +1,1 @@
+"""Local stand-ins for tests and the demo (never deployed): Graph, the reference ERP, a Functions host."""

@@ -1,0 +1,52 @@
+"""A link: the stored pairing of one ERP record with one M365 event, and what was last synced.
+
+The per-side fingerprints (``m365_fields``, ``erp_fields``) are content hashes of each ``Field`` as
+that side showed it right after the last sync. Comparing a side's current hashes with its own
+fingerprints says which fields changed there since (vdirsyncer's status, per field), which is what
+echo suppression (R5) and the field-level merge (R6) need, even when a side normalises values.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from shared.core.items import Field, ItemKind, Side
+
+Fingerprint = dict[Field, str]
+
+
+class LinkState(StrEnum):
+    ACTIVE = "active"
+    # The ERP record was voided/removed and the event deleted, or the event deleted and the record
+    # voided: kept as a tombstone so a late echo of either side is recognised and not re-created.
+    RETIRED = "retired"
+    # The event was deleted in M365 but the type keeps its ERP record (R8 tasks and phone calls).
+    DETACHED = "detached"
+
+
+class Link(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    link_id: str
+    kind: ItemKind
+    origin: Side
+    state: LinkState = LinkState.ACTIVE
+    event_id: str | None = None
+    ical_uid: str | None = None
+    activity_id: str | None = None
+    m365_fields: Fingerprint = {}
+    erp_fields: Fingerprint = {}
+    m365_change_key: str | None = None
+    erp_version: int | None = None
+    m365_modified_at: AwareDatetime | None = None
+    erp_modified_at: AwareDatetime | None = None
+    updated_at: AwareDatetime | None = None
+    # Storage ETag of the entity this link was read from; None for a link not stored yet.
+    etag: str | None = None
+
+    def retired(self, *, now: datetime) -> Link:
+        return self.model_copy(update={"state": LinkState.RETIRED, "updated_at": now})

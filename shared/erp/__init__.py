@@ -1,0 +1,1 @@
+"""The ERP side: the ERP Sync API contract (docs/erp-sync-api.yaml), its port and its HTTP adapter."""

@@ -1,0 +1,92 @@
+"""The ERP port: the few things the sync engine needs from any ERP.
+
+Small on purpose so an adapter for a specific ERP can sit beside the generic HTTP one. Every method
+raises only ``shared.errors.ErpError`` subclasses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from shared.erp.model import (
+    Activity,
+    ActivityChange,
+    ActivityFields,
+    ActivityPatch,
+    ActivityType,
+    ActivityTypeDefinition,
+    ChangePage,
+    Company,
+    Contact,
+    ErpUser,
+    Facility,
+    LeaveRequestChange,
+)
+
+
+class ErpPort(Protocol):
+    async def list_users(self, *, enabled_only: bool = True) -> Sequence[ErpUser]:
+        """ERP users; with ``enabled_only`` just those switched on for calendar sync (R2)."""
+        ...
+
+    async def get_user(self, user_id: str) -> ErpUser:
+        """One ERP user; ErpNotFound when unknown."""
+        ...
+
+    async def find_contacts(self, emails: Sequence[str]) -> Sequence[Contact]:
+        """Contacts whose email is one of ``emails`` (case-insensitive), for R15."""
+        ...
+
+    async def find_companies(self, emails: Sequence[str]) -> Sequence[Company]:
+        """Companies whose email is one of ``emails`` (case-insensitive), for R15/R23."""
+        ...
+
+    async def list_facilities(self) -> Sequence[Facility]:
+        """All facilities with their room mailbox addresses (R16) and no-time rule (R13)."""
+        ...
+
+    async def ensure_activity_type(self, kind: ActivityType) -> ActivityTypeDefinition:
+        """The ERP's activity type for ``kind``, created when missing and the ERP allows it (R23)."""
+        ...
+
+    async def get_activity(self, activity_id: str) -> Activity:
+        """The activity as stored now; ErpNotFound when it does not exist."""
+        ...
+
+    async def create_activity(self, fields: ActivityFields, *, idempotency_key: str) -> Activity:
+        """Create once: a retry with the same key returns the first result (R10)."""
+        ...
+
+    async def update_activity(self, activity_id: str, patch: ActivityPatch, *, version: int) -> Activity:
+        """Apply ``patch`` if ``version`` is current; ErpConflict if stale, ErpReadOnly if read-only (R7)."""
+        ...
+
+    async def void_activity(self, activity_id: str, *, version: int) -> Activity:
+        """Void (not delete) the activity (R8)."""
+        ...
+
+    async def close_activity(self, activity_id: str, *, version: int) -> Activity:
+        """Close the activity (R29)."""
+        ...
+
+    async def activity_changes(
+        self, *, owner_id: str, cursor: str | None, ends_after: datetime | None = None
+    ) -> ChangePage[ActivityChange]:
+        """Every change to the owner's activities after ``cursor``, all pages followed.
+
+        Without a cursor: a snapshot of the owner's current activities ending after ``ends_after``
+        (R4), and the cursor that continues from that snapshot.
+        """
+        ...
+
+    async def leave_request_changes(
+        self, *, user_id: str, cursor: str | None, ends_after: datetime | None = None
+    ) -> ChangePage[LeaveRequestChange]:
+        """The same for the user's leave requests (R30)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...

@@ -1,0 +1,158 @@
+"""All app settings, read once from the environment (Azure app settings, local.settings.json).
+
+One pydantic-settings model. ``load_settings()`` turns any validation failure into one
+``SettingsError`` naming every bad setting and never echoing a value (they may be secrets).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from shared.core.items import Field as ItemField
+from shared.core.items import ItemKind
+from shared.core.policy import DEFAULT_M365_OWNED_FIELDS, Direction, PrivateEvents, SyncPolicy
+from shared.errors import SettingsError
+
+CsvSet = Annotated[frozenset[str], NoDecode]
+
+
+def _csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return frozenset(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting the service reads. The env name of each field is its alias (upper case)."""
+
+    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore", frozen=True, populate_by_name=True)
+
+    # --- Microsoft Graph ---
+    graph_tenant_id: str = Field(alias="GRAPH_TENANT_ID", min_length=1)
+    graph_client_id: str = Field(alias="GRAPH_CLIENT_ID", min_length=1)
+    graph_client_secret: SecretStr | None = Field(default=None, alias="GRAPH_CLIENT_SECRET")
+    graph_client_certificate: SecretStr | None = Field(default=None, alias="GRAPH_CLIENT_CERTIFICATE")
+    graph_base_url: str = Field(default="https://graph.microsoft.com/v1.0", alias="GRAPH_BASE_URL")
+    graph_authority_host: str = Field(default="https://login.microsoftonline.com", alias="GRAPH_AUTHORITY_HOST")
+    graph_notification_url: str = Field(default="", alias="GRAPH_NOTIFICATION_URL")
+    graph_lifecycle_url: str = Field(default="", alias="GRAPH_LIFECYCLE_URL")
+    graph_client_state: SecretStr = Field(alias="GRAPH_CLIENT_STATE")
+    graph_subscription_minutes: int = Field(default=4230, alias="GRAPH_SUBSCRIPTION_MINUTES", ge=45, le=10080)
+
+    # --- ERP ---
+    erp_base_url: str = Field(alias="ERP_BASE_URL", min_length=1)
+    erp_api_key: SecretStr = Field(alias="ERP_API_KEY")
+    erp_hook_secret: SecretStr = Field(alias="ERP_HOOK_SECRET")
+    erp_timeout_seconds: float = Field(default=20.0, alias="ERP_TIMEOUT_SECONDS", gt=0)
+
+    # --- Storage (sync state and the work queue) ---
+    storage_connection_string: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("AzureWebJobsStorage"), alias="AzureWebJobsStorage"
+    )
+    storage_account_name: str | None = Field(default=None, alias="AzureWebJobsStorage__accountName")
+    storage_client_id: str | None = Field(default=None, alias="AzureWebJobsStorage__clientId")
+    storage_credential: str | None = Field(default=None, alias="AzureWebJobsStorage__credential")
+    state_table_prefix: str = Field(default="sync", alias="STATE_TABLE_PREFIX", pattern=r"^[A-Za-z][A-Za-z0-9]{0,40}$")
+
+    # --- Tenant sync policy ---
+    sync_direction: Direction = Field(default=Direction.BOTH, alias="SYNC_DIRECTION")
+    sync_direction_overrides: dict[str, Direction] = Field(default={}, alias="SYNC_DIRECTION_OVERRIDES")
+    sync_activity_types: CsvSet = Field(
+        default=frozenset({"meeting", "phone_call", "task"}), alias="SYNC_ACTIVITY_TYPES"
+    )
+    sync_leave_requests: bool = Field(default=False, alias="SYNC_LEAVE_REQUESTS")
+    sync_window_days: int = Field(default=31, alias="SYNC_WINDOW_DAYS", ge=1, le=365)
+    sync_erp_lookback_hours: int = Field(default=24, alias="SYNC_ERP_LOOKBACK_HOURS", ge=0, le=24 * 30)
+    sync_clock_skew_seconds: float = Field(default=2.0, alias="SYNC_CLOCK_SKEW_SECONDS", ge=0, le=300)
+    sync_conflict_category: str = Field(default="Sync conflict", alias="SYNC_CONFLICT_CATEGORY", min_length=1)
+    sync_include_categories: CsvSet = Field(default=frozenset(), alias="SYNC_INCLUDE_CATEGORIES")
+    sync_exclude_categories: CsvSet = Field(default=frozenset(), alias="SYNC_EXCLUDE_CATEGORIES")
+    sync_private_events: PrivateEvents = Field(default=PrivateEvents.SKIP, alias="SYNC_PRIVATE_EVENTS")
+    sync_internal_domains: CsvSet = Field(default=frozenset(), alias="SYNC_INTERNAL_DOMAINS")
+    sync_skip_internal_only: bool = Field(default=True, alias="SYNC_SKIP_INTERNAL_ONLY")
+    sync_mass_delete_ratio: float = Field(default=0.5, alias="SYNC_MASS_DELETE_RATIO", gt=0, le=1)
+    sync_field_ownership: dict[ItemKind, frozenset[ItemField]] = Field(default={}, alias="SYNC_FIELD_OWNERSHIP")
+
+    @field_validator("sync_activity_types", "sync_include_categories", "sync_exclude_categories",
+                     "sync_internal_domains", mode="before")
+    @classmethod
+    def _split_csv(cls, value: Any) -> Any:
+        return _csv(value)
+
+    @field_validator("sync_activity_types")
+    @classmethod
+    def _known_types(cls, value: frozenset[str]) -> frozenset[str]:
+        allowed = {kind.value for kind in ItemKind if kind is not ItemKind.LEAVE}
+        unknown = sorted(value - allowed)
+        if unknown:
+            raise ValueError(f"unknown activity type(s) {unknown}; allowed: {sorted(allowed)}")
+        return value
+
+    @field_validator("sync_direction_overrides", "sync_field_ownership", mode="before")
+    @classmethod
+    def _json_object(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
+
+    @field_validator("graph_base_url", "erp_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://127.0.0.1", "http://localhost", "http://[::1]")):
+            raise ValueError("must be an https:// URL (plain http only on loopback)")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _one_credential_each(self) -> Settings:
+        if (self.graph_client_secret is None) == (self.graph_client_certificate is None):
+            raise ValueError("set exactly one of GRAPH_CLIENT_SECRET and GRAPH_CLIENT_CERTIFICATE")
+        if self.storage_connection_string is None and not self.storage_account_name:
+            raise ValueError("set AzureWebJobsStorage (connection string) or AzureWebJobsStorage__accountName")
+        return self
+
+    @cached_property
+    def policy(self) -> SyncPolicy:
+        ownership = {**DEFAULT_M365_OWNED_FIELDS, **self.sync_field_ownership}
+        return SyncPolicy(
+            direction=self.sync_direction,
+            direction_overrides={k.lower(): v for k, v in self.sync_direction_overrides.items()},
+            activity_kinds=frozenset(ItemKind(v) for v in self.sync_activity_types),
+            leave_requests=self.sync_leave_requests,
+            window_days=self.sync_window_days,
+            erp_lookback_hours=self.sync_erp_lookback_hours,
+            clock_skew_seconds=self.sync_clock_skew_seconds,
+            conflict_category=self.sync_conflict_category,
+            include_categories=self.sync_include_categories,
+            exclude_categories=self.sync_exclude_categories,
+            private_events=self.sync_private_events,
+            internal_domains=frozenset(d.lower() for d in self.sync_internal_domains),
+            skip_internal_only=self.sync_skip_internal_only,
+            mass_delete_ratio=self.sync_mass_delete_ratio,
+            m365_owned_fields_for_erp_items=ownership,
+        )
+
+
+def setting_names() -> frozenset[str]:
+    """Every app setting name the model reads (the infra templates must set exactly these)."""
+    return frozenset(field.alias or name for name, field in Settings.model_fields.items())
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read and validate; one clear ``SettingsError`` naming each bad setting, values never shown."""
+    try:
+        if environ is None:
+            return Settings()  # type: ignore[call-arg]  # values come from the environment
+        return Settings.model_validate(environ)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors(include_input=False, include_url=False):
+            loc = ".".join(str(part) for part in item["loc"]) or "settings"
+            problems.append(f"{loc}: {item['msg']}")
+        raise SettingsError("Invalid app settings: " + "; ".join(problems)) from None
+    except json.JSONDecodeError as error:
+        raise SettingsError(f"Invalid app settings: a JSON setting is malformed ({error.msg})") from None
