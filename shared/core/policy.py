@@ -74,9 +74,12 @@ class SyncPolicy(BaseModel):
     m365_owned_fields_for_erp_items: dict[ItemKind, frozenset[Field]] = DEFAULT_M365_OWNED_FIELDS
     void_on_event_delete: dict[ItemKind, bool] = DEFAULT_VOID_ON_EVENT_DELETE
 
-    def direction_for(self, user_key: str) -> Direction:
-        """R1: the tenant direction unless the user (ERP id or mailbox address) has an override."""
-        return self.direction_overrides.get(user_key.lower(), self.direction)
+    def direction_for(self, *user_keys: str) -> Direction:
+        """R1: the tenant direction unless the user (mailbox address or ERP id) has an override."""
+        for key in user_keys:
+            if key.lower() in self.direction_overrides:
+                return self.direction_overrides[key.lower()]
+        return self.direction
 
     def fields_m365_may_change(self, kind: ItemKind, origin: Side) -> frozenset[Field]:
         if origin is Side.M365:

@@ -1,0 +1,94 @@
+"""The composition root: the one place that turns settings into adapters and wires the engine.
+
+Handlers ask ``services()`` for the process-wide ``Services``; tests and the demo build their own
+with ``build_services`` (optionally with in-process HTTP transports for the emulators).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+from azure.core.credentials_async import AsyncTokenCredential
+
+from shared.erp.http_client import HttpErp
+from shared.erp.port import ErpPort
+from shared.graph.auth import graph_credential
+from shared.graph.client import GraphCalendar
+from shared.graph.port import CalendarPort
+from shared.queueing import StorageWorkQueue, WorkQueue
+from shared.settings import Settings, load_settings
+from shared.state.port import StateStore
+from shared.state.tables import TableStateStore
+from shared.sync.engine import SyncEngine
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    state: StateStore
+    calendar: CalendarPort
+    erp: ErpPort
+    queue: WorkQueue
+    engine: SyncEngine
+    clock: Callable[[], datetime]
+    _closers: tuple[Callable[[], object], ...] = ()
+
+    async def aclose(self) -> None:
+        for close in self._closers:
+            result = close()
+            if asyncio.iscoroutine(result):
+                await result
+
+
+def _storage_credential(settings: Settings) -> AsyncTokenCredential:
+    from azure.identity.aio import ManagedIdentityCredential  # noqa: PLC0415  # only in Azure
+
+    return ManagedIdentityCredential(client_id=settings.storage_client_id)
+
+
+async def build_services(settings: Settings, *, graph_transport: httpx.AsyncBaseTransport | None = None,
+                         erp_transport: httpx.AsyncBaseTransport | None = None,
+                         clock: Callable[[], datetime] = utc_now) -> Services:
+    closers: list[Callable[[], object]] = []
+    if settings.storage_connection_string is not None:
+        conn = settings.storage_connection_string.get_secret_value()
+        table_store = TableStateStore.from_connection_string(conn, prefix=settings.state_table_prefix)
+        queue = StorageWorkQueue.from_connection_string(conn)
+    else:
+        credential = _storage_credential(settings)
+        account = settings.storage_account_name
+        table_store = TableStateStore.from_account(f"https://{account}.table.core.windows.net", credential,
+                                                   prefix=settings.state_table_prefix)
+        queue = StorageWorkQueue.from_account(str(account), credential)
+        closers.append(credential.close)
+    await table_store.ensure_tables()
+    calendar = GraphCalendar(credential=graph_credential(settings, transport=graph_transport), base_url=settings.graph_base_url,
+                             transport=graph_transport)
+    erp = HttpErp(settings.erp_base_url, api_key=settings.erp_api_key.get_secret_value(),
+                  timeout=settings.erp_timeout_seconds, transport=erp_transport)
+    engine = SyncEngine(calendar=calendar, erp=erp, state=table_store, policy=settings.policy, clock=clock,
+                        worker_id=f"{socket.gethostname()}:{os.getpid()}")
+    closers[:0] = [table_store.aclose, queue.aclose, calendar.aclose, erp.aclose]
+    return Services(settings=settings, state=table_store, calendar=calendar, erp=erp, queue=queue, engine=engine,
+                    clock=clock, _closers=tuple(closers))
+
+
+_by_loop: dict[int, Services] = {}
+
+
+async def services() -> Services:
+    """The process's services for the running event loop, built on first use from app settings."""
+    key = id(asyncio.get_running_loop())
+    if key not in _by_loop:
+        _by_loop[key] = await build_services(load_settings())
+    return _by_loop[key]

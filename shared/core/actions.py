@@ -1,0 +1,107 @@
+"""The small actions a plan is made of. The engine executes them; nothing here does I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.core.items import CalendarItem, Field, Side
+from shared.core.links import Link
+from shared.core.m365 import M365Event
+from shared.erp.model import Activity
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateActivity:
+    """R5/R23: an M365 event with no link becomes an ERP activity."""
+
+    event: M365Event
+    item: CalendarItem
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpdateActivity:
+    """Write ``fields`` of the event's item to the linked activity (R6, R20-R22)."""
+
+    link: Link
+    event: M365Event
+    item: CalendarItem
+    fields: frozenset[Field]
+
+
+@dataclass(frozen=True, kw_only=True)
+class VoidActivity:
+    """R8/R27: the event was deleted, cancelled or declined; void (never hard-delete) the activity."""
+
+    link: Link
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DetachLink:
+    """R8: the event was deleted but this type keeps its ERP record; stop syncing the pair."""
+
+    link: Link
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreateEvent:
+    """R5: an ERP activity with no link becomes an event in the owner's calendar."""
+
+    activity: Activity
+    item: CalendarItem
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpdateEvent:
+    """Write ``fields`` of the activity's item to the linked event."""
+
+    link: Link
+    activity: Activity
+    item: CalendarItem
+    fields: frozenset[Field]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeleteEvent:
+    """R8: the activity was voided or removed in the ERP; its event leaves the calendar."""
+
+    link: Link
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Relink:
+    """R10: both records exist (a crash fell between a write and saving its link); pair them, create nothing."""
+
+    event_id: str
+    activity_id: str
+    origin: Side
+
+
+@dataclass(frozen=True, kw_only=True)
+class Remember:
+    """Nothing to write, but store what each side shows now (e.g. a change in a field the side does not own)."""
+
+    link: Link
+    event: M365Event | None = None
+    activity: Activity | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Skip:
+    """A change deliberately not synced, with the rule that says so (shown in run summaries)."""
+
+    side: Side
+    record_id: str
+    reason: str
+
+
+Action = (CreateActivity | UpdateActivity | VoidActivity | DetachLink | CreateEvent | UpdateEvent | DeleteEvent
+          | Relink | Remember | Skip)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    actions: tuple[Action, ...]
+    # R11: set when one side reported most linked items gone; the engine then writes nothing.
+    halted: str | None = None

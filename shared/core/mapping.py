@@ -1,0 +1,262 @@
+"""Map an M365 event and an ERP activity to the neutral item, and neutral fields back to each side.
+
+Rules: R12 (fields), R13 (all-day free/busy), R15/R16 (attendees, rooms), R17 (access level),
+R19/R21 (titles and bodies of ERP-born items), R27 (responses).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from shared.core.directory import Directory
+from shared.core.items import Attendee, AttendeeRole, CalendarItem, Field, ItemKind, Sensitivity, Side
+from shared.core.m365 import EventWrite, M365Event
+from shared.core.timezones import localize, wall_clock, zone
+from shared.erp.model import (
+    AccessLevel,
+    Activity,
+    ActivityFields,
+    ActivityPatch,
+    ActivityType,
+    ErpUser,
+    Origin,
+    Participant,
+    ParticipantKind,
+    Response,
+    ShowAs,
+)
+
+_ERP_RESPONSE = {
+    "none": Response.NONE, "notResponded": Response.NONE, "organizer": Response.ORGANIZER,
+    "accepted": Response.ACCEPTED, "tentativelyAccepted": Response.TENTATIVE, "declined": Response.DECLINED,
+}
+_GRAPH_RESPONSE = {
+    Response.NONE: "none", Response.ORGANIZER: "organizer", Response.ACCEPTED: "accepted",
+    Response.TENTATIVE: "tentativelyAccepted", Response.DECLINED: "declined",
+}
+TYPE_TITLES = {ItemKind.TASK: "Task", ItemKind.PHONE_CALL: "Phone call", ItemKind.MEETING: "Meeting"}
+_ERP_SHOW_AS = {s.value for s in ShowAs}
+
+
+# --- to neutral ------------------------------------------------------------------------------------
+
+
+def item_from_event(event: M365Event, *, kind: ItemKind, conflict_category: str) -> CalendarItem:
+    """The neutral view of an event. The sync's own conflict marker is not a user category (R7)."""
+    free_all_day = event.is_all_day and event.show_as == "free"
+    return CalendarItem(
+        kind=kind,
+        subject=event.subject,
+        body=event.body,
+        start=event.start.astimezone(zone(event.time_zone)),
+        end=event.end.astimezone(zone(event.time_zone)),
+        time_zone=event.time_zone,
+        all_day=event.is_all_day,
+        no_specified_time=free_all_day,  # R13: all-day + free = no specified time
+        location=event.location,
+        attendees=event.attendees,
+        categories=tuple(c for c in event.categories if c.lower() != conflict_category.lower()),
+        show_as=event.show_as,
+        sensitivity=Sensitivity.NORMAL if event.sensitivity == "normal" else Sensitivity.PRIVATE,
+        modified_at=event.last_modified,
+    )
+
+
+def _attendees_from_participants(participants: Iterable[Participant]) -> tuple[Attendee, ...]:
+    return tuple(
+        Attendee(
+            email=p.email.lower(),
+            name=p.name or "",
+            role=AttendeeRole.RESOURCE if p.kind is ParticipantKind.FACILITY
+            else (AttendeeRole.REQUIRED if p.required else AttendeeRole.OPTIONAL),
+            response=_GRAPH_RESPONSE[p.response],
+        )
+        for p in participants
+        if p.response is not Response.ORGANIZER
+    )
+
+
+def item_from_activity(activity: Activity) -> CalendarItem:
+    """The neutral view of an activity (R17: private and show-as-busy are both private in Outlook)."""
+    all_day = activity.all_day or activity.no_specified_time
+    return CalendarItem(
+        kind=ItemKind(activity.type.value),
+        subject=activity.subject,
+        body=activity.description,
+        start=localize(activity.start, activity.time_zone),
+        end=localize(activity.end, activity.time_zone),
+        time_zone=activity.time_zone,
+        all_day=all_day,
+        no_specified_time=activity.no_specified_time,
+        location=activity.location,
+        attendees=_attendees_from_participants(activity.participants),
+        categories=activity.categories,
+        show_as=ShowAs.FREE.value if activity.no_specified_time else activity.show_as.value,
+        sensitivity=Sensitivity.NORMAL if activity.access_level is AccessLevel.PUBLIC else Sensitivity.PRIVATE,
+        modified_at=activity.modified_at,
+    )
+
+
+# --- neutral to ERP --------------------------------------------------------------------------------
+
+
+def _participants(item: CalendarItem, directory: Directory) -> tuple[Participant, ...]:
+    participants = []
+    for attendee in item.attendees:
+        email = attendee.email.lower()
+        if email in directory.facilities:
+            kind, ref = ParticipantKind.FACILITY, directory.facilities[email].id
+        elif email in directory.users:
+            kind, ref = ParticipantKind.USER, directory.users[email].id
+        elif email in directory.contacts:
+            kind, ref = ParticipantKind.CONTACT, directory.contacts[email].id
+        else:
+            kind, ref = ParticipantKind.EXTERNAL, None  # R15: kept as a plain attendee, no contact created
+        participants.append(Participant(
+            email=email, name=attendee.name or None, kind=kind, ref_id=ref,
+            response=_ERP_RESPONSE.get(attendee.response, Response.NONE),
+            required=attendee.role is not AttendeeRole.OPTIONAL,
+        ))
+    return tuple(participants)
+
+
+def _references(item: CalendarItem, directory: Directory, owner_id: str) -> dict[str, object]:
+    """R15/R16: registered users, contacts, their company and booked facilities from the attendees."""
+    emails = [a.email.lower() for a in item.attendees]
+    users = tuple(directory.users[e].id for e in emails if e in directory.users and directory.users[e].id != owner_id)
+    contacts = [directory.contacts[e] for e in emails if e in directory.contacts]
+    facilities = tuple(directory.facilities[e].id for e in emails if e in directory.facilities)
+    companies = {c.company_id for c in contacts if c.company_id}
+    return {
+        "registered_user_ids": users,
+        "contact_ids": tuple(c.id for c in contacts),
+        "company_id": companies.pop() if len(companies) == 1 else None,
+        "facility_ids": facilities,
+    }
+
+
+def _erp_when(item: CalendarItem) -> dict[str, object]:
+    return {
+        "start": wall_clock(item.start, item.time_zone),
+        "end": wall_clock(item.end, item.time_zone),
+        "time_zone": item.time_zone,
+        "all_day": item.all_day and not item.no_specified_time,
+        "no_specified_time": item.no_specified_time,
+    }
+
+
+def _erp_values(item: CalendarItem, field: Field, directory: Directory, owner_id: str) -> dict[str, object]:
+    match field:
+        case Field.SUBJECT:
+            return {"subject": item.subject}
+        case Field.BODY:
+            return {"description": item.body}
+        case Field.WHEN:
+            return _erp_when(item)
+        case Field.LOCATION:
+            return {"location": item.location}
+        case Field.ATTENDEES:
+            return {"participants": _participants(item, directory), **_references(item, directory, owner_id)}
+        case Field.CATEGORIES:
+            return {"categories": item.categories}
+        case Field.SHOW_AS:
+            return {"show_as": ShowAs(item.show_as) if item.show_as in _ERP_SHOW_AS else ShowAs.BUSY}
+        case Field.SENSITIVITY:  # R17, M365 to ERP: normal → public, anything else → show as busy
+            level = AccessLevel.PUBLIC if item.sensitivity is Sensitivity.NORMAL else AccessLevel.SHOW_AS_BUSY
+            return {"access_level": level}
+
+
+def activity_fields(item: CalendarItem, *, user: ErpUser, origin: Origin, directory: Directory) -> ActivityFields:
+    """A new ERP activity for an M365 event (R23: a meeting, with the user's defaults, R2)."""
+    values: dict[str, object] = {}
+    for field in Field:
+        values.update(_erp_values(item, field, directory, user.id))
+    return ActivityFields.model_validate({
+        **values,
+        "type": ActivityType(item.kind.value),
+        "owner_id": user.id,
+        "company_id": values.get("company_id") or user.default_company_id,
+        "company_location_id": user.default_location_id,
+        "origin": origin,
+    })
+
+
+def activity_patch(item: CalendarItem, fields: Iterable[Field], *, owner_id: str, directory: Directory) -> ActivityPatch:
+    """Only ``fields`` of ``item``, as a partial update."""
+    values: dict[str, object] = {}
+    for field in fields:
+        values.update(_erp_values(item, field, directory, owner_id))
+    return ActivityPatch(**values)  # type: ignore[arg-type]  # keys are ActivityPatch field names
+
+
+# --- neutral to M365 -------------------------------------------------------------------------------
+
+
+def event_title(item: CalendarItem, *, origin: Side, company_name: str | None) -> str:
+    """R19/R21: ERP-born tasks, calls and meetings carry their type (and a meeting its company)."""
+    if origin is Side.M365 or item.kind is ItemKind.LEAVE:
+        return item.subject
+    title = f"{TYPE_TITLES[item.kind]}: {item.subject}"
+    if item.kind is ItemKind.MEETING and company_name:
+        title += f" – {company_name}"
+    return title
+
+
+def event_body(item: CalendarItem, *, origin: Side, web_url: str | None, contact_lines: Iterable[str] = ()) -> str:
+    """R19: an ERP-born task or call links back to the activity and names its contact."""
+    if origin is Side.M365 or item.kind not in (ItemKind.TASK, ItemKind.PHONE_CALL):
+        return item.body
+    parts = [item.body.strip()] if item.body.strip() else []
+    parts.extend(contact_lines)
+    if web_url:
+        parts.append(f"Open activity: {web_url}")
+    return "\n".join(parts)
+
+
+def _m365_values(item: CalendarItem, field: Field, *, origin: Side, company_name: str | None,
+                 web_url: str | None, contact_lines: tuple[str, ...]) -> dict[str, object]:
+    match field:
+        case Field.SUBJECT:
+            return {"subject": event_title(item, origin=origin, company_name=company_name)}
+        case Field.BODY:
+            return {"body": event_body(item, origin=origin, web_url=web_url, contact_lines=contact_lines)}
+        case Field.WHEN:
+            start, end = wall_clock(item.start, item.time_zone), wall_clock(item.end, item.time_zone)
+            if item.all_day:  # R14: exact dates, midnight to midnight (end exclusive)
+                start = datetime.combine(start.date(), datetime.min.time())
+                end = datetime.combine(end.date(), datetime.min.time())
+                if end <= start:
+                    end = start + timedelta(days=1)
+            values: dict[str, object] = {"start": start, "end": end, "time_zone": item.time_zone,
+                                         "is_all_day": item.all_day}
+            if item.no_specified_time:  # R13 reversed: no specified time is an all-day "free" item
+                values["show_as"] = "free"
+            return values
+        case Field.LOCATION:
+            rooms = [a for a in item.attendees if a.role is AttendeeRole.RESOURCE]
+            return {"location": item.location or (rooms[0].name if rooms else ""),
+                    "location_email": rooms[0].email if rooms else None}
+        case Field.ATTENDEES:
+            return {"attendees": item.attendees}
+        case Field.CATEGORIES:
+            return {"categories": item.categories}
+        case Field.SHOW_AS:
+            return {"show_as": "free" if item.no_specified_time else item.show_as}
+        case Field.SENSITIVITY:  # R17, ERP to M365: public → normal; private and show-as-busy → private
+            return {"sensitivity": "normal" if item.sensitivity is Sensitivity.NORMAL else "private"}
+
+
+def event_write(item: CalendarItem, fields: Iterable[Field], *, origin: Side, company_name: str | None = None,
+                web_url: str | None = None, contact_lines: tuple[str, ...] = (), erp_stamp: str | None = None,
+                transaction_id: str | None = None) -> EventWrite:
+    """The event values for ``fields`` of ``item`` (all fields plus the stamp for a new event)."""
+    values: dict[str, object] = {}
+    for field in fields:
+        values.update(_m365_values(item, field, origin=origin, company_name=company_name, web_url=web_url,
+                                   contact_lines=contact_lines))
+    if erp_stamp is not None:
+        values["erp_stamp"] = erp_stamp
+    if transaction_id is not None:
+        values["transaction_id"] = transaction_id
+    return EventWrite(**values)  # type: ignore[arg-type]  # keys are EventWrite field names

@@ -1,0 +1,380 @@
+"""Records ↔ Table entities: which row holds what, and how values are written.
+
+Values: datetimes as ``Edm.DateTime`` in UTC (naive ones are refused: their zone is unknown), enums as
+their string values, fingerprints (``Field`` → hash) as sorted JSON strings, ``erp_version`` as
+``Edm.Int64``; ``None`` is left out of the entity, which under a replace removes the property.
+Every entity is checked against Table limits (``shared.state.limits``) before it is sent.
+
+An issue's ``payload`` (R7: the side's version that could not be applied) may be large, so it is cut
+into ``payload_0``, ``payload_1``, ... of at most 16 K characters each (so at most 32 K UTF-16 units, the
+64 KiB string limit). If the whole entity would still exceed 1 MiB, the payload is truncated to fit and
+ends with a marker ``[truncated by the state store: K of N characters kept ...]``: recording the issue
+matters more than the tail of a payload over half a million characters.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from azure.data.tables import EdmType, EntityProperty
+
+from shared.core.items import Field, ItemKind, Side
+from shared.core.links import Fingerprint, Link, LinkState
+from shared.state.keys import make_key
+from shared.state.limits import MAX_ENTITY_BYTES, MAX_STRING_UTF16_UNITS, check_entity, entity_size
+from shared.state.model import DeltaCursor, ErpCursor, Issue, IssueKind, Lease, SubscriptionRecord
+
+Entity = dict[str, Any]
+
+# Row kinds in the links table (see ``shared.state.tables``).
+LINK_ROW = "link"
+EVENT_ROW = "event"
+ACTIVITY_ROW = "activity"
+ICAL_ROW = "ical"
+DELTA_ROW = "delta"
+ERP_ROW = "erp"
+SUBSCRIPTION_PARTITION = "subscription"
+LEASE_PARTITION = "lease"
+
+PAYLOAD_CHUNK_CHARS = MAX_STRING_UTF16_UNITS // 2  # a character is at most two UTF-16 units
+
+
+# --- values ----------------------------------------------------------------------------------------
+
+
+def to_utc(value: datetime, *, what: str) -> datetime:
+    """The instant in UTC; refuses a naive datetime rather than guess its zone."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{what} is a naive datetime; the state store keeps aware UTC instants only")
+    return value.astimezone(UTC)
+
+
+def _opt_utc(value: datetime | None, *, what: str) -> datetime | None:
+    return None if value is None else to_utc(value, what=what)
+
+
+def from_table_datetime(value: object) -> datetime:
+    """A plain aware UTC datetime from the SDK's ``TablesEntityDatetime`` (or an ISO string)."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).astimezone(UTC)
+    if not isinstance(value, datetime):
+        raise TypeError(f"expected a DateTime property, got {type(value).__name__}")
+    return datetime(
+        value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond, tzinfo=UTC
+    )
+
+
+def _opt_datetime(entity: Mapping[str, Any], name: str) -> datetime | None:
+    value = entity.get(name)
+    return None if value is None else from_table_datetime(value)
+
+
+def _int(value: object) -> int:
+    raw = value.value if isinstance(value, EntityProperty) else value
+    if not isinstance(raw, int | str):
+        raise TypeError(f"expected an integer property, got {type(raw).__name__}")
+    return int(raw)
+
+
+def _fingerprint_json(fingerprint: Fingerprint) -> str:
+    return json.dumps({str(field): digest for field, digest in fingerprint.items()}, sort_keys=True)
+
+
+def _fingerprint(text: str | None) -> Fingerprint:
+    if not text:
+        return {}
+    return {Field(name): str(digest) for name, digest in json.loads(text).items()}
+
+
+def _drop_none(entity: Entity) -> Entity:
+    return {name: value for name, value in entity.items() if value is not None}
+
+
+def etag_of(entity: Any) -> str:
+    """The ETag the SDK put in a read entity's metadata."""
+    return str(entity.metadata["etag"])
+
+
+# --- links -----------------------------------------------------------------------------------------
+
+
+def user_partition(user_id: str) -> str:
+    return make_key(user_id, what="user id")
+
+
+def link_row(link_id: str) -> str:
+    return make_key(LINK_ROW, link_id, what="link id")
+
+
+def event_row(event_id: str) -> str:
+    return make_key(EVENT_ROW, event_id, what="event id")
+
+
+def activity_row(activity_id: str) -> str:
+    return make_key(ACTIVITY_ROW, activity_id, what="activity id")
+
+
+def ical_row(ical_uid: str, link_id: str) -> str:
+    return make_key(ICAL_ROW, ical_uid, link_id, what="iCalUId index")
+
+
+def link_entity(link: Link) -> Entity:
+    entity = _drop_none(
+        {
+            "PartitionKey": user_partition(link.user_id),
+            "RowKey": link_row(link.link_id),
+            "user_id": link.user_id,
+            "link_id": link.link_id,
+            "kind": str(link.kind),
+            "origin": str(link.origin),
+            "state": str(link.state),
+            "event_id": link.event_id,
+            "ical_uid": link.ical_uid,
+            "activity_id": link.activity_id,
+            "m365_fields": _fingerprint_json(link.m365_fields),
+            "erp_fields": _fingerprint_json(link.erp_fields),
+            "m365_change_key": link.m365_change_key,
+            "erp_version": None if link.erp_version is None else EntityProperty(link.erp_version, EdmType.INT64),
+            "m365_modified_at": _opt_utc(link.m365_modified_at, what="m365_modified_at"),
+            "erp_modified_at": _opt_utc(link.erp_modified_at, what="erp_modified_at"),
+            "updated_at": _opt_utc(link.updated_at, what="updated_at"),
+        }
+    )
+    check_entity(entity, what=f"link {link.link_id!r}")
+    return entity
+
+
+def link_from_entity(entity: Mapping[str, Any], etag: str) -> Link:
+    return Link(
+        user_id=entity["user_id"],
+        link_id=entity["link_id"],
+        kind=ItemKind(entity["kind"]),
+        origin=Side(entity["origin"]),
+        state=LinkState(entity["state"]),
+        event_id=entity.get("event_id"),
+        ical_uid=entity.get("ical_uid"),
+        activity_id=entity.get("activity_id"),
+        m365_fields=_fingerprint(entity.get("m365_fields")),
+        erp_fields=_fingerprint(entity.get("erp_fields")),
+        m365_change_key=entity.get("m365_change_key"),
+        erp_version=None if entity.get("erp_version") is None else _int(entity["erp_version"]),
+        m365_modified_at=_opt_datetime(entity, "m365_modified_at"),
+        erp_modified_at=_opt_datetime(entity, "erp_modified_at"),
+        updated_at=_opt_datetime(entity, "updated_at"),
+        etag=etag,
+    )
+
+
+def index_rows(link: Link) -> set[str]:
+    """Row keys of the index rows that point at this link."""
+    rows: set[str] = set()
+    if link.event_id:
+        rows.add(event_row(link.event_id))
+    if link.activity_id:
+        rows.add(activity_row(link.activity_id))
+    if link.ical_uid:
+        rows.add(ical_row(link.ical_uid, link.link_id))
+    return rows
+
+
+def index_entity(user_id: str, row_key: str, link_id: str) -> Entity:
+    entity: Entity = {"PartitionKey": user_partition(user_id), "RowKey": row_key, "link_id": link_id}
+    check_entity(entity, what="link index row")
+    return entity
+
+
+# --- cursors ---------------------------------------------------------------------------------------
+
+
+def delta_cursor_keys(mailbox: str) -> tuple[str, str]:
+    return make_key(mailbox, what="mailbox"), DELTA_ROW
+
+
+def delta_cursor_entity(cursor: DeltaCursor) -> Entity:
+    partition, row = delta_cursor_keys(cursor.mailbox)
+    entity: Entity = {
+        "PartitionKey": partition,
+        "RowKey": row,
+        "mailbox": cursor.mailbox,
+        "delta_link": cursor.delta_link,
+        "window_start": to_utc(cursor.window_start, what="window_start"),
+        "window_end": to_utc(cursor.window_end, what="window_end"),
+        "updated_at": to_utc(cursor.updated_at, what="updated_at"),
+    }
+    check_entity(entity, what=f"delta cursor of {cursor.mailbox!r}")
+    return entity
+
+
+def delta_cursor_from_entity(entity: Mapping[str, Any], etag: str) -> DeltaCursor:
+    return DeltaCursor(
+        mailbox=entity["mailbox"],
+        delta_link=entity["delta_link"],
+        window_start=from_table_datetime(entity["window_start"]),
+        window_end=from_table_datetime(entity["window_end"]),
+        updated_at=from_table_datetime(entity["updated_at"]),
+        etag=etag,
+    )
+
+
+def erp_cursor_keys(user_id: str, feed: str) -> tuple[str, str]:
+    return make_key(user_id, what="user id"), make_key(ERP_ROW, feed, what="ERP feed")
+
+
+def erp_cursor_entity(cursor: ErpCursor) -> Entity:
+    partition, row = erp_cursor_keys(cursor.user_id, cursor.feed)
+    entity: Entity = {
+        "PartitionKey": partition,
+        "RowKey": row,
+        "user_id": cursor.user_id,
+        "feed": cursor.feed,
+        "cursor": cursor.cursor,
+        "updated_at": to_utc(cursor.updated_at, what="updated_at"),
+    }
+    check_entity(entity, what=f"ERP cursor {cursor.feed!r} of {cursor.user_id!r}")
+    return entity
+
+
+def erp_cursor_from_entity(entity: Mapping[str, Any], etag: str) -> ErpCursor:
+    return ErpCursor(
+        user_id=entity["user_id"],
+        feed=entity["feed"],
+        cursor=entity["cursor"],
+        updated_at=from_table_datetime(entity["updated_at"]),
+        etag=etag,
+    )
+
+
+# --- subscriptions and leases ----------------------------------------------------------------------
+
+
+def subscription_keys(subscription_id: str) -> tuple[str, str]:
+    return SUBSCRIPTION_PARTITION, make_key(subscription_id, what="subscription id")
+
+
+def subscription_entity(record: SubscriptionRecord) -> Entity:
+    partition, row = subscription_keys(record.subscription_id)
+    entity: Entity = {
+        "PartitionKey": partition,
+        "RowKey": row,
+        "subscription_id": record.subscription_id,
+        "user_id": record.user_id,
+        "mailbox": record.mailbox,
+        "resource": record.resource,
+        "expires_at": to_utc(record.expires_at, what="expires_at"),
+        "created_at": to_utc(record.created_at, what="created_at"),
+    }
+    check_entity(entity, what=f"subscription {record.subscription_id!r}")
+    return entity
+
+
+def subscription_from_entity(entity: Mapping[str, Any], etag: str) -> SubscriptionRecord:
+    return SubscriptionRecord(
+        subscription_id=entity["subscription_id"],
+        user_id=entity["user_id"],
+        mailbox=entity["mailbox"],
+        resource=entity["resource"],
+        expires_at=from_table_datetime(entity["expires_at"]),
+        created_at=from_table_datetime(entity["created_at"]),
+        etag=etag,
+    )
+
+
+def lease_keys(user_id: str) -> tuple[str, str]:
+    return LEASE_PARTITION, make_key(user_id, what="user id")
+
+
+def lease_entity(lease: Lease) -> Entity:
+    partition, row = lease_keys(lease.user_id)
+    entity: Entity = {
+        "PartitionKey": partition,
+        "RowKey": row,
+        "user_id": lease.user_id,
+        "owner": lease.owner,
+        "expires_at": to_utc(lease.expires_at, what="expires_at"),
+    }
+    check_entity(entity, what=f"lease of {lease.user_id!r}")
+    return entity
+
+
+def lease_from_entity(entity: Mapping[str, Any], etag: str) -> Lease:
+    return Lease(
+        user_id=entity["user_id"],
+        owner=entity["owner"],
+        expires_at=from_table_datetime(entity["expires_at"]),
+        etag=etag,
+    )
+
+
+# --- issues ----------------------------------------------------------------------------------------
+
+
+def issue_keys(user_id: str, key: str) -> tuple[str, str]:
+    return make_key(user_id, what="user id"), make_key(key, what="issue key")
+
+
+def _payload_properties(payload: str) -> Entity:
+    chunks = [payload[start : start + PAYLOAD_CHUNK_CHARS] for start in range(0, len(payload), PAYLOAD_CHUNK_CHARS)]
+    properties: Entity = {"payload_parts": len(chunks)}
+    properties.update({f"payload_{index}": chunk for index, chunk in enumerate(chunks)})
+    return properties
+
+
+def truncation_marker(kept: int, total: int) -> str:
+    return (
+        f"\n[truncated by the state store: {kept} of {total} characters kept to fit Table Storage's 1 MiB entity limit]"
+    )
+
+
+def issue_entity(issue: Issue) -> Entity:
+    partition, row = issue_keys(issue.user_id, issue.key)
+    base = _drop_none(
+        {
+            "PartitionKey": partition,
+            "RowKey": row,
+            "user_id": issue.user_id,
+            "key": issue.key,
+            "kind": str(issue.kind),
+            "reason": issue.reason,
+            "event_id": issue.event_id,
+            "activity_id": issue.activity_id,
+            "first_seen": to_utc(issue.first_seen, what="first_seen"),
+            "last_seen": to_utc(issue.last_seen, what="last_seen"),
+            "occurrences": issue.occurrences,
+            "resolved_at": _opt_utc(issue.resolved_at, what="resolved_at"),
+            # A stored flag because an OData filter cannot ask for an absent property.
+            "is_open": issue.resolved_at is None,
+        }
+    )
+    entity = base
+    if issue.payload is not None:
+        payload, kept = issue.payload, len(issue.payload)
+        entity = base | _payload_properties(payload)
+        while (overflow := entity_size(entity) - MAX_ENTITY_BYTES) > 0 and kept > 0:
+            # Every character costs at least two bytes; the slack covers the marker and chunk overheads.
+            kept = max(0, kept - overflow // 2 - 256)
+            payload = issue.payload[:kept] + truncation_marker(kept, len(issue.payload))
+            entity = base | _payload_properties(payload)
+    check_entity(entity, what=f"issue {issue.key!r} of {issue.user_id!r}")
+    return entity
+
+
+def issue_from_entity(entity: Mapping[str, Any], etag: str) -> Issue:
+    parts = entity.get("payload_parts")
+    payload = None if parts is None else "".join(entity[f"payload_{index}"] for index in range(_int(parts)))
+    return Issue(
+        user_id=entity["user_id"],
+        key=entity["key"],
+        kind=IssueKind(entity["kind"]),
+        reason=entity["reason"],
+        event_id=entity.get("event_id"),
+        activity_id=entity.get("activity_id"),
+        payload=payload,
+        first_seen=from_table_datetime(entity["first_seen"]),
+        last_seen=from_table_datetime(entity["last_seen"]),
+        occurrences=_int(entity["occurrences"]),
+        resolved_at=_opt_datetime(entity, "resolved_at"),
+        etag=etag,
+    )

@@ -1,0 +1,387 @@
+"""``StateStore`` on Azure Table Storage (async ``azure-data-tables``).
+
+Tables (names are ``<prefix>Links`` etc.; keys are encoded by ``shared.state.keys``):
+
+- links: PartitionKey = user id, so a user's link and its index rows share one partition and change
+  in ONE transaction (index and link never disagree).
+  RowKey ``link|<link id>``: the link (fingerprints as JSON strings).
+  RowKey ``event|<event id>`` / ``activity|<activity id>``: index row, ``link_id`` points at the link.
+  These are unique: a second link claiming the same event or activity is a ``StateConflict``.
+  RowKey ``ical|<iCalUId>|<link id>``: index row, several links may share an iCalUId (R-series events).
+  A retired or detached link keeps its index rows, so a late echo still finds its tombstone.
+- cursors: PartitionKey = mailbox, RowKey ``delta`` (Graph delta cursor); PartitionKey = user id,
+  RowKey ``erp|<feed>`` (ERP change-feed cursor).
+- subscriptions: PartitionKey ``subscription``, RowKey = subscription id.
+- leases: PartitionKey ``lease``, RowKey = user id. Acquire inserts, or replaces an expired lease on
+  condition of its ETag, so of two concurrent acquirers exactly one wins.
+- issues: PartitionKey = user id, RowKey = issue key; ``is_open`` flags unresolved ones.
+
+Optimistic concurrency: a record with ``etag`` None is inserted (``StateConflict`` if it exists); one
+with an ETag replaces the stored record only if that is unchanged (``MatchConditions.IfNotModified``),
+else ``StateConflict``. Returned records carry the new ETag. Deletes of records that are already gone
+are no-ops. Limits are checked client side (``shared.state.limits``); see ``shared.state.entities`` for
+how values are stored and how an over-large issue payload is handled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+from azure.core import MatchConditions
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import TableEntity, UpdateMode
+from azure.data.tables.aio import TableClient, TableServiceClient
+
+from shared.core.links import Link
+from shared.errors import StateConflict
+from shared.state import entities as ent
+from shared.state.keys import prefix_range
+from shared.state.model import DeltaCursor, ErpCursor, Issue, Lease, SubscriptionRecord
+from shared.state.port import StateStore
+from shared.state.transactions import Operation, submit
+
+_PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9]{0,49}")
+_ATTEMPTS = 5  # lease insert/take-over rounds; each round ends or someone else won
+# Read-modify-write rounds of an issue upsert: each round at least one contender wins, so this many
+# workers recording the same issue at once all get counted.
+_ISSUE_ATTEMPTS = 16
+_ISSUE_BACKOFF_SECONDS = 0.005
+
+
+class TableStateStore:
+    """The sync's state (links, cursors, subscriptions, leases, issues) in five Azure tables."""
+
+    def __init__(self, service: TableServiceClient, *, prefix: str = "sync") -> None:
+        if not _PREFIX.fullmatch(prefix):
+            raise ValueError("prefix must be 1-50 letters or digits starting with a letter (Table name rules)")
+        self._service = service
+        self._links = service.get_table_client(f"{prefix}Links")
+        self._cursors = service.get_table_client(f"{prefix}Cursors")
+        self._subscriptions = service.get_table_client(f"{prefix}Subscriptions")
+        self._leases = service.get_table_client(f"{prefix}Leases")
+        self._issues = service.get_table_client(f"{prefix}Issues")
+
+    @classmethod
+    def from_connection_string(cls, conn: str, *, prefix: str = "sync") -> TableStateStore:
+        return cls(TableServiceClient.from_connection_string(conn), prefix=prefix)
+
+    @classmethod
+    def from_account(
+        cls, account_url: str, credential: AsyncTokenCredential, *, prefix: str = "sync"
+    ) -> TableStateStore:
+        """With a managed identity (or any Entra credential) on ``https://<account>.table.core.windows.net``."""
+        return cls(TableServiceClient(endpoint=account_url, credential=credential), prefix=prefix)
+
+    @property
+    def table_names(self) -> tuple[str, ...]:
+        return tuple(
+            table.table_name for table in (self._links, self._cursors, self._subscriptions, self._leases, self._issues)
+        )
+
+    async def ensure_tables(self) -> None:
+        """Create the tables that do not exist yet (idempotent)."""
+        for name in self.table_names:
+            await self._service.create_table_if_not_exists(name)
+
+    async def aclose(self) -> None:
+        for table in (self._links, self._cursors, self._subscriptions, self._leases, self._issues):
+            await table.close()
+        await self._service.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # --- links -------------------------------------------------------------------------------------
+
+    async def links_for_user(self, user_id: str) -> Sequence[Link]:
+        low, high = prefix_range(ent.LINK_ROW)
+        rows = await _query_range(self._links, ent.user_partition(user_id), low, high)
+        return [ent.link_from_entity(row, ent.etag_of(row)) for row in rows]
+
+    async def link_by_event(self, user_id: str, event_id: str) -> Link | None:
+        link = await self._link_via_index(user_id, ent.event_row(event_id))
+        # The index row and the link are read in two requests; a link changed in between is not it.
+        return link if link is not None and link.event_id == event_id else None
+
+    async def link_by_activity(self, user_id: str, activity_id: str) -> Link | None:
+        link = await self._link_via_index(user_id, ent.activity_row(activity_id))
+        return link if link is not None and link.activity_id == activity_id else None
+
+    async def links_by_ical_uid(self, user_id: str, ical_uid: str) -> Sequence[Link]:
+        low, high = prefix_range(ent.ICAL_ROW, ical_uid)
+        rows = await _query_range(self._links, ent.user_partition(user_id), low, high)
+        found: list[Link] = []
+        for row in rows:
+            link = await self._link(user_id, str(row["link_id"]))
+            if link is not None and link.ical_uid == ical_uid:
+                found.append(link)
+        return found
+
+    async def save_link(self, link: Link) -> Link:
+        """Insert (``etag`` None) or replace if unchanged; index rows follow the ids in the same transaction."""
+        partition = ent.user_partition(link.user_id)
+        new_rows = ent.index_rows(link)
+        operations: list[Operation] = []
+        if link.etag is None:
+            operations.append(("create", ent.link_entity(link)))
+            old_rows: set[str] = set()
+        else:
+            stored = await _get(self._links, partition, ent.link_row(link.link_id))
+            if stored is None:
+                raise StateConflict(f"link {link.link_id!r} was deleted since it was read")
+            if ent.etag_of(stored) != link.etag:
+                raise StateConflict(f"link {link.link_id!r} changed since it was read")
+            old_rows = ent.index_rows(ent.link_from_entity(stored, link.etag))
+            operations.append(
+                (
+                    "update",
+                    ent.link_entity(link),
+                    {"mode": UpdateMode.REPLACE, "etag": link.etag, "match_condition": MatchConditions.IfNotModified},
+                )
+            )
+        operations += [("delete", {"PartitionKey": partition, "RowKey": row}) for row in sorted(old_rows - new_rows)]
+        operations += [
+            ("create", ent.index_entity(link.user_id, row, link.link_id)) for row in sorted(new_rows - old_rows)
+        ]
+        results = await submit(self._links, operations, what=f"save link {link.link_id!r}")
+        return link.model_copy(update={"etag": str(results[0]["etag"])})
+
+    async def delete_link(self, link: Link) -> None:
+        """Delete the link and its index rows; ``StateConflict`` if it changed since read (when read)."""
+        partition = ent.user_partition(link.user_id)
+        stored = await _get(self._links, partition, ent.link_row(link.link_id))
+        if stored is None:
+            return
+        etag = ent.etag_of(stored)
+        if link.etag is not None and link.etag != etag:
+            raise StateConflict(f"link {link.link_id!r} changed since it was read")
+        stored_link = ent.link_from_entity(stored, etag)
+        operations: list[Operation] = [
+            (
+                "delete",
+                {"PartitionKey": partition, "RowKey": ent.link_row(link.link_id)},
+                {"etag": etag, "match_condition": MatchConditions.IfNotModified},
+            )
+        ]
+        operations += [
+            ("delete", {"PartitionKey": partition, "RowKey": row}) for row in sorted(ent.index_rows(stored_link))
+        ]
+        await submit(self._links, operations, what=f"delete link {link.link_id!r}")
+
+    async def _link(self, user_id: str, link_id: str) -> Link | None:
+        row = await _get(self._links, ent.user_partition(user_id), ent.link_row(link_id))
+        return None if row is None else ent.link_from_entity(row, ent.etag_of(row))
+
+    async def _link_via_index(self, user_id: str, index_row: str) -> Link | None:
+        pointer = await _get(self._links, ent.user_partition(user_id), index_row)
+        return None if pointer is None else await self._link(user_id, str(pointer["link_id"]))
+
+    # --- cursors -----------------------------------------------------------------------------------
+
+    async def get_delta_cursor(self, mailbox: str) -> DeltaCursor | None:
+        row = await _get(self._cursors, *ent.delta_cursor_keys(mailbox))
+        return None if row is None else ent.delta_cursor_from_entity(row, ent.etag_of(row))
+
+    async def save_delta_cursor(self, cursor: DeltaCursor) -> DeltaCursor:
+        etag = await _save(self._cursors, ent.delta_cursor_entity(cursor), cursor.etag, what="delta cursor")
+        return cursor.model_copy(update={"etag": etag})
+
+    async def clear_delta_cursor(self, mailbox: str) -> None:
+        await _delete(self._cursors, *ent.delta_cursor_keys(mailbox))
+
+    async def get_erp_cursor(self, user_id: str, feed: str) -> ErpCursor | None:
+        row = await _get(self._cursors, *ent.erp_cursor_keys(user_id, feed))
+        return None if row is None else ent.erp_cursor_from_entity(row, ent.etag_of(row))
+
+    async def save_erp_cursor(self, cursor: ErpCursor) -> ErpCursor:
+        etag = await _save(self._cursors, ent.erp_cursor_entity(cursor), cursor.etag, what="ERP cursor")
+        return cursor.model_copy(update={"etag": etag})
+
+    # --- subscriptions -----------------------------------------------------------------------------
+
+    async def save_subscription(self, record: SubscriptionRecord) -> SubscriptionRecord:
+        etag = await _save(self._subscriptions, ent.subscription_entity(record), record.etag, what="subscription")
+        return record.model_copy(update={"etag": etag})
+
+    async def get_subscription(self, subscription_id: str) -> SubscriptionRecord | None:
+        row = await _get(self._subscriptions, *ent.subscription_keys(subscription_id))
+        return None if row is None else ent.subscription_from_entity(row, ent.etag_of(row))
+
+    async def subscriptions(self) -> Sequence[SubscriptionRecord]:
+        rows = self._subscriptions.query_entities("PartitionKey eq @pk", parameters={"pk": ent.SUBSCRIPTION_PARTITION})
+        return [ent.subscription_from_entity(row, ent.etag_of(row)) async for row in rows]
+
+    async def delete_subscription(self, subscription_id: str) -> None:
+        await _delete(self._subscriptions, *ent.subscription_keys(subscription_id))
+
+    # --- leases ------------------------------------------------------------------------------------
+
+    async def acquire_lease(self, user_id: str, *, owner: str, now: datetime, ttl_seconds: float) -> Lease | None:
+        """The lease when free or expired (``expires_at <= now``), else None, even for the same owner."""
+        lease = Lease(user_id=user_id, owner=owner, expires_at=now + timedelta(seconds=ttl_seconds))
+        entity = ent.lease_entity(lease)
+        for _ in range(_ATTEMPTS):
+            try:
+                created = await self._leases.create_entity(entity)
+                return lease.model_copy(update={"etag": str(created["etag"])})
+            except ResourceExistsError:
+                pass
+            stored = await _get(self._leases, *ent.lease_keys(user_id))
+            if stored is None:
+                continue  # released between our insert and our read: try the insert again
+            if ent.from_table_datetime(stored["expires_at"]) > ent.to_utc(now, what="now"):
+                return None
+            try:
+                replaced = await self._leases.update_entity(
+                    entity,
+                    mode=UpdateMode.REPLACE,
+                    etag=ent.etag_of(stored),
+                    match_condition=MatchConditions.IfNotModified,
+                )
+            except ResourceModifiedError:
+                return None  # another worker took the expired lease over first
+            except ResourceNotFoundError:
+                continue
+            return lease.model_copy(update={"etag": str(replaced["etag"])})
+        return None
+
+    async def release_lease(self, lease: Lease) -> None:
+        """Give the lease up; a lease that expired and was taken over by another worker is left alone."""
+        partition, row = ent.lease_keys(lease.user_id)
+        etag = lease.etag
+        if etag is None:
+            stored = await _get(self._leases, partition, row)
+            if stored is None or stored["owner"] != lease.owner:
+                return
+            etag = ent.etag_of(stored)
+        try:
+            await self._leases.delete_entity(
+                partition_key=partition, row_key=row, etag=etag, match_condition=MatchConditions.IfNotModified
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return
+
+    # --- issues ------------------------------------------------------------------------------------
+
+    async def record_issue(self, issue: Issue) -> Issue:
+        """Insert, or count a repeat of the open issue with the same key (R31); a resolved one reopens.
+
+        The returned issue is what was stored: its payload may carry the truncation marker.
+        """
+        keys = ent.issue_keys(issue.user_id, issue.key)
+        for attempt in range(_ISSUE_ATTEMPTS):
+            if attempt:
+                await asyncio.sleep(_ISSUE_BACKOFF_SECONDS * attempt)
+            stored_row = await _get(self._issues, *keys)
+            if stored_row is None:
+                entity = ent.issue_entity(issue.model_copy(update={"resolved_at": None}))
+                try:
+                    created = await self._issues.create_entity(entity)
+                except ResourceExistsError:
+                    continue
+                return ent.issue_from_entity(entity, str(created["etag"]))
+            stored = ent.issue_from_entity(stored_row, ent.etag_of(stored_row))
+            update: dict[str, object] = {"resolved_at": None}
+            if stored.resolved_at is None:
+                update |= {"first_seen": stored.first_seen, "occurrences": stored.occurrences + 1}
+            entity = ent.issue_entity(issue.model_copy(update=update))
+            try:
+                replaced = await self._issues.update_entity(
+                    entity, mode=UpdateMode.REPLACE, etag=stored.etag, match_condition=MatchConditions.IfNotModified
+                )
+            except (ResourceModifiedError, ResourceNotFoundError):
+                continue
+            return ent.issue_from_entity(entity, str(replaced["etag"]))
+        raise StateConflict(f"issue {issue.key!r}: kept changing under {_ISSUE_ATTEMPTS} attempts to record it")
+
+    async def resolve_issue(self, user_id: str, key: str, *, now: datetime) -> None:
+        keys = ent.issue_keys(user_id, key)
+        for attempt in range(_ISSUE_ATTEMPTS):
+            if attempt:
+                await asyncio.sleep(_ISSUE_BACKOFF_SECONDS * attempt)
+            row = await _get(self._issues, *keys)
+            if row is None:
+                return
+            stored = ent.issue_from_entity(row, ent.etag_of(row))
+            if stored.resolved_at is not None:
+                return
+            try:
+                await self._issues.update_entity(
+                    ent.issue_entity(stored.model_copy(update={"resolved_at": now})),
+                    mode=UpdateMode.REPLACE,
+                    etag=stored.etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
+            except (ResourceModifiedError, ResourceNotFoundError):
+                continue
+            return
+        raise StateConflict(f"issue {key!r}: kept changing under {_ISSUE_ATTEMPTS} attempts to resolve it")
+
+    async def open_issues(self, user_id: str | None = None) -> Sequence[Issue]:
+        if user_id is None:
+            rows = self._issues.query_entities("is_open eq @open", parameters={"open": True})
+        else:
+            rows = self._issues.query_entities(
+                "PartitionKey eq @pk and is_open eq @open",
+                parameters={"pk": ent.user_partition(user_id), "open": True},
+            )
+        return [ent.issue_from_entity(row, ent.etag_of(row)) async for row in rows]
+
+
+# --- table helpers ---------------------------------------------------------------------------------
+
+
+async def _get(table: TableClient, partition: str, row: str) -> TableEntity | None:
+    try:
+        return await table.get_entity(partition_key=partition, row_key=row)
+    except ResourceNotFoundError:
+        return None
+
+
+async def _query_range(table: TableClient, partition: str, low: str, high: str) -> list[TableEntity]:
+    rows = table.query_entities(
+        "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
+        parameters={"pk": partition, "low": low, "high": high},
+    )
+    return [row async for row in rows]
+
+
+async def _save(table: TableClient, entity: dict[str, Any], etag: str | None, *, what: str) -> str:
+    """Insert when ``etag`` is None, else replace on condition of it; the new ETag."""
+    try:
+        if etag is None:
+            metadata = await table.create_entity(entity)
+        else:
+            metadata = await table.update_entity(
+                entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
+            )
+    except ResourceExistsError as error:
+        raise StateConflict(f"{what} already exists; read it and save with its ETag") from error
+    except (ResourceModifiedError, ResourceNotFoundError) as error:
+        raise StateConflict(f"{what} changed or was deleted since it was read") from error
+    return str(metadata["etag"])
+
+
+async def _delete(table: TableClient, partition: str, row: str) -> None:
+    try:
+        await table.delete_entity(partition_key=partition, row_key=row)
+    except ResourceNotFoundError:
+        return
+
+
+if TYPE_CHECKING:
+
+    def _implements_the_port(store: TableStateStore) -> StateStore:
+        """mypy proves here that ``TableStateStore`` satisfies the ``StateStore`` protocol."""
+        return store

@@ -1,0 +1,1 @@
+"""Running a user's sync: read both sides, plan with the core, execute, remember."""

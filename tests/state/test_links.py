@@ -1,0 +1,196 @@
+"""Links and their event/activity/iCalUId index rows, against Azurite."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from azure.data.tables.aio import TableServiceClient
+
+from shared.core.items import Field, ItemKind, Side
+from shared.core.links import Link, LinkState
+from shared.errors import StateConflict
+from shared.state.keys import make_key
+from shared.state.tables import TableStateStore
+from tests.state.conftest import NOW
+
+USER = "3f2c1a9e-5b7d-4c8e-9f10-1a2b3c4d5e6f"
+
+
+def make_link(link_id: str = "L1", **changes: object) -> Link:
+    values: dict[str, object] = {
+        "user_id": USER,
+        "link_id": link_id,
+        "kind": ItemKind.MEETING,
+        "origin": Side.M365,
+        "event_id": f"AAMkAGI2/{link_id}+abc==",
+        "ical_uid": f"040000008200E00074C5B7101A82E008{link_id}",
+        "activity_id": f"ACT-{link_id}",
+        "m365_fields": {Field.SUBJECT: "h-subject", Field.WHEN: "h-when"},
+        "erp_fields": {Field.SUBJECT: "e-subject", Field.LOCATION: "e-location"},
+        "m365_change_key": "DwAAABYAAAA",
+        "erp_version": 7,
+        "m365_modified_at": NOW,
+        "erp_modified_at": NOW,
+        "updated_at": NOW,
+    }
+    values.update(changes)
+    return Link.model_validate(values)
+
+
+async def stored_row_keys(connection_string: str, store: TableStateStore, user_id: str) -> set[str]:
+    """Every RowKey in the user's partition of the links table, read past the store."""
+    async with TableServiceClient.from_connection_string(connection_string) as service:
+        table = service.get_table_client(store.table_names[0])
+        rows = table.query_entities("PartitionKey eq @pk", parameters={"pk": make_key(user_id)})
+        return {row["RowKey"] async for row in rows}
+
+
+async def test_saved_link_reads_back_equal_with_its_new_etag(store: TableStateStore) -> None:
+    """A link round-trips every field (fingerprints, enums, times, 64-bit version) and carries its ETag (R5)."""
+    link = make_link(erp_version=2**40, state=LinkState.DETACHED)
+    saved = await store.save_link(link)
+    assert saved.etag
+    assert saved == link.model_copy(update={"etag": saved.etag})
+    assert await store.links_for_user(USER) == [saved]
+
+
+async def test_link_is_found_by_event_activity_and_ical_uid(store: TableStateStore) -> None:
+    """Each side's id leads to the link, so an incoming change finds what it was synced with (R5, R10)."""
+    saved = await store.save_link(make_link())
+    assert await store.link_by_event(USER, saved.event_id or "") == saved
+    assert await store.link_by_activity(USER, saved.activity_id or "") == saved
+    assert await store.links_by_ical_uid(USER, saved.ical_uid or "") == [saved]
+    assert await store.link_by_event(USER, "unknown") is None
+    assert await store.link_by_activity("another-user", saved.activity_id or "") is None
+
+
+async def test_links_sharing_an_ical_uid_are_all_found(store: TableStateStore) -> None:
+    """Several links may share one iCalUId; the lookup returns them all and no link of a longer uid (R10)."""
+    first = await store.save_link(make_link("L1", ical_uid="uid-1"))
+    second = await store.save_link(make_link("L2", ical_uid="uid-1"))
+    await store.save_link(make_link("L3", ical_uid="uid-10"))
+    found = await store.links_by_ical_uid(USER, "uid-1")
+    assert sorted(found, key=lambda link: link.link_id) == [first, second]
+
+
+async def test_changed_ids_move_the_index_rows(store: TableStateStore, azurite_connection_string: str) -> None:
+    """Changing event id, dropping the activity and changing the iCalUId re-points lookups in one save (R5)."""
+    saved = await store.save_link(make_link())
+    assert await stored_row_keys(azurite_connection_string, store, USER) == {
+        "link|L1",
+        "event|AAMkAGI2~2FL1+abc==",
+        "activity|ACT-L1",
+        "ical|040000008200E00074C5B7101A82E008L1|L1",
+    }
+    changed = saved.model_copy(update={"event_id": "AAMk/new==", "activity_id": None, "ical_uid": "uid-new"})
+    resaved = await store.save_link(changed)
+    assert await store.link_by_event(USER, saved.event_id or "") is None
+    assert await store.link_by_activity(USER, saved.activity_id or "") is None
+    assert await store.links_by_ical_uid(USER, saved.ical_uid or "") == []
+    assert await store.link_by_event(USER, "AAMk/new==") == resaved
+    assert await store.links_by_ical_uid(USER, "uid-new") == [resaved]
+    assert await store.links_for_user(USER) == [resaved]
+    assert await stored_row_keys(azurite_connection_string, store, USER) == {
+        "link|L1",
+        "event|AAMk~2Fnew==",
+        "ical|uid-new|L1",
+    }
+
+
+async def test_stale_save_raises_conflict_and_keeps_the_winner(store: TableStateStore) -> None:
+    """Saving a link read before another writer's save fails with StateConflict (optimistic concurrency)."""
+    saved = await store.save_link(make_link())
+    winner = await store.save_link(saved.model_copy(update={"erp_version": 8}))
+    with pytest.raises(StateConflict):
+        await store.save_link(saved.model_copy(update={"event_id": "AAMk/stale=="}))
+    assert await store.link_by_event(USER, saved.event_id or "") == winner
+    assert await store.link_by_event(USER, "AAMk/stale==") is None
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [({"erp_version": 8}, {"erp_version": 9}), ({"event_id": "AAMk/a=="}, {"event_id": "AAMk/b=="})],
+    ids=["fields-only", "event-id"],
+)
+async def test_concurrent_saves_of_one_read_have_exactly_one_winner(
+    store: TableStateStore, other_store: TableStateStore, first: dict[str, object], second: dict[str, object]
+) -> None:
+    """Two workers saving changes to the same read link at once: one wins, the other gets StateConflict (If-Match)."""
+    saved = await store.save_link(make_link())
+    results = await asyncio.gather(
+        store.save_link(saved.model_copy(update=first)),
+        other_store.save_link(saved.model_copy(update=second)),
+        return_exceptions=True,
+    )
+    winners = [result for result in results if isinstance(result, Link)]
+    assert len(winners) == 1
+    assert sum(isinstance(result, StateConflict) for result in results) == 1
+    assert await store.links_for_user(USER) == winners
+    assert await store.link_by_event(USER, winners[0].event_id or "") == winners[0]
+
+
+async def test_inserting_an_existing_link_raises_conflict(store: TableStateStore) -> None:
+    """A second insert of the same link id (etag None) is a conflict, not an overwrite (R10)."""
+    await store.save_link(make_link())
+    with pytest.raises(StateConflict):
+        await store.save_link(make_link(event_id="AAMk/other=="))
+
+
+async def test_second_link_claiming_a_linked_event_is_refused_atomically(store: TableStateStore) -> None:
+    """One event links to one record (R10): the claim fails and leaves no half-written link behind."""
+    first = await store.save_link(make_link("L1"))
+    with pytest.raises(StateConflict, match="event"):
+        await store.save_link(make_link("L2", event_id=first.event_id))
+    assert [link.link_id for link in await store.links_for_user(USER)] == ["L1"]
+    assert await store.link_by_activity(USER, "ACT-L2") is None
+
+
+async def test_deleted_link_leaves_no_index_rows(store: TableStateStore, azurite_connection_string: str) -> None:
+    """Deleting a link removes its index rows too, so no lookup finds a ghost (R5)."""
+    saved = await store.save_link(make_link())
+    await store.delete_link(saved)
+    assert await stored_row_keys(azurite_connection_string, store, USER) == set()
+    assert await store.links_for_user(USER) == []
+    assert await store.link_by_event(USER, saved.event_id or "") is None
+    assert await store.links_by_ical_uid(USER, saved.ical_uid or "") == []
+    await store.save_link(make_link(link_id="L9", event_id=saved.event_id))  # the event is free again
+    await store.delete_link(saved)  # deleting twice is a no-op
+
+
+async def test_stale_delete_raises_conflict(store: TableStateStore) -> None:
+    """A delete based on an outdated read fails rather than discard the newer state (If-Match)."""
+    saved = await store.save_link(make_link())
+    await store.save_link(saved.model_copy(update={"state": LinkState.RETIRED}))
+    with pytest.raises(StateConflict):
+        await store.delete_link(saved)
+    assert len(await store.links_for_user(USER)) == 1
+
+
+@pytest.mark.parametrize(
+    ("user_id", "link_id", "event_id", "ical_uid"),
+    [
+        ("user/with#hash?and\\slash", "link/1", "AAMk/+=#?\\", "uid/#?\\"),
+        ("Ünïcødé 会議 🎉", "l'ink %2F ~7E", "ev|ent|", "ical|uid"),
+        ("ctrl\x01\x1f\x7f\x9f", "tab\tlink", "nl\nevent", "cr\ruid"),
+    ],
+)
+async def test_hostile_ids_round_trip_through_the_store(
+    store: TableStateStore, user_id: str, link_id: str, event_id: str, ical_uid: str
+) -> None:
+    """Ids with / \\ # ? control characters, quotes, | and unicode are stored and found again (Table key rules)."""
+    link = make_link(link_id, user_id=user_id, event_id=event_id, ical_uid=ical_uid, activity_id=f"A/{link_id}")
+    saved = await store.save_link(link)
+    assert await store.link_by_event(user_id, event_id) == saved
+    assert await store.link_by_activity(user_id, f"A/{link_id}") == saved
+    assert await store.links_by_ical_uid(user_id, ical_uid) == [saved]
+    assert await store.links_for_user(user_id) == [saved]
+    await store.delete_link(saved)
+    assert await store.links_for_user(user_id) == []
+
+
+async def test_links_of_other_users_are_not_listed(store: TableStateStore) -> None:
+    """A user's links are that user's only (R2: sync is per user)."""
+    mine = await store.save_link(make_link())
+    await store.save_link(make_link(user_id="someone-else"))
+    assert await store.links_for_user(USER) == [mine]
