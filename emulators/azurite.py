@@ -52,10 +52,22 @@ def running_azurite(*, quiet: bool = True) -> Iterator[str]:
         raise RuntimeError(f"{AZURITE_BIN} is missing: run `npm ci` (make test does it)")
     queue_port, table_port, blob_port = _free_port(), _free_port(), _free_port()
     command = [
-        str(AZURITE_BIN), "--inMemoryPersistence", "--skipApiVersionCheck", "--disableProductStyleUrl",
-        "--blobHost", "127.0.0.1", "--blobPort", str(blob_port),
-        "--queueHost", "127.0.0.1", "--queuePort", str(queue_port),
-        "--tableHost", "127.0.0.1", "--tablePort", str(table_port),
+        str(AZURITE_BIN),
+        "--inMemoryPersistence",
+        "--skipApiVersionCheck",
+        "--disableProductStyleUrl",
+        "--blobHost",
+        "127.0.0.1",
+        "--blobPort",
+        str(blob_port),
+        "--queueHost",
+        "127.0.0.1",
+        "--queuePort",
+        str(queue_port),
+        "--tableHost",
+        "127.0.0.1",
+        "--tablePort",
+        str(table_port),
     ]
     out = subprocess.DEVNULL if quiet else None
     # A session of its own, so the whole process group (node and children) is stopped at the end.

@@ -51,14 +51,18 @@ class Services:
 
 
 def _storage_credential(settings: Settings) -> AsyncTokenCredential:
-    from azure.identity.aio import ManagedIdentityCredential  # noqa: PLC0415  # only in Azure
+    from azure.identity.aio import ManagedIdentityCredential  # only in Azure
 
     return ManagedIdentityCredential(client_id=settings.storage_client_id)
 
 
-async def build_services(settings: Settings, *, graph_transport: httpx.AsyncBaseTransport | None = None,
-                         erp_transport: httpx.AsyncBaseTransport | None = None,
-                         clock: Callable[[], datetime] = utc_now) -> Services:
+async def build_services(
+    settings: Settings,
+    *,
+    graph_transport: httpx.AsyncBaseTransport | None = None,
+    erp_transport: httpx.AsyncBaseTransport | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> Services:
     closers: list[Callable[[], object]] = []
     if settings.storage_connection_string is not None:
         conn = settings.storage_connection_string.get_secret_value()
@@ -67,23 +71,52 @@ async def build_services(settings: Settings, *, graph_transport: httpx.AsyncBase
     else:
         credential = _storage_credential(settings)
         account = settings.storage_account_name
-        table_store = TableStateStore.from_account(f"https://{account}.table.core.windows.net", credential,
-                                                   prefix=settings.state_table_prefix)
+        table_store = TableStateStore.from_account(
+            f"https://{account}.table.core.windows.net", credential, prefix=settings.state_table_prefix
+        )
         queue = StorageWorkQueue.from_account(str(account), credential)
         closers.append(credential.close)
     await table_store.ensure_tables()
-    calendar = GraphCalendar(credential=graph_credential(settings, transport=graph_transport), base_url=settings.graph_base_url,
-                             transport=graph_transport)
-    erp = HttpErp(settings.erp_base_url, api_key=settings.erp_api_key.get_secret_value(),
-                  timeout=settings.erp_timeout_seconds, transport=erp_transport)
-    engine = SyncEngine(calendar=calendar, erp=erp, state=table_store, policy=settings.policy, clock=clock,
-                        worker_id=f"{socket.gethostname()}:{os.getpid()}")
+    calendar = GraphCalendar(
+        credential=graph_credential(settings, transport=graph_transport),
+        base_url=settings.graph_base_url,
+        transport=graph_transport,
+    )
+    erp = HttpErp(
+        settings.erp_base_url,
+        api_key=settings.erp_api_key.get_secret_value(),
+        timeout=settings.erp_timeout_seconds,
+        transport=erp_transport,
+    )
+    engine = SyncEngine(
+        calendar=calendar,
+        erp=erp,
+        state=table_store,
+        policy=settings.policy,
+        clock=clock,
+        worker_id=f"{socket.gethostname()}:{os.getpid()}",
+    )
     closers[:0] = [table_store.aclose, queue.aclose, calendar.aclose, erp.aclose]
-    return Services(settings=settings, state=table_store, calendar=calendar, erp=erp, queue=queue, engine=engine,
-                    clock=clock, _closers=tuple(closers))
+    return Services(
+        settings=settings,
+        state=table_store,
+        calendar=calendar,
+        erp=erp,
+        queue=queue,
+        engine=engine,
+        clock=clock,
+        _closers=tuple(closers),
+    )
 
 
 _by_loop: dict[int, Services] = {}
+
+
+async def close_services() -> None:
+    """Close every cached ``Services`` (the demo and tests call this before their event loop ends)."""
+    while _by_loop:
+        _, cached = _by_loop.popitem()
+        await cached.aclose()
 
 
 async def services() -> Services:

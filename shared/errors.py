@@ -75,8 +75,9 @@ class GraphSyncStateLost(GraphError):
 class GraphTransient(GraphError):
     """Throttled or unavailable after the SDK's own retries; ``retry_after`` seconds when Graph said."""
 
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
-                 retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, code: str | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message, status=status, code=code)
         self.retry_after = retry_after
 

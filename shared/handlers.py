@@ -36,8 +36,9 @@ class Answer:
 
 async def _bad_input(services: Services, key: str, reason: str) -> None:
     now = services.clock()
-    await services.state.record_issue(Issue(user_id=TENANT, key=key, kind=IssueKind.BAD_INPUT, reason=reason,
-                                            first_seen=now, last_seen=now))
+    await services.state.record_issue(
+        Issue(user_id=TENANT, key=key, kind=IssueKind.BAD_INPUT, reason=reason, first_seen=now, last_seen=now)
+    )
 
 
 async def graph_notification(services: Services, *, body: bytes, validation_token: str | None) -> Answer:
@@ -138,21 +139,38 @@ async def maintain_subscriptions(services: Services) -> dict[str, int]:
             if record is None:
                 expires = now + timedelta(minutes=settings.graph_subscription_minutes)
                 created = await services.calendar.create_subscription(
-                    user.email, notification_url=settings.graph_notification_url,
+                    user.email,
+                    notification_url=settings.graph_notification_url,
                     lifecycle_url=settings.graph_lifecycle_url or None,
-                    client_state=settings.graph_client_state.get_secret_value(), expires_at=expires)
-                await services.state.save_subscription(SubscriptionRecord(
-                    subscription_id=created.id, user_id=user.id, mailbox=user.email, resource=created.resource,
-                    expires_at=created.expires_at, created_at=now))
+                    client_state=settings.graph_client_state.get_secret_value(),
+                    expires_at=expires,
+                )
+                await services.state.save_subscription(
+                    SubscriptionRecord(
+                        subscription_id=created.id,
+                        user_id=user.id,
+                        mailbox=user.email,
+                        resource=created.resource,
+                        expires_at=created.expires_at,
+                        created_at=now,
+                    )
+                )
                 counts["created"] += 1
             elif record.expires_at - now < RENEW_WHEN_LEFT:
                 await _renew(services, record)
                 counts["renewed"] += 1
         except GraphError as error:
             counts["failed"] += 1
-            await services.state.record_issue(Issue(
-                user_id=user.id, key="subscription", kind=IssueKind.FAILURE,
-                reason=f"could not create or renew the Graph subscription: {error}", first_seen=now, last_seen=now))
+            await services.state.record_issue(
+                Issue(
+                    user_id=user.id,
+                    key="subscription",
+                    kind=IssueKind.FAILURE,
+                    reason=f"could not create or renew the Graph subscription: {error}",
+                    first_seen=now,
+                    last_seen=now,
+                )
+            )
     return counts
 
 

@@ -6,6 +6,7 @@ default (host.json ``extensions.queues.messageEncoding``); a plain-text message 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Protocol
 
@@ -48,23 +49,33 @@ class StorageWorkQueue:
 
     @classmethod
     def from_connection_string(cls, conn: str, *, queue: str = SYNC_QUEUE) -> StorageWorkQueue:
-        return cls(QueueClient.from_connection_string(
-            conn, queue, message_encode_policy=BinaryBase64EncodePolicy(),
-            message_decode_policy=BinaryBase64DecodePolicy()))
+        return cls(
+            QueueClient.from_connection_string(
+                conn,
+                queue,
+                message_encode_policy=BinaryBase64EncodePolicy(),
+                message_decode_policy=BinaryBase64DecodePolicy(),
+            )
+        )
 
     @classmethod
-    def from_account(cls, account_name: str, credential: AsyncTokenCredential, *,
-                     queue: str = SYNC_QUEUE) -> StorageWorkQueue:
-        return cls(QueueClient(f"https://{account_name}.queue.core.windows.net", queue, credential=credential,
-                               message_encode_policy=BinaryBase64EncodePolicy(),
-                               message_decode_policy=BinaryBase64DecodePolicy()))
+    def from_account(
+        cls, account_name: str, credential: AsyncTokenCredential, *, queue: str = SYNC_QUEUE
+    ) -> StorageWorkQueue:
+        return cls(
+            QueueClient(
+                f"https://{account_name}.queue.core.windows.net",
+                queue,
+                credential=credential,
+                message_encode_policy=BinaryBase64EncodePolicy(),
+                message_decode_policy=BinaryBase64DecodePolicy(),
+            )
+        )
 
     async def enqueue(self, request: SyncRequest, *, delay_seconds: int = 0) -> None:
         if not self._ready:
-            try:
+            with contextlib.suppress(ResourceExistsError):
                 await self._client.create_queue()
-            except ResourceExistsError:
-                pass
             self._ready = True
         await self._client.send_message(request.to_json().encode(), visibility_timeout=delay_seconds or None)
 

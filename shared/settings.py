@@ -78,15 +78,27 @@ class Settings(BaseSettings):
     sync_mass_delete_ratio: float = Field(default=0.5, alias="SYNC_MASS_DELETE_RATIO", gt=0, le=1)
     sync_field_ownership: dict[ItemKind, frozenset[ItemField]] = Field(default={}, alias="SYNC_FIELD_OWNERSHIP")
 
-    @field_validator("graph_client_secret", "graph_client_certificate", "storage_connection_string",
-                     "storage_account_name", "storage_client_id", "storage_credential", mode="before")
+    @field_validator(
+        "graph_client_secret",
+        "graph_client_certificate",
+        "storage_connection_string",
+        "storage_account_name",
+        "storage_client_id",
+        "storage_credential",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         # local.settings.json and Bicep leave unused optional settings as "": that means "not set".
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("sync_activity_types", "sync_include_categories", "sync_exclude_categories",
-                     "sync_internal_domains", mode="before")
+    @field_validator(
+        "sync_activity_types",
+        "sync_include_categories",
+        "sync_exclude_categories",
+        "sync_internal_domains",
+        mode="before",
+    )
     @classmethod
     def _split_csv(cls, value: Any) -> Any:
         return _csv(value)
@@ -153,7 +165,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     """Read and validate; one clear ``SettingsError`` naming each bad setting, values never shown."""
     try:
         if environ is None:
-            return Settings()  # type: ignore[call-arg]  # values come from the environment
+            return Settings()  # pydantic-settings fills the required fields from the environment
         return Settings.model_validate(environ)
     except ValidationError as error:
         problems = []

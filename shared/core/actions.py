@@ -96,8 +96,18 @@ class Skip:
     reason: str
 
 
-Action = (CreateActivity | UpdateActivity | VoidActivity | DetachLink | CreateEvent | UpdateEvent | DeleteEvent
-          | Relink | Remember | Skip)
+Action = (
+    CreateActivity
+    | UpdateActivity
+    | VoidActivity
+    | DetachLink
+    | CreateEvent
+    | UpdateEvent
+    | DeleteEvent
+    | Relink
+    | Remember
+    | Skip
+)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,9 +19,14 @@ class Directory(BaseModel):
     facilities: dict[str, Facility] = {}  # by room mailbox address
 
     @classmethod
-    def build(cls, *, users: list[ErpUser] | tuple[ErpUser, ...] = (), contacts: list[Contact] | tuple[Contact, ...] = (),
-              companies: list[Company] | tuple[Company, ...] = (),
-              facilities: list[Facility] | tuple[Facility, ...] = ()) -> Directory:
+    def build(
+        cls,
+        *,
+        users: list[ErpUser] | tuple[ErpUser, ...] = (),
+        contacts: list[Contact] | tuple[Contact, ...] = (),
+        companies: list[Company] | tuple[Company, ...] = (),
+        facilities: list[Facility] | tuple[Facility, ...] = (),
+    ) -> Directory:
         return cls(
             users={u.email.lower(): u for u in users if u.email},
             contacts={c.email.lower(): c for c in contacts if c.email},

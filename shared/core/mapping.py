@@ -28,12 +28,19 @@ from shared.erp.model import (
 )
 
 _ERP_RESPONSE = {
-    "none": Response.NONE, "notResponded": Response.NONE, "organizer": Response.ORGANIZER,
-    "accepted": Response.ACCEPTED, "tentativelyAccepted": Response.TENTATIVE, "declined": Response.DECLINED,
+    "none": Response.NONE,
+    "notResponded": Response.NONE,
+    "organizer": Response.ORGANIZER,
+    "accepted": Response.ACCEPTED,
+    "tentativelyAccepted": Response.TENTATIVE,
+    "declined": Response.DECLINED,
 }
 _GRAPH_RESPONSE = {
-    Response.NONE: "none", Response.ORGANIZER: "organizer", Response.ACCEPTED: "accepted",
-    Response.TENTATIVE: "tentativelyAccepted", Response.DECLINED: "declined",
+    Response.NONE: "none",
+    Response.ORGANIZER: "organizer",
+    Response.ACCEPTED: "accepted",
+    Response.TENTATIVE: "tentativelyAccepted",
+    Response.DECLINED: "declined",
 }
 TYPE_TITLES = {ItemKind.TASK: "Task", ItemKind.PHONE_CALL: "Phone call", ItemKind.MEETING: "Meeting"}
 _ERP_SHOW_AS = {s.value for s in ShowAs}
@@ -68,7 +75,8 @@ def _attendees_from_participants(participants: Iterable[Participant]) -> tuple[A
         Attendee(
             email=p.email.lower(),
             name=p.name or "",
-            role=AttendeeRole.RESOURCE if p.kind is ParticipantKind.FACILITY
+            role=AttendeeRole.RESOURCE
+            if p.kind is ParticipantKind.FACILITY
             else (AttendeeRole.REQUIRED if p.required else AttendeeRole.OPTIONAL),
             response=_GRAPH_RESPONSE[p.response],
         )
@@ -113,11 +121,16 @@ def _participants(item: CalendarItem, directory: Directory) -> tuple[Participant
             kind, ref = ParticipantKind.CONTACT, directory.contacts[email].id
         else:
             kind, ref = ParticipantKind.EXTERNAL, None  # R15: kept as a plain attendee, no contact created
-        participants.append(Participant(
-            email=email, name=attendee.name or None, kind=kind, ref_id=ref,
-            response=_ERP_RESPONSE.get(attendee.response, Response.NONE),
-            required=attendee.role is not AttendeeRole.OPTIONAL,
-        ))
+        participants.append(
+            Participant(
+                email=email,
+                name=attendee.name or None,
+                kind=kind,
+                ref_id=ref,
+                response=_ERP_RESPONSE.get(attendee.response, Response.NONE),
+                required=attendee.role is not AttendeeRole.OPTIONAL,
+            )
+        )
     return tuple(participants)
 
 
@@ -172,22 +185,26 @@ def activity_fields(item: CalendarItem, *, user: ErpUser, origin: Origin, direct
     values: dict[str, object] = {}
     for field in Field:
         values.update(_erp_values(item, field, directory, user.id))
-    return ActivityFields.model_validate({
-        **values,
-        "type": ActivityType(item.kind.value),
-        "owner_id": user.id,
-        "company_id": values.get("company_id") or user.default_company_id,
-        "company_location_id": user.default_location_id,
-        "origin": origin,
-    })
+    return ActivityFields.model_validate(
+        {
+            **values,
+            "type": ActivityType(item.kind.value),
+            "owner_id": user.id,
+            "company_id": values.get("company_id") or user.default_company_id,
+            "company_location_id": user.default_location_id,
+            "origin": origin,
+        }
+    )
 
 
-def activity_patch(item: CalendarItem, fields: Iterable[Field], *, owner_id: str, directory: Directory) -> ActivityPatch:
+def activity_patch(
+    item: CalendarItem, fields: Iterable[Field], *, owner_id: str, directory: Directory
+) -> ActivityPatch:
     """Only ``fields`` of ``item``, as a partial update."""
     values: dict[str, object] = {}
     for field in fields:
         values.update(_erp_values(item, field, directory, owner_id))
-    return ActivityPatch(**values)  # type: ignore[arg-type]  # keys are ActivityPatch field names
+    return ActivityPatch.model_validate(values)
 
 
 # --- neutral to M365 -------------------------------------------------------------------------------
@@ -214,8 +231,15 @@ def event_body(item: CalendarItem, *, origin: Side, web_url: str | None, contact
     return "\n".join(parts)
 
 
-def _m365_values(item: CalendarItem, field: Field, *, origin: Side, company_name: str | None,
-                 web_url: str | None, contact_lines: tuple[str, ...]) -> dict[str, object]:
+def _m365_values(
+    item: CalendarItem,
+    field: Field,
+    *,
+    origin: Side,
+    company_name: str | None,
+    web_url: str | None,
+    contact_lines: tuple[str, ...],
+) -> dict[str, object]:
     match field:
         case Field.SUBJECT:
             return {"subject": event_title(item, origin=origin, company_name=company_name)}
@@ -228,15 +252,21 @@ def _m365_values(item: CalendarItem, field: Field, *, origin: Side, company_name
                 end = datetime.combine(end.date(), datetime.min.time())
                 if end <= start:
                     end = start + timedelta(days=1)
-            values: dict[str, object] = {"start": start, "end": end, "time_zone": item.time_zone,
-                                         "is_all_day": item.all_day}
+            values: dict[str, object] = {
+                "start": start,
+                "end": end,
+                "time_zone": item.time_zone,
+                "is_all_day": item.all_day,
+            }
             if item.no_specified_time:  # R13 reversed: no specified time is an all-day "free" item
                 values["show_as"] = "free"
             return values
         case Field.LOCATION:
             rooms = [a for a in item.attendees if a.role is AttendeeRole.RESOURCE]
-            return {"location": item.location or (rooms[0].name if rooms else ""),
-                    "location_email": rooms[0].email if rooms else None}
+            return {
+                "location": item.location or (rooms[0].name if rooms else ""),
+                "location_email": rooms[0].email if rooms else None,
+            }
         case Field.ATTENDEES:
             return {"attendees": item.attendees}
         case Field.CATEGORIES:
@@ -247,16 +277,27 @@ def _m365_values(item: CalendarItem, field: Field, *, origin: Side, company_name
             return {"sensitivity": "normal" if item.sensitivity is Sensitivity.NORMAL else "private"}
 
 
-def event_write(item: CalendarItem, fields: Iterable[Field], *, origin: Side, company_name: str | None = None,
-                web_url: str | None = None, contact_lines: tuple[str, ...] = (), erp_stamp: str | None = None,
-                transaction_id: str | None = None) -> EventWrite:
+def event_write(
+    item: CalendarItem,
+    fields: Iterable[Field],
+    *,
+    origin: Side,
+    company_name: str | None = None,
+    web_url: str | None = None,
+    contact_lines: tuple[str, ...] = (),
+    erp_stamp: str | None = None,
+    transaction_id: str | None = None,
+) -> EventWrite:
     """The event values for ``fields`` of ``item`` (all fields plus the stamp for a new event)."""
     values: dict[str, object] = {}
     for field in fields:
-        values.update(_m365_values(item, field, origin=origin, company_name=company_name, web_url=web_url,
-                                   contact_lines=contact_lines))
+        values.update(
+            _m365_values(
+                item, field, origin=origin, company_name=company_name, web_url=web_url, contact_lines=contact_lines
+            )
+        )
     if erp_stamp is not None:
         values["erp_stamp"] = erp_stamp
     if transaction_id is not None:
         values["transaction_id"] = transaction_id
-    return EventWrite(**values)  # type: ignore[arg-type]  # keys are EventWrite field names
+    return EventWrite.model_validate(values)

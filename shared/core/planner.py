@@ -78,8 +78,14 @@ def plan(run: RunInput) -> Plan:
     for entry in _dedupe(run.m365_changes):
         link = index.by_event.get(entry.event_id)
         other = erp_by_activity.get(link.activity_id) if link and link.activity_id else None
-        if other is not None and other.activity is not None and not _erp_gone(other) and entry.event is not None \
-                and link is not None and link.state is LinkState.ACTIVE:
+        if (
+            other is not None
+            and other.activity is not None
+            and not _erp_gone(other)
+            and entry.event is not None
+            and link is not None
+            and link.state is LinkState.ACTIVE
+        ):
             handled_activities.add(other.activity_id)
             actions.extend(_merge_both(run, link, entry.event, other.activity, to_erp=to_erp, to_m365=to_m365))
             continue
@@ -88,15 +94,21 @@ def plan(run: RunInput) -> Plan:
         if change.activity_id in handled_activities:
             continue
         link = index.by_activity.get(change.activity_id)
-        if link is not None and link.event_id in m365_by_event and m365_by_event[link.event_id].event is None \
-                and _erp_gone(change):
+        if (
+            link is not None
+            and link.event_id in m365_by_event
+            and m365_by_event[link.event_id].event is None
+            and _erp_gone(change)
+        ):
             continue  # both sides removed it; the M365 branch already retires the link
         actions.extend(_erp_side(run, change, link, index, to_m365=to_m365))
 
     halted = _mass_delete_check(run, actions)
     if halted:
-        return Plan(actions=tuple(a for a in actions if not isinstance(a, VoidActivity | DeleteEvent | DetachLink)),
-                    halted=halted)
+        return Plan(
+            actions=tuple(a for a in actions if not isinstance(a, VoidActivity | DeleteEvent | DetachLink)),
+            halted=halted,
+        )
     return Plan(actions=tuple(actions))
 
 
@@ -194,10 +206,17 @@ def _why_not_create_activity(run: RunInput, event: M365Event, *, to_erp: bool) -
         (event.response == "declined", "declined by the user (R27)"),
         (event.sensitivity != "normal" and policy.private_events is PrivateEvents.SKIP, "private event (R25)"),
         (bool(categories & {c.lower() for c in policy.exclude_categories}), "excluded category (R24)"),
-        (bool(policy.include_categories) and not categories & {c.lower() for c in policy.include_categories},
-         "not in an included category (R24)"),
-        (policy.skip_internal_only and bool(policy.internal_domains) and bool(attendee_domains)
-         and attendee_domains <= policy.internal_domains, "internal-only meeting (R26)"),
+        (
+            bool(policy.include_categories) and not categories & {c.lower() for c in policy.include_categories},
+            "not in an included category (R24)",
+        ),
+        (
+            policy.skip_internal_only
+            and bool(policy.internal_domains)
+            and bool(attendee_domains)
+            and attendee_domains <= policy.internal_domains,
+            "internal-only meeting (R26)",
+        ),
     ]
     return next((reason for failed, reason in checks if failed), None)
 
@@ -205,15 +224,19 @@ def _why_not_create_activity(run: RunInput, event: M365Event, *, to_erp: bool) -
 # --- ERP → M365 ------------------------------------------------------------------------------------
 
 
-def _erp_side(run: RunInput, change: ActivityChange, link: Link | None, index: _Index,
-              *, to_m365: bool) -> Iterator[Action]:
+def _erp_side(
+    run: RunInput, change: ActivityChange, link: Link | None, index: _Index, *, to_m365: bool
+) -> Iterator[Action]:
     activity = change.activity
     if _erp_gone(change):
         if link is None or link.state is LinkState.RETIRED:
             return
         if not to_m365 or link.state is LinkState.DETACHED or not link.event_id:
-            yield DetachLink(link=link) if link.state is LinkState.ACTIVE else Skip(
-                side=Side.ERP, record_id=change.activity_id, reason="event already gone")
+            yield (
+                DetachLink(link=link)
+                if link.state is LinkState.ACTIVE
+                else Skip(side=Side.ERP, record_id=change.activity_id, reason="event already gone")
+            )
             return
         if run.erp_initial:
             yield Skip(side=Side.ERP, record_id=change.activity_id, reason="initial pull never deletes (R4)")
@@ -252,8 +275,10 @@ def _new_activity(run: RunInput, activity: Activity, index: _Index, *, to_m365: 
         (origin is not None, "created from another mailbox's event"),
         (activity.state is ActivityState.CLOSED, "closed activity"),
         (kind is ItemKind.MEETING and activity.state is ActivityState.DRAFT, "meeting not confirmed yet (R21)"),
-        (_ended_before(activity, run.now - timedelta(hours=policy.erp_lookback_hours)),
-         "ended more than the look-back ago (R4)"),
+        (
+            _ended_before(activity, run.now - timedelta(hours=policy.erp_lookback_hours)),
+            "ended more than the look-back ago (R4)",
+        ),
     ]
     reason = next((r for failed, r in checks if failed), None)
     if reason:
@@ -269,14 +294,16 @@ def _ended_before(activity: Activity, moment: datetime) -> bool:
 # --- both sides changed ----------------------------------------------------------------------------
 
 
-def _merge_both(run: RunInput, link: Link, event: M365Event, activity: Activity,
-                *, to_erp: bool, to_m365: bool) -> Iterator[Action]:
+def _merge_both(
+    run: RunInput, link: Link, event: M365Event, activity: Activity, *, to_erp: bool, to_m365: bool
+) -> Iterator[Action]:
     """R6: fields changed on one side come from that side; on both, the latest change wins (ties: M365)."""
     policy = run.policy
     m365_item = item_from_event(event, kind=link.kind, conflict_category=policy.conflict_category)
     erp_item = item_from_activity(activity)
     m365_changed = changed_fields(fingerprint(m365_item), link.m365_fields) & policy.fields_m365_may_change(
-        link.kind, link.origin)
+        link.kind, link.origin
+    )
     erp_changed = changed_fields(fingerprint(erp_item), link.erp_fields)
     both = m365_changed & erp_changed
     m365_wins = _m365_is_latest(event, activity, policy.clock_skew_seconds)
@@ -285,8 +312,12 @@ def _merge_both(run: RunInput, link: Link, event: M365Event, activity: Activity,
     if to_erp and to_erp_fields:
         yield UpdateActivity(link=link, event=event, item=m365_item, fields=frozenset(to_erp_fields))
     if to_m365 and to_m365_fields:
-        yield UpdateEvent(link=link, activity=activity, item=_merged(erp_item, m365_item, to_m365_fields),
-                          fields=frozenset(to_m365_fields))
+        yield UpdateEvent(
+            link=link,
+            activity=activity,
+            item=_merged(erp_item, m365_item, to_m365_fields),
+            fields=frozenset(to_m365_fields),
+        )
     wrote = (to_erp and to_erp_fields) or (to_m365 and to_m365_fields)
     if (m365_changed or erp_changed) and not wrote:
         yield Remember(link=link, event=event, activity=activity)
@@ -309,8 +340,7 @@ def _mass_delete_check(run: RunInput, actions: Sequence[Action]) -> str | None:
     active = sum(1 for link in run.links if link.state is LinkState.ACTIVE)
     policy = run.policy
     for side, kinds in ((Side.M365, (VoidActivity, DetachLink)), (Side.ERP, (DeleteEvent,))):
-        removals = sum(1 for a in actions if isinstance(a, kinds)
-                       and _removal_side(a) is side)
+        removals = sum(1 for a in actions if isinstance(a, kinds) and _removal_side(a) is side)
         if removals >= policy.mass_delete_minimum and active and removals / active > policy.mass_delete_ratio:
             return f"{side.value} reported {removals} of {active} linked items gone at once (R11)"
     return None

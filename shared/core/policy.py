@@ -35,8 +35,9 @@ ALL_FIELDS: frozenset[Field] = frozenset(Field)
 # Items created in M365 are owned by M365 for every field; ERP-created tasks and phone calls only
 # take start/end back (R20); ERP-created meetings take times and attendees back (R21).
 DEFAULT_M365_OWNED_FIELDS: dict[ItemKind, frozenset[Field]] = {
-    ItemKind.MEETING: frozenset({Field.WHEN, Field.ATTENDEES, Field.LOCATION, Field.CATEGORIES,
-                                 Field.SHOW_AS, Field.SENSITIVITY}),
+    ItemKind.MEETING: frozenset(
+        {Field.WHEN, Field.ATTENDEES, Field.LOCATION, Field.CATEGORIES, Field.SHOW_AS, Field.SENSITIVITY}
+    ),
     ItemKind.PHONE_CALL: frozenset({Field.WHEN}),
     ItemKind.TASK: frozenset({Field.WHEN}),
     ItemKind.LEAVE: frozenset(),

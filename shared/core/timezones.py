@@ -11,8 +11,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tzlocal.windows_tz import tz_win, win_tz
 
-_ALIASES = {"utc": "UTC", "etc/utc": "UTC", "gmt": "UTC", "z": "UTC", "tzone://microsoft/utc": "UTC",
-            "tzone://microsoft/custom": "UTC"}
+_ALIASES = {
+    "utc": "UTC",
+    "etc/utc": "UTC",
+    "gmt": "UTC",
+    "z": "UTC",
+    "tzone://microsoft/utc": "UTC",
+    "tzone://microsoft/custom": "UTC",
+}
 
 
 class UnknownTimeZone(ValueError):

@@ -10,7 +10,6 @@ ever in the Authorization header: never in a message, a log line or ``repr``.
 from __future__ import annotations
 
 import email.utils
-import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -37,8 +36,6 @@ from shared.erp.model import (
     LeaveRequestChange,
 )
 from shared.errors import ErpConflict, ErpError, ErpInvalid, ErpNotFound, ErpReadOnly, ErpTransient
-
-log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 READ_ONLY_PROBLEM = "/read-only"

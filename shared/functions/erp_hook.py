@@ -16,6 +16,5 @@ bp = func.Blueprint()
 @bp.function_name("erp_change_hook")
 @bp.route(route="erp/hook", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def erp_change_hook(req: func.HttpRequest) -> func.HttpResponse:
-    answer = await handlers.erp_hook(await services(), headers=dict(req.headers), body=req.get_body(),
-                                     now=time.time())
+    answer = await handlers.erp_hook(await services(), headers=dict(req.headers), body=req.get_body(), now=time.time())
     return func.HttpResponse(answer.body, status_code=answer.status, mimetype=answer.mimetype)

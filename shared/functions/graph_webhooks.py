@@ -18,12 +18,18 @@ def _answer(answer: handlers.Answer) -> func.HttpResponse:
 @bp.function_name("graph_notifications")
 @bp.route(route="graph/notifications", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def graph_notifications(req: func.HttpRequest) -> func.HttpResponse:
-    return _answer(await handlers.graph_notification(
-        await services(), body=req.get_body(), validation_token=req.params.get("validationToken")))
+    return _answer(
+        await handlers.graph_notification(
+            await services(), body=req.get_body(), validation_token=req.params.get("validationToken")
+        )
+    )
 
 
 @bp.function_name("graph_lifecycle")
 @bp.route(route="graph/lifecycle", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def graph_lifecycle(req: func.HttpRequest) -> func.HttpResponse:
-    return _answer(await handlers.graph_lifecycle(
-        await services(), body=req.get_body(), validation_token=req.params.get("validationToken")))
+    return _answer(
+        await handlers.graph_lifecycle(
+            await services(), body=req.get_body(), validation_token=req.params.get("validationToken")
+        )
+    )

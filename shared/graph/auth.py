@@ -29,8 +29,15 @@ def is_loopback(url: str) -> bool:
 class LoopbackClientSecretCredential(AsyncTokenCredential):
     """Client-credentials grant against a loopback token endpoint (the Graph emulator)."""
 
-    def __init__(self, *, authority: str, tenant_id: str, client_id: str, client_secret: str,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        authority: str,
+        tenant_id: str,
+        client_id: str,
+        client_secret: str,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         if not is_loopback(authority):
             raise ValueError("LoopbackClientSecretCredential only talks to loopback authorities")
         self._url = f"{authority.rstrip('/')}/{tenant_id}/oauth2/v2.0/token"
@@ -38,8 +45,14 @@ class LoopbackClientSecretCredential(AsyncTokenCredential):
         self._http = httpx.AsyncClient(timeout=10, transport=transport)
         self._cached: AccessToken | None = None
 
-    async def get_token(self, *scopes: str, claims: str | None = None, tenant_id: str | None = None,
-                        enable_cae: bool = False, **kwargs: Any) -> AccessToken:
+    async def get_token(
+        self,
+        *scopes: str,
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        enable_cae: bool = False,
+        **kwargs: Any,
+    ) -> AccessToken:
         if self._cached and self._cached.expires_on - 60 > time.time():
             return self._cached
         response = await self._http.post(self._url, data={**self._form, "scope": " ".join(scopes)})
@@ -52,6 +65,12 @@ class LoopbackClientSecretCredential(AsyncTokenCredential):
     async def close(self) -> None:
         await self._http.aclose()
 
+    async def __aenter__(self) -> LoopbackClientSecretCredential:
+        return self
+
+    async def __aexit__(self, *args: object) -> None:
+        await self.close()
+
 
 def graph_credential(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> AsyncTokenCredential:
     """The credential the settings describe (exactly one of secret and certificate is set)."""
@@ -59,11 +78,16 @@ def graph_credential(settings: Settings, *, transport: httpx.AsyncBaseTransport 
     if settings.graph_client_secret is not None:
         secret = settings.graph_client_secret.get_secret_value()
         if is_loopback(authority):
-            return LoopbackClientSecretCredential(authority=authority, tenant_id=settings.graph_tenant_id,
-                                                  client_id=settings.graph_client_id, client_secret=secret,
-                                                  transport=transport)
+            return LoopbackClientSecretCredential(
+                authority=authority,
+                tenant_id=settings.graph_tenant_id,
+                client_id=settings.graph_client_id,
+                client_secret=secret,
+                transport=transport,
+            )
         return ClientSecretCredential(settings.graph_tenant_id, settings.graph_client_id, secret, authority=authority)
     assert settings.graph_client_certificate is not None  # the settings model guarantees one of the two
     pem = settings.graph_client_certificate.get_secret_value().encode()
-    return CertificateCredential(settings.graph_tenant_id, settings.graph_client_id, certificate_data=pem,
-                                 authority=authority)
+    return CertificateCredential(
+        settings.graph_tenant_id, settings.graph_client_id, certificate_data=pem, authority=authority
+    )

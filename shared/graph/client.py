@@ -24,7 +24,7 @@ from msgraph.generated.users.item.calendar_view.delta.delta_request_builder impo
 from msgraph.generated.users.item.events.item.event_item_request_builder import EventItemRequestBuilder
 from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph.graph_service_client import GraphServiceClient
-from msgraph_core import GraphClientFactory
+from msgraph_core.graph_client_factory import GraphClientFactory
 
 from shared.core.m365 import DeltaEntry, EventWrite, M365Event
 from shared.errors import (
@@ -64,8 +64,12 @@ def _translate(error: APIError) -> GraphError:
     if status in (429, 500, 502, 503, 504):
         headers = {k.lower(): v for k, v in (error.response_headers or {}).items()}
         retry_after = headers.get("retry-after")
-        return GraphTransient(message, status=status, code=code,
-                              retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None)
+        return GraphTransient(
+            message,
+            status=status,
+            code=code,
+            retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
+        )
     if status is not None and 400 <= status < 500:
         return GraphInvalid(message, status=status, code=code)
     return GraphError(message, status=status, code=code)
@@ -83,13 +87,21 @@ async def _call(call: Callable[[], Awaitable[T]]) -> T:
 class GraphCalendar:
     """Calendars of the tenant's mailboxes, app-only."""
 
-    def __init__(self, *, credential: AsyncTokenCredential, base_url: str,
-                 transport: httpx.AsyncBaseTransport | None = None, page_size: int = 50) -> None:
+    def __init__(
+        self,
+        *,
+        credential: AsyncTokenCredential,
+        base_url: str,
+        transport: httpx.AsyncBaseTransport | None = None,
+        page_size: int = 50,
+    ) -> None:
         host = httpx.URL(base_url).host
         auth = AzureIdentityAuthenticationProvider(credential, scopes=SCOPES, allowed_hosts=[host])
         http = GraphClientFactory.create_with_default_middleware(
-            client=httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(30.0)) if transport
-            else httpx.AsyncClient(timeout=httpx.Timeout(30.0)))
+            client=httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(30.0))
+            if transport
+            else httpx.AsyncClient(timeout=httpx.Timeout(30.0))
+        )
         adapter = GraphRequestAdapter(auth, http)
         adapter.base_url = base_url.rstrip("/")
         self._credential = credential
@@ -105,15 +117,15 @@ class GraphCalendar:
             start_date_time=start.astimezone(UTC).isoformat().replace("+00:00", "Z"),
             end_date_time=end.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         )
-        config = RequestConfiguration(query_parameters=query,
-                                      headers=_headers(f"odata.maxpagesize={self._page_size}"))
+        config = RequestConfiguration(query_parameters=query, headers=_headers(f"odata.maxpagesize={self._page_size}"))
         first = await _call(lambda: builder.get(request_configuration=config))
         return await self._follow_pages(builder, first)
 
     async def delta_follow(self, delta_link: str) -> DeltaResult:
         builder = self._client.users.by_user_id("_").calendar_view.delta.with_url(delta_link)
-        config: RequestConfiguration[DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters] = \
-            RequestConfiguration(headers=_headers(f"odata.maxpagesize={self._page_size}"))
+        config: RequestConfiguration[DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters] = RequestConfiguration(
+            headers=_headers(f"odata.maxpagesize={self._page_size}")
+        )
         first = await _call(lambda: builder.get(request_configuration=config))
         return await self._follow_pages(builder, first)
 
@@ -130,8 +142,9 @@ class GraphCalendar:
                 raise GraphError("delta page without nextLink or deltaLink")
             # Keep following nextLink even when a page is empty (graph-facts §1).
             next_builder = builder.with_url(page.odata_next_link)
-            config: RequestConfiguration[DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters] = \
+            config: RequestConfiguration[DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters] = (
                 RequestConfiguration(headers=_headers(f"odata.maxpagesize={self._page_size}"))
+            )
             page = await _call(lambda b=next_builder, c=config: b.get(request_configuration=c))  # type: ignore[misc]
 
     # --- events ---
@@ -150,8 +163,12 @@ class GraphCalendar:
     async def create_event(self, mailbox: str, write: EventWrite) -> M365Event:
         body = graph_from_write(write)
         config: RequestConfiguration[object] = RequestConfiguration(headers=_headers())
-        created = await _call(lambda: self._client.users.by_user_id(mailbox).events.post(
-            body, request_configuration=config))  # type: ignore[arg-type]
+        created = await _call(
+            lambda: self._client.users.by_user_id(mailbox).events.post(
+                body,
+                request_configuration=config,  # type: ignore[arg-type]  # the SDK types POST config as unbound
+            )
+        )
         if created is None:
             raise GraphError("create answered no event")
         return event_from_graph(_with_stamp(created, write))
@@ -159,8 +176,7 @@ class GraphCalendar:
     async def update_event(self, mailbox: str, event_id: str, write: EventWrite) -> M365Event:
         body = graph_from_write(write)
         config: RequestConfiguration[object] = RequestConfiguration(headers=_headers())
-        updated = await _call(lambda: self._event(mailbox, event_id).patch(
-            body, request_configuration=config))  # type: ignore[arg-type]
+        updated = await _call(lambda: self._event(mailbox, event_id).patch(body, request_configuration=config))  # type: ignore[arg-type]
         if updated is None:
             raise GraphError("update answered no event")
         return event_from_graph(updated)
@@ -173,8 +189,9 @@ class GraphCalendar:
 
     # --- subscriptions (graph-facts §2) ---
 
-    async def create_subscription(self, mailbox: str, *, notification_url: str, lifecycle_url: str | None,
-                                  client_state: str, expires_at: datetime) -> Subscription:
+    async def create_subscription(
+        self, mailbox: str, *, notification_url: str, lifecycle_url: str | None, client_state: str, expires_at: datetime
+    ) -> Subscription:
         body = GraphSubscription(
             change_type="created,updated,deleted",
             notification_url=notification_url,
@@ -216,12 +233,13 @@ def _delta_entry(event: Event) -> DeltaEntry:
 def _with_stamp(created: Event, write: EventWrite) -> Event:
     """A create's answer omits extended properties unless expanded; we know the stamp we sent."""
     if write.erp_stamp is not None and not created.single_value_extended_properties:
-        from msgraph.generated.models.single_value_legacy_extended_property import (  # noqa: PLC0415
+        from msgraph.generated.models.single_value_legacy_extended_property import (
             SingleValueLegacyExtendedProperty,
         )
 
         created.single_value_extended_properties = [
-            SingleValueLegacyExtendedProperty(id=ERP_STAMP_PROPERTY, value=write.erp_stamp)]
+            SingleValueLegacyExtendedProperty(id=ERP_STAMP_PROPERTY, value=write.erp_stamp)
+        ]
     return created
 
 

@@ -34,7 +34,7 @@ def parse_graph_datetime(value: DateTimeTimeZone | None) -> datetime:
     text = _FRACTION.sub(r"\1", value.date_time.rstrip("Z"))
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
-        from shared.core.timezones import zone  # noqa: PLC0415  # local: only for non-UTC answers
+        from shared.core.timezones import zone  # local: only for non-UTC answers
 
         moment = moment.replace(tzinfo=zone(value.time_zone or "UTC"))
     return moment.astimezone(UTC)
@@ -61,8 +61,14 @@ def event_from_graph(event: Event) -> M365Event:
         for a in (event.attendees or [])
         if a.email_address and a.email_address.address
     )
-    stamp = next((p.value for p in (event.single_value_extended_properties or [])
-                  if (p.id or "").lower() == ERP_STAMP_PROPERTY.lower()), None)
+    stamp = next(
+        (
+            p.value
+            for p in (event.single_value_extended_properties or [])
+            if (p.id or "").lower() == ERP_STAMP_PROPERTY.lower()
+        ),
+        None,
+    )
     location = event.location
     return M365Event(
         id=event.id or "",
@@ -85,8 +91,9 @@ def event_from_graph(event: Event) -> M365Event:
         location_email=(location.location_email_address or None) if location else None,
         attendees=attendees,
         categories=tuple(event.categories or ()),
-        organizer_email=(event.organizer.email_address.address if event.organizer and event.organizer.email_address
-                         else None),
+        organizer_email=(
+            event.organizer.email_address.address if event.organizer and event.organizer.email_address else None
+        ),
         last_modified=event.last_modified_date_time,
         web_link=event.web_link,
         erp_stamp=stamp,
@@ -121,8 +128,9 @@ def graph_from_write(write: EventWrite) -> Event:
         )
     if "attendees" in fields:
         event.attendees = [
-            GraphAttendee(email_address=EmailAddress(address=a.email, name=a.name or None),
-                          type=AttendeeType(a.role.value))
+            GraphAttendee(
+                email_address=EmailAddress(address=a.email, name=a.name or None), type=AttendeeType(a.role.value)
+            )
             for a in (write.attendees or ())
         ]
     if "categories" in fields:

@@ -42,11 +42,13 @@ def parse_notifications(body: bytes, *, client_state: str) -> list[Notification]
             raise MalformedNotification(f"value[{index}] has no subscriptionId")
         given = item.get("clientState")
         ok = isinstance(given, str) and hmac.compare_digest(given.encode(), expected)
-        notifications.append(Notification(
-            subscription_id=item["subscriptionId"],
-            change_type=str(item.get("changeType", "")),
-            resource=str(item.get("resource", "")),
-            client_state_ok=ok,
-            lifecycle_event=item.get("lifecycleEvent") if isinstance(item.get("lifecycleEvent"), str) else None,
-        ))
+        notifications.append(
+            Notification(
+                subscription_id=item["subscriptionId"],
+                change_type=str(item.get("changeType", "")),
+                resource=str(item.get("resource", "")),
+                client_state_ok=ok,
+                lifecycle_event=item.get("lifecycleEvent") if isinstance(item.get("lifecycleEvent"), str) else None,
+            )
+        )
     return notifications

@@ -22,6 +22,7 @@ class LinkStore(Protocol):
     async def save_link(self, link: Link) -> Link:
         """Insert (``etag`` None) or replace if unchanged; keeps the event/activity/iCalUId indexes in step."""
         ...
+
     async def delete_link(self, link: Link) -> None: ...
 
 
@@ -44,6 +45,7 @@ class LeaseStore(Protocol):
     async def acquire_lease(self, user_id: str, *, owner: str, now: datetime, ttl_seconds: float) -> Lease | None:
         """The lease when free or expired, else None (another worker holds it)."""
         ...
+
     async def release_lease(self, lease: Lease) -> None: ...
 
 
@@ -51,6 +53,7 @@ class IssueLog(Protocol):
     async def record_issue(self, issue: Issue) -> Issue:
         """Insert, or update the open issue with the same key (``occurrences`` + 1, ``last_seen``)."""
         ...
+
     async def resolve_issue(self, user_id: str, key: str, *, now: datetime) -> None: ...
     async def open_issues(self, user_id: str | None = None) -> Sequence[Issue]: ...
 

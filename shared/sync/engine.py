@@ -10,6 +10,7 @@ links make that replay harmless (R10).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -34,11 +35,11 @@ from shared.core.directory import Directory
 from shared.core.fingerprint import fingerprint
 from shared.core.items import CalendarItem, Field, ItemKind, Side
 from shared.core.links import Link, LinkState
-from shared.core.m365 import DeltaEntry, EventWrite, M365Event
+from shared.core.m365 import DeltaEntry, EventWrite
 from shared.core.mapping import activity_fields, activity_patch, event_write, item_from_activity, item_from_event
 from shared.core.planner import RunInput, plan
 from shared.core.policy import SyncPolicy
-from shared.erp.model import Activity, ActivityChange, ActivityState, ActivityType, ErpUser, Origin
+from shared.erp.model import Activity, ActivityChange, ActivityState, ActivityType, ErpUser, Facility, Origin
 from shared.erp.port import ErpPort
 from shared.errors import (
     ErpConflict,
@@ -68,8 +69,16 @@ _NAMESPACE = uuid.UUID("0f5b9a9e-6c1e-4c55-a3e4-2f6a4b7d9c10")
 
 
 class SyncEngine:
-    def __init__(self, *, calendar: CalendarPort, erp: ErpPort, state: StateStore, policy: SyncPolicy,
-                 clock: Callable[[], datetime], worker_id: str) -> None:
+    def __init__(
+        self,
+        *,
+        calendar: CalendarPort,
+        erp: ErpPort,
+        state: StateStore,
+        policy: SyncPolicy,
+        clock: Callable[[], datetime],
+        worker_id: str,
+    ) -> None:
         self._calendar = calendar
         self._erp = erp
         self._state = state
@@ -81,8 +90,9 @@ class SyncEngine:
 
     async def sync_user(self, user_id: str) -> RunReport:
         report = RunReport(user_id=user_id)
-        lease = await self._state.acquire_lease(user_id, owner=self._worker, now=self._clock(),
-                                                ttl_seconds=LEASE_SECONDS)
+        lease = await self._state.acquire_lease(
+            user_id, owner=self._worker, now=self._clock(), ttl_seconds=LEASE_SECONDS
+        )
         if lease is None:
             report.status = "busy"
             return report
@@ -102,22 +112,37 @@ class SyncEngine:
         try:
             m365_changes, delta_cursor, m365_initial = await self._read_m365(mailbox, now)
         except GraphMailboxUnavailable:
-            await self._issue(user_id, "user", IssueKind.UNSYNCABLE_USER,
-                              f"the mailbox {mailbox} cannot be read through Graph (R2)", report)
+            await self._issue(
+                user_id,
+                "user",
+                IssueKind.UNSYNCABLE_USER,
+                f"the mailbox {mailbox} cannot be read through Graph (R2)",
+                report,
+            )
             report.status = "unsyncable"
             return
         erp_cursor = await self._state.get_erp_cursor(user_id, ACTIVITY_FEED)
         feed = await self._erp.activity_changes(
-            owner_id=user_id, cursor=erp_cursor.cursor if erp_cursor else None,
-            ends_after=now - timedelta(hours=self._policy.erp_lookback_hours))
+            owner_id=user_id,
+            cursor=erp_cursor.cursor if erp_cursor else None,
+            ends_after=now - timedelta(hours=self._policy.erp_lookback_hours),
+        )
         links = list(await self._state.links_for_user(user_id))
         m365_changes = await self._with_stamps(mailbox, m365_changes, links)
         m365_retries, erp_retries = await self._retries(user_id, mailbox, links, m365_changes, feed.items)
-        the_plan = plan(RunInput(
-            user_id=user_id, mailbox=mailbox, policy=self._policy, now=now, links=links,
-            m365_changes=[*m365_changes, *m365_retries], erp_changes=[*feed.items, *erp_retries],
-            m365_initial=m365_initial, erp_initial=erp_cursor is None,
-        ))
+        the_plan = plan(
+            RunInput(
+                user_id=user_id,
+                mailbox=mailbox,
+                policy=self._policy,
+                now=now,
+                links=links,
+                m365_changes=[*m365_changes, *m365_retries],
+                erp_changes=[*feed.items, *erp_retries],
+                m365_initial=m365_initial,
+                erp_initial=erp_cursor is None,
+            )
+        )
         if the_plan.halted:
             await self._issue(user_id, "mass-delete", IssueKind.MASS_DELETE, the_plan.halted, report)
             report.status, report.detail = "halted", the_plan.halted
@@ -127,8 +152,15 @@ class SyncEngine:
         for action in the_plan.actions:
             await self._execute(action, run)
         await self._state.save_delta_cursor(delta_cursor)
-        await self._state.save_erp_cursor(ErpCursor(user_id=user_id, feed=ACTIVITY_FEED, cursor=feed.cursor,
-                                                    updated_at=now, etag=erp_cursor.etag if erp_cursor else None))
+        await self._state.save_erp_cursor(
+            ErpCursor(
+                user_id=user_id,
+                feed=ACTIVITY_FEED,
+                cursor=feed.cursor,
+                updated_at=now,
+                etag=erp_cursor.etag if erp_cursor else None,
+            )
+        )
 
     async def _syncable_user(self, user_id: str, report: RunReport) -> ErpUser | None:
         """R2: an enabled ERP user with a mailbox address and the defaults a new activity needs."""
@@ -136,13 +168,21 @@ class SyncEngine:
             user = await self._erp.get_user(user_id)
         except ErpNotFound:
             user = None
-        missing = ([] if user else ["ERP user"]) + ([] if user and user.enabled else ["enabled"]) + (
-            [] if user and user.email else ["mailbox address"]) + (
-            [] if user and user.default_company_id else ["default company"]) + (
-            [] if user and user.default_location_id else ["default location"])
+        missing = (
+            ([] if user else ["ERP user"])
+            + ([] if user and user.enabled else ["enabled"])
+            + ([] if user and user.email else ["mailbox address"])
+            + ([] if user and user.default_company_id else ["default company"])
+            + ([] if user and user.default_location_id else ["default location"])
+        )
         if user is None or missing:
-            await self._issue(user_id, "user", IssueKind.UNSYNCABLE_USER,
-                              "not syncable, missing: " + ", ".join(missing) + " (R2)", report)
+            await self._issue(
+                user_id,
+                "user",
+                IssueKind.UNSYNCABLE_USER,
+                "not syncable, missing: " + ", ".join(missing) + " (R2)",
+                report,
+            )
             report.status = "unsyncable"
             return None
         await self._state.resolve_issue(user_id, "user", now=self._clock())
@@ -166,8 +206,14 @@ class SyncEngine:
             assert cursor is not None
             window = (cursor.window_start, cursor.window_end)
         entries = [await self._confirm_removal(mailbox, e) if e.removed else e for e in result.entries]
-        new_cursor = DeltaCursor(mailbox=mailbox, delta_link=result.delta_link, window_start=window[0],
-                                 window_end=window[1], updated_at=now, etag=cursor.etag if cursor else None)
+        new_cursor = DeltaCursor(
+            mailbox=mailbox,
+            delta_link=result.delta_link,
+            window_start=window[0],
+            window_end=window[1],
+            updated_at=now,
+            etag=cursor.etag if cursor else None,
+        )
         return entries, new_cursor, initial
 
     async def _confirm_removal(self, mailbox: str, entry: DeltaEntry) -> DeltaEntry:
@@ -178,22 +224,31 @@ class SyncEngine:
             return entry
         return DeltaEntry(event_id=entry.event_id, event=event)
 
-    async def _with_stamps(self, mailbox: str, entries: Sequence[DeltaEntry], links: Sequence[Link]) -> list[DeltaEntry]:
+    async def _with_stamps(
+        self, mailbox: str, entries: Sequence[DeltaEntry], links: Sequence[Link]
+    ) -> list[DeltaEntry]:
         """Delta answers carry no extended properties; read our ERP stamp on events we have no link for (R10)."""
         linked = {link.event_id for link in links}
         out = []
         for entry in entries:
             if entry.event is not None and entry.event_id not in linked and entry.event.erp_stamp is None:
                 try:
-                    entry = DeltaEntry(event_id=entry.event_id, event=await self._calendar.get_event(
-                        mailbox, entry.event_id))
+                    entry = DeltaEntry(
+                        event_id=entry.event_id, event=await self._calendar.get_event(mailbox, entry.event_id)
+                    )
                 except GraphNotFound:
                     entry = DeltaEntry(event_id=entry.event_id)
             out.append(entry)
         return out
 
-    async def _retries(self, user_id: str, mailbox: str, links: Sequence[Link], m365: Sequence[DeltaEntry],
-                       erp: Sequence[ActivityChange]) -> tuple[list[DeltaEntry], list[ActivityChange]]:
+    async def _retries(
+        self,
+        user_id: str,
+        mailbox: str,
+        links: Sequence[Link],
+        m365: Sequence[DeltaEntry],
+        erp: Sequence[ActivityChange],
+    ) -> tuple[list[DeltaEntry], list[ActivityChange]]:
         """R31: items refused earlier are offered again, so a fixed cause lets them sync on this run."""
         seen_events = {e.event_id for e in m365}
         seen_activities = {c.activity_id for c in erp}
@@ -205,8 +260,11 @@ class SyncEngine:
                 continue
             if issue.event_id and issue.event_id not in seen_events and issue.event_id not in linked_events:
                 try:
-                    m365_retries.append(DeltaEntry(event_id=issue.event_id,
-                                                   event=await self._calendar.get_event(mailbox, issue.event_id)))
+                    m365_retries.append(
+                        DeltaEntry(
+                            event_id=issue.event_id, event=await self._calendar.get_event(mailbox, issue.event_id)
+                        )
+                    )
                 except GraphNotFound:
                     await self._state.resolve_issue(user_id, issue.key, now=self._clock())
             elif issue.activity_id and issue.activity_id not in seen_activities:
@@ -215,8 +273,7 @@ class SyncEngine:
                 except ErpNotFound:
                     await self._state.resolve_issue(user_id, issue.key, now=self._clock())
                     continue
-                erp_retries.append(ActivityChange(seq=0, activity_id=activity.id, owner_id=user_id,
-                                                  activity=activity))
+                erp_retries.append(ActivityChange(seq=0, activity_id=activity.id, owner_id=user_id, activity=activity))
         return m365_retries, erp_retries
 
     # --- executing actions ---
@@ -232,9 +289,16 @@ class SyncEngine:
             raise  # the whole run is retried; cursors stay where they were
         except (ErpInvalid, GraphInvalid, ErpConflict, ErpNotFound, GraphNotFound, ErpError, GraphError) as error:
             kind = IssueKind.REFUSED_ITEM if isinstance(error, ErpInvalid | GraphInvalid) else IssueKind.FAILURE
-            await self._issue(run.user.id, key, kind, f"{type(action).__name__} failed: {error}", run.report,
-                              event_id=_event_id(action), activity_id=_activity_id(action),
-                              payload=_payload(action))
+            await self._issue(
+                run.user.id,
+                key,
+                kind,
+                f"{type(action).__name__} failed: {error}",
+                run.report,
+                event_id=_event_id(action),
+                activity_id=_activity_id(action),
+                payload=_payload(action),
+            )
             return
         if key in run.open_issue_keys and not isinstance(action, Skip):
             await self._state.resolve_issue(run.user.id, key, now=self._clock())
@@ -271,16 +335,32 @@ class SyncEngine:
         if self._policy.activity_kinds and ItemKind.MEETING in self._policy.activity_kinds:
             await self._erp.ensure_activity_type(ActivityType.MEETING)  # R23
         directory = await self._directory(item, run)
-        fields = activity_fields(item, user=run.user, directory=directory,
-                                 origin=Origin(mailbox=run.mailbox, event_id=event.id, ical_uid=event.ical_uid))
+        fields = activity_fields(
+            item,
+            user=run.user,
+            directory=directory,
+            origin=Origin(mailbox=run.mailbox, event_id=event.id, ical_uid=event.ical_uid),
+        )
         key = "m365-" + hashlib.sha256(f"{run.mailbox.lower()}|{event.id}".encode()).hexdigest()[:40]
         activity = await self._erp.create_activity(fields, idempotency_key=key)  # R10: a retry returns the first
-        await self._save(Link(
-            user_id=run.user.id, link_id=str(uuid.uuid4()), kind=item.kind, origin=Side.M365,
-            event_id=event.id, ical_uid=event.ical_uid, activity_id=activity.id,
-            m365_fields=fingerprint(item), erp_fields=fingerprint(item_from_activity(activity)),
-            m365_change_key=event.change_key, erp_version=activity.version,
-            m365_modified_at=event.last_modified, erp_modified_at=activity.modified_at, updated_at=self._clock()))
+        await self._save(
+            Link(
+                user_id=run.user.id,
+                link_id=str(uuid.uuid4()),
+                kind=item.kind,
+                origin=Side.M365,
+                event_id=event.id,
+                ical_uid=event.ical_uid,
+                activity_id=activity.id,
+                m365_fields=fingerprint(item),
+                erp_fields=fingerprint(item_from_activity(activity)),
+                m365_change_key=event.change_key,
+                erp_version=activity.version,
+                m365_modified_at=event.last_modified,
+                erp_modified_at=activity.modified_at,
+                updated_at=self._clock(),
+            )
+        )
         run.report.count("erp created")
 
     async def _update_activity(self, action: UpdateActivity, run: _Run) -> None:
@@ -299,12 +379,22 @@ class SyncEngine:
                 if attempt == 2:
                     raise
         erp_now = fingerprint(item_from_activity(updated))
-        await self._save(run.remember(link.model_copy(update={
-            "m365_fields": fingerprint(action.item),
-            # Only the written fields are taken as synced; an ERP edit that slipped in meanwhile still flows.
-            "erp_fields": {**link.erp_fields, **{f: erp_now[f] for f in action.fields}},
-            "m365_change_key": action.event.change_key, "m365_modified_at": action.event.last_modified,
-            "erp_version": updated.version, "erp_modified_at": updated.modified_at, "updated_at": self._clock()})))
+        await self._save(
+            run.remember(
+                link.model_copy(
+                    update={
+                        "m365_fields": fingerprint(action.item),
+                        # Only the written fields count as synced: an ERP edit that slipped in meanwhile still flows.
+                        "erp_fields": {**link.erp_fields, **{f: erp_now[f] for f in action.fields}},
+                        "m365_change_key": action.event.change_key,
+                        "m365_modified_at": action.event.last_modified,
+                        "erp_version": updated.version,
+                        "erp_modified_at": updated.modified_at,
+                        "updated_at": self._clock(),
+                    }
+                )
+            )
+        )
         run.report.count("erp updated")
 
     async def _void_activity(self, action: VoidActivity, run: _Run) -> None:
@@ -324,18 +414,37 @@ class SyncEngine:
     async def _create_event(self, action: CreateEvent, run: _Run) -> None:
         activity, item = action.activity, action.item
         contact_lines = await self._contact_lines(activity, run)
-        write = event_write(item, tuple(Field), origin=Side.ERP, web_url=activity.web_url,
-                            contact_lines=contact_lines, erp_stamp=activity.id,
-                            transaction_id=str(uuid.uuid5(_NAMESPACE, f"{run.mailbox.lower()}|{activity.id}")))
+        write = event_write(
+            item,
+            tuple(Field),
+            origin=Side.ERP,
+            web_url=activity.web_url,
+            contact_lines=contact_lines,
+            erp_stamp=activity.id,
+            transaction_id=str(uuid.uuid5(_NAMESPACE, f"{run.mailbox.lower()}|{activity.id}")),
+        )
         event = await self._calendar.create_event(run.mailbox, write)
         kind = ItemKind(activity.type.value)
-        await self._save(Link(
-            user_id=run.user.id, link_id=str(uuid.uuid4()), kind=kind, origin=Side.ERP,
-            event_id=event.id, ical_uid=event.ical_uid, activity_id=activity.id,
-            m365_fields=fingerprint(item_from_event(event, kind=kind,
-                                                    conflict_category=self._policy.conflict_category)),
-            erp_fields=fingerprint(item), m365_change_key=event.change_key, erp_version=activity.version,
-            m365_modified_at=event.last_modified, erp_modified_at=activity.modified_at, updated_at=self._clock()))
+        await self._save(
+            Link(
+                user_id=run.user.id,
+                link_id=str(uuid.uuid4()),
+                kind=kind,
+                origin=Side.ERP,
+                event_id=event.id,
+                ical_uid=event.ical_uid,
+                activity_id=activity.id,
+                m365_fields=fingerprint(
+                    item_from_event(event, kind=kind, conflict_category=self._policy.conflict_category)
+                ),
+                erp_fields=fingerprint(item),
+                m365_change_key=event.change_key,
+                erp_version=activity.version,
+                m365_modified_at=event.last_modified,
+                erp_modified_at=activity.modified_at,
+                updated_at=self._clock(),
+            )
+        )
         run.report.count("m365 created")
 
     async def _update_event(self, action: UpdateEvent, run: _Run) -> None:
@@ -343,15 +452,26 @@ class SyncEngine:
         assert link.event_id is not None
         activity = action.activity
         contact_lines = await self._contact_lines(activity, run)
-        write = event_write(action.item, action.fields, origin=link.origin, web_url=activity.web_url,
-                            contact_lines=contact_lines)
+        write = event_write(
+            action.item, action.fields, origin=link.origin, web_url=activity.web_url, contact_lines=contact_lines
+        )
         event = await self._calendar.update_event(run.mailbox, link.event_id, write)
         m365_now = fingerprint(item_from_event(event, kind=link.kind, conflict_category=self._policy.conflict_category))
-        await self._save(run.remember(link.model_copy(update={
-            "erp_fields": fingerprint(action.item),
-            "m365_fields": {**link.m365_fields, **{f: m365_now[f] for f in action.fields}},
-            "m365_change_key": event.change_key, "m365_modified_at": event.last_modified,
-            "erp_version": activity.version, "erp_modified_at": activity.modified_at, "updated_at": self._clock()})))
+        await self._save(
+            run.remember(
+                link.model_copy(
+                    update={
+                        "erp_fields": fingerprint(action.item),
+                        "m365_fields": {**link.m365_fields, **{f: m365_now[f] for f in action.fields}},
+                        "m365_change_key": event.change_key,
+                        "m365_modified_at": event.last_modified,
+                        "erp_version": activity.version,
+                        "erp_modified_at": activity.modified_at,
+                        "updated_at": self._clock(),
+                    }
+                )
+            )
+        )
         run.report.count("m365 updated")
 
     async def _relink(self, action: Relink, run: _Run) -> None:
@@ -362,22 +482,35 @@ class SyncEngine:
             run.report.skipped.append(f"relink {action.event_id}: one side is gone")
             return
         kind = ItemKind(activity.type.value)
-        await self._save(Link(
-            user_id=run.user.id, link_id=str(uuid.uuid4()), kind=kind, origin=action.origin,
-            event_id=event.id, ical_uid=event.ical_uid, activity_id=activity.id,
-            m365_fields=fingerprint(item_from_event(event, kind=kind,
-                                                    conflict_category=self._policy.conflict_category)),
-            erp_fields=fingerprint(item_from_activity(activity)), m365_change_key=event.change_key,
-            erp_version=activity.version, m365_modified_at=event.last_modified,
-            erp_modified_at=activity.modified_at, updated_at=self._clock()))
+        await self._save(
+            Link(
+                user_id=run.user.id,
+                link_id=str(uuid.uuid4()),
+                kind=kind,
+                origin=action.origin,
+                event_id=event.id,
+                ical_uid=event.ical_uid,
+                activity_id=activity.id,
+                m365_fields=fingerprint(
+                    item_from_event(event, kind=kind, conflict_category=self._policy.conflict_category)
+                ),
+                erp_fields=fingerprint(item_from_activity(activity)),
+                m365_change_key=event.change_key,
+                erp_version=activity.version,
+                m365_modified_at=event.last_modified,
+                erp_modified_at=activity.modified_at,
+                updated_at=self._clock(),
+            )
+        )
         run.report.count("relinked")
 
     async def _remember(self, action: Remember, run: _Run) -> None:
         link = run.current(action.link)
         update: dict[str, object] = {"updated_at": self._clock()}
         if action.event is not None:
-            update["m365_fields"] = fingerprint(item_from_event(
-                action.event, kind=link.kind, conflict_category=self._policy.conflict_category))
+            update["m365_fields"] = fingerprint(
+                item_from_event(action.event, kind=link.kind, conflict_category=self._policy.conflict_category)
+            )
             update["m365_change_key"] = action.event.change_key
         if action.activity is not None:
             update["erp_fields"] = fingerprint(item_from_activity(action.activity))
@@ -388,22 +521,36 @@ class SyncEngine:
         """R7: the ERP record stays; the event is marked and the M365 version kept in the conflict record."""
         event = action.event if isinstance(action, UpdateActivity) else None
         link = action.link if isinstance(action, UpdateActivity | VoidActivity) else None
-        await self._issue(run.user.id, _issue_key(action), IssueKind.CONFLICT,
-                          f"the ERP record is read-only ({error}); the M365 change was not applied (R7)",
-                          run.report, event_id=_event_id(action), activity_id=_activity_id(action),
-                          payload=_payload(action))
+        await self._issue(
+            run.user.id,
+            _issue_key(action),
+            IssueKind.CONFLICT,
+            f"the ERP record is read-only ({error}); the M365 change was not applied (R7)",
+            run.report,
+            event_id=_event_id(action),
+            activity_id=_activity_id(action),
+            payload=_payload(action),
+        )
         if event is not None and link is not None:
             marker = self._policy.conflict_category
             if marker not in event.categories:
-                try:
-                    await self._calendar.update_event(run.mailbox, event.id, EventWrite(
-                        categories=(*event.categories, marker)))
-                except GraphNotFound:
-                    pass
+                with contextlib.suppress(GraphNotFound):
+                    await self._calendar.update_event(
+                        run.mailbox, event.id, EventWrite(categories=(*event.categories, marker))
+                    )
             # The M365 version is in the conflict record; remember it so it is not re-applied every run.
-            await self._save(run.remember(run.current(link).model_copy(update={
-                "m365_fields": fingerprint(item_from_event(event, kind=link.kind, conflict_category=marker)),
-                "updated_at": self._clock()})))
+            await self._save(
+                run.remember(
+                    run.current(link).model_copy(
+                        update={
+                            "m365_fields": fingerprint(
+                                item_from_event(event, kind=link.kind, conflict_category=marker)
+                            ),
+                            "updated_at": self._clock(),
+                        }
+                    )
+                )
+            )
         elif link is not None:
             await self._save(run.remember(run.current(link).retired(now=self._clock())))
         run.report.count("conflicts")
@@ -432,8 +579,7 @@ class SyncEngine:
         if not emails:
             return ()
         contacts = await self._erp.find_contacts(emails)
-        companies = {c.id: c.name for c in await self._erp.find_companies(
-            [e for e in emails if e])} if contacts else {}
+        companies = {c.id: c.name for c in await self._erp.find_companies([e for e in emails if e])} if contacts else {}
         lines = []
         for contact in contacts:
             company = companies.get(contact.company_id or "", "")
@@ -442,12 +588,32 @@ class SyncEngine:
         del run
         return tuple(lines)
 
-    async def _issue(self, user_id: str, key: str, kind: IssueKind, reason: str, report: RunReport, *,
-                     event_id: str | None = None, activity_id: str | None = None, payload: str | None = None) -> None:
+    async def _issue(
+        self,
+        user_id: str,
+        key: str,
+        kind: IssueKind,
+        reason: str,
+        report: RunReport,
+        *,
+        event_id: str | None = None,
+        activity_id: str | None = None,
+        payload: str | None = None,
+    ) -> None:
         now = self._clock()
-        await self._state.record_issue(Issue(user_id=user_id, key=key or kind.value, kind=kind, reason=reason,
-                                             event_id=event_id, activity_id=activity_id, payload=payload,
-                                             first_seen=now, last_seen=now))
+        await self._state.record_issue(
+            Issue(
+                user_id=user_id,
+                key=key or kind.value,
+                kind=kind,
+                reason=reason,
+                event_id=event_id,
+                activity_id=activity_id,
+                payload=payload,
+                first_seen=now,
+                last_seen=now,
+            )
+        )
         report.issues.append(f"{kind.value}: {reason}")
         log.warning("sync issue for user %s: %s: %s", user_id, kind.value, reason)
 
@@ -462,7 +628,7 @@ class _Run:
         self.report = report
         self.links: dict[str, Link] = {}
         self.users: list[ErpUser] | None = None
-        self.facilities: list[object] | None = None
+        self.facilities: list[Facility] | None = None
 
     def current(self, link: Link) -> Link:
         return self.links.get(link.link_id, link)

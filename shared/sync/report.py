@@ -20,5 +20,8 @@ class RunReport:
 
     def summary(self) -> str:
         parts = [f"{k}={v}" for k, v in sorted(self.done.items())]
-        return f"user {self.user_id}: {self.status}" + (f" ({self.detail})" if self.detail else "") + (
-            " " + ", ".join(parts) if parts else "")
+        return (
+            f"user {self.user_id}: {self.status}"
+            + (f" ({self.detail})" if self.detail else "")
+            + (" " + ", ".join(parts) if parts else "")
+        )

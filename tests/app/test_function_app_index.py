@@ -27,15 +27,24 @@ def _functions() -> dict[str, dict[str, object]]:
 
 def test_the_host_indexes_exactly_the_six_functions_of_the_design() -> None:
     """Two Graph webhooks, the ERP hook, the per-user queue worker and two timers; nothing else."""
-    assert set(_functions()) == {"graph_notifications", "graph_lifecycle", "erp_change_hook", "sync_user",
-                                 "safety_net", "maintain_subscriptions"}
+    assert set(_functions()) == {
+        "graph_notifications",
+        "graph_lifecycle",
+        "erp_change_hook",
+        "sync_user",
+        "safety_net",
+        "maintain_subscriptions",
+    }
 
 
 def test_http_functions_have_their_routes_methods_and_anonymous_auth() -> None:
     """Graph and the ERP cannot send function keys; each endpoint authenticates its caller itself."""
     functions = _functions()
-    expected = {"graph_notifications": "graph/notifications", "graph_lifecycle": "graph/lifecycle",
-                "erp_change_hook": "erp/hook"}
+    expected = {
+        "graph_notifications": "graph/notifications",
+        "graph_lifecycle": "graph/lifecycle",
+        "erp_change_hook": "erp/hook",
+    }
     for name, route in expected.items():
         trigger = functions[name]
         assert trigger["type"] == "httpTrigger"

@@ -61,8 +61,14 @@ def test_missing_required_settings_are_all_listed(monkeypatch: pytest.MonkeyPatc
     _clear_env(monkeypatch)
     with pytest.raises(SettingsError) as caught:
         load_settings()
-    for name in ("GRAPH_TENANT_ID", "GRAPH_CLIENT_ID", "GRAPH_CLIENT_STATE", "ERP_BASE_URL", "ERP_API_KEY",
-                 "ERP_HOOK_SECRET"):
+    for name in (
+        "GRAPH_TENANT_ID",
+        "GRAPH_CLIENT_ID",
+        "GRAPH_CLIENT_STATE",
+        "ERP_BASE_URL",
+        "ERP_API_KEY",
+        "ERP_HOOK_SECRET",
+    ):
         assert name in str(caught.value)
 
 

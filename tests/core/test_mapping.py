@@ -14,8 +14,9 @@ from shared.core.timezones import UnknownTimeZone, to_iana, to_windows
 from shared.erp.model import AccessLevel, ActivityType, Contact, ErpUser, Facility, Origin, ParticipantKind
 from tests.core.builders import activity, event
 
-USER = ErpUser(id="u1", display_name="Ann", email="ann@contoso.com", default_company_id="c1",
-               default_location_id="loc1")
+USER = ErpUser(
+    id="u1", display_name="Ann", email="ann@contoso.com", default_company_id="c1", default_location_id="loc1"
+)
 ORIGIN = Origin(mailbox="ann@contoso.com", event_id="e1")
 
 
@@ -35,22 +36,44 @@ def test_an_unknown_zone_name_is_a_clear_error() -> None:
 
 def test_times_are_kept_exactly_across_zones() -> None:
     """R12: an event at 08:00 UTC in Berlin becomes a 09:00 Berlin wall-clock activity."""
-    ev = event(start=datetime.fromisoformat("2026-12-02T08:00:00+00:00"),
-               end=datetime.fromisoformat("2026-12-02T09:30:00+00:00"), time_zone="Europe/Berlin")
-    fields = activity_fields(item_from_event(ev, kind=ItemKind.MEETING, conflict_category="Sync conflict"),
-                             user=USER, origin=ORIGIN, directory=Directory())
-    assert (fields.start, fields.end, fields.time_zone) == (datetime(2026, 12, 2, 9, 0), datetime(2026, 12, 2, 10, 30),
-                                                           "Europe/Berlin")
+    ev = event(
+        start=datetime.fromisoformat("2026-12-02T08:00:00+00:00"),
+        end=datetime.fromisoformat("2026-12-02T09:30:00+00:00"),
+        time_zone="Europe/Berlin",
+    )
+    fields = activity_fields(
+        item_from_event(ev, kind=ItemKind.MEETING, conflict_category="Sync conflict"),
+        user=USER,
+        origin=ORIGIN,
+        directory=Directory(),
+    )
+    assert (fields.start, fields.end, fields.time_zone) == (
+        datetime(2026, 12, 2, 9, 0),
+        datetime(2026, 12, 2, 10, 30),
+        "Europe/Berlin",
+    )
 
 
 def test_all_day_free_becomes_no_specified_time_and_busy_becomes_all_day() -> None:
     """R13: all-day + free → no specified time; all-day + busy → an all-day activity."""
-    day = {"is_all_day": True, "start": datetime.fromisoformat("2026-12-03T00:00:00+00:00"),
-           "end": datetime.fromisoformat("2026-12-04T00:00:00+00:00"), "time_zone": "UTC"}
-    free = activity_fields(item_from_event(event(show_as="free", **day), kind=ItemKind.MEETING,
-                                           conflict_category="x"), user=USER, origin=ORIGIN, directory=Directory())
-    busy = activity_fields(item_from_event(event(show_as="busy", **day), kind=ItemKind.MEETING,
-                                           conflict_category="x"), user=USER, origin=ORIGIN, directory=Directory())
+    day = {
+        "is_all_day": True,
+        "start": datetime.fromisoformat("2026-12-03T00:00:00+00:00"),
+        "end": datetime.fromisoformat("2026-12-04T00:00:00+00:00"),
+        "time_zone": "UTC",
+    }
+    free = activity_fields(
+        item_from_event(event(show_as="free", **day), kind=ItemKind.MEETING, conflict_category="x"),
+        user=USER,
+        origin=ORIGIN,
+        directory=Directory(),
+    )
+    busy = activity_fields(
+        item_from_event(event(show_as="busy", **day), kind=ItemKind.MEETING, conflict_category="x"),
+        user=USER,
+        origin=ORIGIN,
+        directory=Directory(),
+    )
     assert (free.no_specified_time, free.all_day) == (True, False)
     assert (busy.no_specified_time, busy.all_day) == (False, True)
 
@@ -62,17 +85,25 @@ def test_multi_day_all_day_activity_keeps_its_exact_dates() -> None:
     assert (write.start, write.end, write.is_all_day) == (datetime(2026, 12, 7), datetime(2026, 12, 10), True)
 
 
-@pytest.mark.parametrize(("level", "sensitivity"), [(AccessLevel.PUBLIC, "normal"), (AccessLevel.PRIVATE, "private"),
-                                                    (AccessLevel.SHOW_AS_BUSY, "private")])
+@pytest.mark.parametrize(
+    ("level", "sensitivity"),
+    [(AccessLevel.PUBLIC, "normal"), (AccessLevel.PRIVATE, "private"), (AccessLevel.SHOW_AS_BUSY, "private")],
+)
 def test_access_level_erp_to_m365(level: AccessLevel, sensitivity: str) -> None:
     """R17: Public → normal, Private → private, Show as Busy → private."""
     write = event_write(item_from_activity(activity(access_level=level)), [Field.SENSITIVITY], origin=Side.ERP)
     assert write.sensitivity == sensitivity
 
 
-@pytest.mark.parametrize(("sensitivity", "level"), [("normal", AccessLevel.PUBLIC), ("private", AccessLevel.SHOW_AS_BUSY),
-                                                    ("personal", AccessLevel.SHOW_AS_BUSY),
-                                                    ("confidential", AccessLevel.SHOW_AS_BUSY)])
+@pytest.mark.parametrize(
+    ("sensitivity", "level"),
+    [
+        ("normal", AccessLevel.PUBLIC),
+        ("private", AccessLevel.SHOW_AS_BUSY),
+        ("personal", AccessLevel.SHOW_AS_BUSY),
+        ("confidential", AccessLevel.SHOW_AS_BUSY),
+    ],
+)
 def test_access_level_m365_to_erp(sensitivity: str, level: AccessLevel) -> None:
     """R17: normal → Public; private, personal, confidential → Show as Busy."""
     item = item_from_event(event(sensitivity=sensitivity), kind=ItemKind.MEETING, conflict_category="x")
@@ -81,10 +112,19 @@ def test_access_level_m365_to_erp(sensitivity: str, level: AccessLevel) -> None:
 
 def test_task_event_title_and_body_link_back_to_the_erp() -> None:
     """R19: "Task: <subject>", with the contact and a link to open the activity in the body."""
-    act = activity(type=ActivityType.TASK, subject="Create a quote", description="For the new line",
-                   web_url="https://erp.example.com/activities/act-1")
-    write = event_write(item_from_activity(act), tuple(Field), origin=Side.ERP, web_url=act.web_url,
-                        contact_lines=("Contact: Carla Diaz, Fabrikam, +1 555 0100, carla@fabrikam.com",))
+    act = activity(
+        type=ActivityType.TASK,
+        subject="Create a quote",
+        description="For the new line",
+        web_url="https://erp.example.com/activities/act-1",
+    )
+    write = event_write(
+        item_from_activity(act),
+        tuple(Field),
+        origin=Side.ERP,
+        web_url=act.web_url,
+        contact_lines=("Contact: Carla Diaz, Fabrikam, +1 555 0100, carla@fabrikam.com",),
+    )
     assert write.subject == "Task: Create a quote"
     assert write.body is not None
     assert "Open activity: https://erp.example.com/activities/act-1" in write.body
@@ -93,8 +133,9 @@ def test_task_event_title_and_body_link_back_to_the_erp() -> None:
 
 def test_erp_meeting_title_names_type_and_company() -> None:
     """R21: "Meeting: <subject> – <company>"."""
-    write = event_write(item_from_activity(activity(subject="Kick-off")), [Field.SUBJECT], origin=Side.ERP,
-                        company_name="Fabrikam")
+    write = event_write(
+        item_from_activity(activity(subject="Kick-off")), [Field.SUBJECT], origin=Side.ERP, company_name="Fabrikam"
+    )
     assert write.subject == "Meeting: Kick-off – Fabrikam"
 
 
@@ -111,11 +152,17 @@ def test_attendees_become_users_contacts_facilities_or_plain_attendees() -> None
         contacts=[Contact(id="k1", name="Carla", email="carla@fabrikam.com", company_id="co9")],
         facilities=[Facility(id="f1", name="Room 1", room_mailbox="room1@contoso.com")],
     )
-    ev = event(attendees=(Attendee(email="bob@contoso.com"), Attendee(email="carla@fabrikam.com"),
-                          Attendee(email="room1@contoso.com", role=AttendeeRole.RESOURCE),
-                          Attendee(email="stranger@example.org")))
-    fields = activity_fields(item_from_event(ev, kind=ItemKind.MEETING, conflict_category="x"), user=USER,
-                             origin=ORIGIN, directory=directory)
+    ev = event(
+        attendees=(
+            Attendee(email="bob@contoso.com"),
+            Attendee(email="carla@fabrikam.com"),
+            Attendee(email="room1@contoso.com", role=AttendeeRole.RESOURCE),
+            Attendee(email="stranger@example.org"),
+        )
+    )
+    fields = activity_fields(
+        item_from_event(ev, kind=ItemKind.MEETING, conflict_category="x"), user=USER, origin=ORIGIN, directory=directory
+    )
     assert fields.registered_user_ids == ("u2",)
     assert fields.contact_ids == ("k1",)
     assert fields.company_id == "co9"
@@ -127,8 +174,9 @@ def test_attendees_become_users_contacts_facilities_or_plain_attendees() -> None
 def test_conflict_marker_category_is_not_a_change() -> None:
     """R7: adding the "Sync conflict" category to an event does not count as a user edit."""
     plain = item_from_event(event(categories=("Blue",)), kind=ItemKind.MEETING, conflict_category="Sync conflict")
-    marked = item_from_event(event(categories=("Blue", "Sync conflict")), kind=ItemKind.MEETING,
-                             conflict_category="Sync conflict")
+    marked = item_from_event(
+        event(categories=("Blue", "Sync conflict")), kind=ItemKind.MEETING, conflict_category="Sync conflict"
+    )
     assert fingerprint(plain) == fingerprint(marked)
 
 

@@ -28,16 +28,26 @@ POLICY = SyncPolicy()
 
 
 def run(**kwargs: object) -> RunInput:
-    values: dict[str, object] = {"user_id": "u1", "mailbox": "ann@contoso.com", "policy": POLICY, "now": NOW,
-                                 "links": ()}
+    values: dict[str, object] = {
+        "user_id": "u1",
+        "mailbox": "ann@contoso.com",
+        "policy": POLICY,
+        "now": NOW,
+        "links": (),
+    }
     values.update(kwargs)
     return RunInput(**values)  # type: ignore[arg-type]
 
 
 def change(act: object, seq: int = 1, *, deleted: bool = False) -> ActivityChange:
     a = act  # the builder's Activity
-    return ActivityChange(seq=seq, activity_id=a.id, owner_id="u1", deleted=deleted,  # type: ignore[attr-defined]
-                          activity=None if deleted else a)  # type: ignore[arg-type]
+    return ActivityChange(
+        seq=seq,
+        activity_id=a.id,
+        owner_id="u1",
+        deleted=deleted,  # type: ignore[attr-defined]
+        activity=None if deleted else a,
+    )  # type: ignore[arg-type]
 
 
 def test_new_event_creates_one_activity() -> None:
@@ -57,8 +67,9 @@ def test_new_activity_creates_one_event() -> None:
 def test_echo_of_our_own_write_is_not_synced_back() -> None:
     """R5: the delta reports the event we wrote; its content equals the link's fingerprint, so nothing happens."""
     ev, act = event(), activity()
-    actions = plan(run(links=[link(ev, act)], m365_changes=[DeltaEntry(event_id=ev.id, event=ev)],
-                       erp_changes=[change(act)])).actions
+    actions = plan(
+        run(links=[link(ev, act)], m365_changes=[DeltaEntry(event_id=ev.id, event=ev)], erp_changes=[change(act)])
+    ).actions
     assert actions == ()
 
 
@@ -76,8 +87,12 @@ def test_subject_changed_in_outlook_on_an_erp_task_does_not_flow_back() -> None:
     """R20/R22: from a task event only start and end flow back; the subject change is only remembered."""
     ev, act = event(subject="Task: Call back"), activity(type=ActivityType.TASK, subject="Call back")
     edited = ev.model_copy(update={"subject": "Task: something else"})
-    actions = plan(run(links=[link(ev, act, origin=Side.ERP, kind=ItemKind.TASK)],
-                       m365_changes=[DeltaEntry(event_id=ev.id, event=edited)])).actions
+    actions = plan(
+        run(
+            links=[link(ev, act, origin=Side.ERP, kind=ItemKind.TASK)],
+            m365_changes=[DeltaEntry(event_id=ev.id, event=edited)],
+        )
+    ).actions
     assert [type(a) for a in actions] == [Remember]
 
 
@@ -85,8 +100,12 @@ def test_moved_task_event_moves_the_erp_task() -> None:
     """R20: start and end of a task event flow back to the ERP."""
     ev, act = event(subject="Task: Call back"), activity(type=ActivityType.TASK, subject="Call back")
     moved = ev.model_copy(update={"start": ev.start + timedelta(hours=2), "end": ev.end + timedelta(hours=2)})
-    actions = plan(run(links=[link(ev, act, origin=Side.ERP, kind=ItemKind.TASK)],
-                       m365_changes=[DeltaEntry(event_id=ev.id, event=moved)])).actions
+    actions = plan(
+        run(
+            links=[link(ev, act, origin=Side.ERP, kind=ItemKind.TASK)],
+            m365_changes=[DeltaEntry(event_id=ev.id, event=moved)],
+        )
+    ).actions
     assert isinstance(actions[0], UpdateActivity)
     assert actions[0].fields == {Field.WHEN}
 
@@ -105,8 +124,9 @@ def test_both_sides_changed_different_fields_keep_each_side() -> None:
     ev, act = event(), activity()
     m365 = ev.model_copy(update={"subject": "New title", "last_modified": NOW})
     erp = act.model_copy(update={"location": "Room 9", "version": 2, "modified_at": NOW - timedelta(minutes=1)})
-    actions = plan(run(links=[link(ev, act)], m365_changes=[DeltaEntry(event_id=ev.id, event=m365)],
-                       erp_changes=[change(erp)])).actions
+    actions = plan(
+        run(links=[link(ev, act)], m365_changes=[DeltaEntry(event_id=ev.id, event=m365)], erp_changes=[change(erp)])
+    ).actions
     by_type = {type(a): a for a in actions}
     assert by_type[UpdateActivity].fields == {Field.SUBJECT}  # type: ignore[attr-defined]
     assert by_type[UpdateEvent].fields == {Field.LOCATION}  # type: ignore[attr-defined]
@@ -117,8 +137,9 @@ def test_same_field_changed_on_both_sides_latest_wins() -> None:
     ev, act = event(), activity()
     m365 = ev.model_copy(update={"location": "Outlook room", "last_modified": NOW - timedelta(minutes=3)})
     erp = act.model_copy(update={"location": "ERP room", "version": 2, "modified_at": NOW})
-    actions = plan(run(links=[link(ev, act)], m365_changes=[DeltaEntry(event_id=ev.id, event=m365)],
-                       erp_changes=[change(erp)])).actions
+    actions = plan(
+        run(links=[link(ev, act)], m365_changes=[DeltaEntry(event_id=ev.id, event=m365)], erp_changes=[change(erp)])
+    ).actions
     assert [type(a) for a in actions] == [UpdateEvent]
 
 
@@ -127,8 +148,9 @@ def test_clock_skew_tie_goes_to_m365() -> None:
     ev, act = event(), activity()
     m365 = ev.model_copy(update={"location": "Outlook room", "last_modified": NOW - timedelta(seconds=1)})
     erp = act.model_copy(update={"location": "ERP room", "version": 2, "modified_at": NOW})
-    actions = plan(run(links=[link(ev, act)], m365_changes=[DeltaEntry(event_id=ev.id, event=m365)],
-                       erp_changes=[change(erp)])).actions
+    actions = plan(
+        run(links=[link(ev, act)], m365_changes=[DeltaEntry(event_id=ev.id, event=m365)], erp_changes=[change(erp)])
+    ).actions
     assert [type(a) for a in actions] == [UpdateActivity]
 
 
@@ -142,8 +164,9 @@ def test_deleted_meeting_event_voids_the_activity() -> None:
 def test_deleted_task_event_keeps_the_erp_task() -> None:
     """R8: deleting the event of an ERP-born task does not void the task."""
     ev, act = event(), activity(type=ActivityType.TASK)
-    actions = plan(run(links=[link(ev, act, origin=Side.ERP, kind=ItemKind.TASK)],
-                       m365_changes=[DeltaEntry(event_id=ev.id)])).actions
+    actions = plan(
+        run(links=[link(ev, act, origin=Side.ERP, kind=ItemKind.TASK)], m365_changes=[DeltaEntry(event_id=ev.id)])
+    ).actions
     assert [type(a) for a in actions] == [DetachLink]
 
 
@@ -205,8 +228,9 @@ def test_excluded_and_included_categories() -> None:
     excluded = event(id="x", categories=("personal",))
     other = event(id="o", categories=("Blue",))
     included = event(id="i", categories=("Customer",))
-    actions = plan(run(policy=policy, m365_changes=[DeltaEntry(event_id=e.id, event=e)
-                                                    for e in (excluded, other, included)])).actions
+    actions = plan(
+        run(policy=policy, m365_changes=[DeltaEntry(event_id=e.id, event=e) for e in (excluded, other, included)])
+    ).actions
     assert [type(a) for a in actions] == [Skip, Skip, CreateActivity]
 
 
@@ -268,8 +292,9 @@ def test_unchecked_activity_type_is_not_synced() -> None:
 def test_repeated_delta_items_are_planned_once() -> None:
     """graph-facts §1: delta pages may repeat an item; the last report counts, once."""
     first, second = event(subject="v1"), event(subject="v2")
-    actions = plan(run(m365_changes=[DeltaEntry(event_id=first.id, event=first),
-                                     DeltaEntry(event_id=second.id, event=second)])).actions
+    actions = plan(
+        run(m365_changes=[DeltaEntry(event_id=first.id, event=first), DeltaEntry(event_id=second.id, event=second)])
+    ).actions
     assert len(actions) == 1
     assert isinstance(actions[0], CreateActivity)
     assert actions[0].item.subject == "v2"
@@ -314,6 +339,9 @@ def test_voided_activity_whose_event_also_changed_still_deletes_the_event() -> N
     ev, act = event(), activity()
     edited = ev.model_copy(update={"subject": "edited meanwhile"})
     voided = act.model_copy(update={"state": ActivityState.VOIDED, "version": 2})
-    actions = plan(run(links=[link(ev, act)], m365_changes=[DeltaEntry(event_id=ev.id, event=edited)],
-                       erp_changes=[change(voided)])).actions
+    actions = plan(
+        run(
+            links=[link(ev, act)], m365_changes=[DeltaEntry(event_id=ev.id, event=edited)], erp_changes=[change(voided)]
+        )
+    ).actions
     assert DeleteEvent in [type(a) for a in actions]

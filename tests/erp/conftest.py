@@ -31,8 +31,15 @@ HOOK_SECRET = "test-hook-secret-41d2"
 
 SEED: dict[str, Any] = {
     "users": [
-        {"id": "U1", "displayName": "Alice", "email": "alice@contoso.example", "enabled": True,
-         "defaultCompanyId": "C1", "defaultLocationId": "L1", "timeZone": "Europe/Oslo"},
+        {
+            "id": "U1",
+            "displayName": "Alice",
+            "email": "alice@contoso.example",
+            "enabled": True,
+            "defaultCompanyId": "C1",
+            "defaultLocationId": "L1",
+            "timeZone": "Europe/Oslo",
+        },
         {"id": "U2", "displayName": "Bob", "email": "bob@contoso.example", "enabled": True, "timeZone": "UTC"},
         {"id": "U3", "displayName": "Carl", "email": "carl@contoso.example", "enabled": False},
     ],

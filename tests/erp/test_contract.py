@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 import httpx
@@ -108,13 +109,23 @@ async def test_create_then_get_keeps_every_field(erp: HttpErp) -> None:
         contact_ids=("P1",),
         company_id="C1",
         participants=(
-            Participant(email="alice@contoso.example", kind=ParticipantKind.USER, ref_id="U1", response=Response.ORGANIZER),
-            Participant(email="frida@fabrikam.example", name="Frida", kind=ParticipantKind.CONTACT, ref_id="P1",
-                        response=Response.TENTATIVE, required=False),
+            Participant(
+                email="alice@contoso.example", kind=ParticipantKind.USER, ref_id="U1", response=Response.ORGANIZER
+            ),
+            Participant(
+                email="frida@fabrikam.example",
+                name="Frida",
+                kind=ParticipantKind.CONTACT,
+                ref_id="P1",
+                response=Response.TENTATIVE,
+                required=False,
+            ),
         ),
         categories=("Customer", "Blue"),
-        recurrence=Recurrence(pattern={"type": "weekly", "interval": 1, "daysOfWeek": ["thursday"]},
-                              range={"type": "endDate", "startDate": "2026-12-03", "endDate": "2027-03-25"}),
+        recurrence=Recurrence(
+            pattern={"type": "weekly", "interval": 1, "daysOfWeek": ["thursday"]},
+            range={"type": "endDate", "startDate": "2026-12-03", "endDate": "2027-03-25"},
+        ),
         origin=Origin(mailbox="alice@contoso.example", event_id="AAMk1", ical_uid="040000"),
     )
     created = await erp.create_activity(fields, idempotency_key="k-roundtrip")
@@ -123,7 +134,8 @@ async def test_create_then_get_keeps_every_field(erp: HttpErp) -> None:
     assert created.version == 1
     assert created.state is ActivityState.CONFIRMED
     assert ActivityFields.model_validate(created.model_dump()) == fields
-    assert created.web_url is not None and created.id in created.web_url
+    assert created.web_url is not None
+    assert created.id in created.web_url
 
 
 async def test_get_unknown_activity_is_not_found(erp: HttpErp) -> None:
@@ -155,7 +167,8 @@ async def test_create_with_unknown_owner_is_invalid(erp: HttpErp) -> None:
     """References to records the ERP does not have are refused with 422 → ErpInvalid."""
     with pytest.raises(ErpInvalid) as caught:
         await erp.create_activity(meeting(owner_id="ghost", contact_ids=("P404",)), idempotency_key="k-ghost")
-    assert caught.value.problem_type is not None and caught.value.problem_type.endswith("/unknown-reference")
+    assert caught.value.problem_type is not None
+    assert caught.value.problem_type.endswith("/unknown-reference")
 
 
 async def test_update_with_current_version_applies_only_the_given_fields(erp: HttpErp) -> None:
@@ -291,9 +304,7 @@ async def test_snapshot_lists_current_activities_ending_after_the_window_start(e
     assert all(not change.deleted and change.activity is not None for change in everything.items)
 
 
-async def test_feed_after_cursor_holds_each_change_once_with_tombstones(
-    erp: HttpErp, raw: httpx.AsyncClient
-) -> None:
+async def test_feed_after_cursor_holds_each_change_once_with_tombstones(erp: HttpErp, raw: httpx.AsyncClient) -> None:
     """After a cursor the feed holds every changed activity once, as it is now, deleted ones as tombstones."""
     kept = await erp.create_activity(meeting(), idempotency_key="k-kept")
     doomed = await erp.create_activity(meeting(subject="Doomed"), idempotency_key="k-doomed")
@@ -309,7 +320,8 @@ async def test_feed_after_cursor_holds_each_change_once_with_tombstones(
     assert list(by_id) == [kept.id, doomed.id, added.id]
     assert len(changes.items) == 3
     assert by_id[kept.id].activity == moved
-    assert by_id[doomed.id].deleted and by_id[doomed.id].activity is None
+    assert by_id[doomed.id].deleted
+    assert by_id[doomed.id].activity is None
     assert [change.seq for change in changes.items] == sorted(change.seq for change in changes.items)
     quiet = await erp.activity_changes(owner_id="U1", cursor=changes.cursor)
     assert quiet.items == ()
@@ -348,7 +360,8 @@ async def test_feed_pages_skip_nothing_under_concurrent_writes(erp: HttpErp, raw
         if not page["hasMore"]:
             break
     assert set(seen) == set(ids)
-    assert seen[ids[0]] == 2 and seen[ids[5]] == 2
+    assert seen[ids[0]] == 2
+    assert seen[ids[5]] == 2
 
 
 async def test_bad_cursor_is_a_bad_request(raw: httpx.AsyncClient, erp: HttpErp) -> None:
@@ -362,8 +375,15 @@ async def test_bad_cursor_is_a_bad_request(raw: httpx.AsyncClient, erp: HttpErp)
 
 async def test_leave_request_feed_follows_approval_and_cancellation(erp: HttpErp, raw: httpx.AsyncClient) -> None:
     """Leave requests have their own feed: created, approved, then cancelled, each seen as it is now (R30)."""
-    body = {"userId": "U2", "leaveType": "Vacation", "description": "Christmas", "start": "2026-12-21T00:00:00",
-            "end": "2026-12-24T00:00:00", "timeZone": "Europe/Oslo", "allDay": True}
+    body = {
+        "userId": "U2",
+        "leaveType": "Vacation",
+        "description": "Christmas",
+        "start": "2026-12-21T00:00:00",
+        "end": "2026-12-24T00:00:00",
+        "timeZone": "Europe/Oslo",
+        "allDay": True,
+    }
     created = await raw.post("/leave-requests", json=body)
     assert created.status_code == 201
     leave = created.json()
@@ -372,7 +392,9 @@ async def test_leave_request_feed_follows_approval_and_cancellation(erp: HttpErp
     assert snapshot.items[0].leave_request is not None
     assert snapshot.items[0].leave_request.status is LeaveStatus.REQUESTED
 
-    approved = await raw.patch(f"/leave-requests/{leave['id']}", json={"status": "approved"}, headers={"If-Match": '"1"'})
+    approved = await raw.patch(
+        f"/leave-requests/{leave['id']}", json={"status": "approved"}, headers={"If-Match": '"1"'}
+    )
     assert approved.status_code == 200
     changes = await erp.leave_request_changes(user_id="U2", cursor=snapshot.cursor)
     assert [(c.leave_request_id, c.leave_request.status if c.leave_request else None) for c in changes.items] == [
@@ -409,12 +431,16 @@ async def test_throttled_and_unavailable_answers_are_retried(erp: HttpErp, raw: 
     assert len(await erp.list_facilities()) == 2
 
 
-async def test_lasting_unavailability_becomes_transient_error(erp: HttpErp, raw: httpx.AsyncClient) -> None:
-    """When the ERP stays unavailable past the retries the call fails with ErpTransient, retried later."""
+async def test_lasting_unavailability_becomes_transient_error(
+    erp: HttpErp, raw: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """When the ERP stays unavailable past the retries the call fails with ErpTransient; no log line holds the key."""
     await raw.post("/_erp/faults", json={"status": 503, "count": 50, "retryAfter": 0})
-    with pytest.raises(http_client.ErpTransient) as caught:
+    with caplog.at_level(logging.DEBUG), pytest.raises(http_client.ErpTransient) as caught:
         await erp.get_user("U1")
     assert caught.value.status == 503
+    assert "retry" in caplog.text.lower()  # stamina logged its retries ...
+    assert API_KEY not in caplog.text  # ... without the key
     await raw.post("/_erp/faults", json={"status": 503, "count": 0})
 
 

@@ -9,6 +9,7 @@ import threading
 
 import azure.functions as func
 import httpx
+import pytest
 
 from emulators.functions_host import LocalFunctionsHost
 
@@ -152,3 +153,13 @@ async def test_server_stops_listening_when_the_block_ends() -> None:
         return
     writer.close()
     raise AssertionError(f"port {port} still accepts connections")
+
+
+async def test_port_in_use_is_an_error_before_anything_starts() -> None:
+    """Serving on a port another socket listens on raises OSError instead of running half-started."""
+    host = LocalFunctionsHost(_http_app())
+    async with host.serving(port=0) as base_url:
+        port = int(base_url.rsplit(":", 1)[1])
+        with pytest.raises(OSError, match=r"."):
+            async with LocalFunctionsHost(_http_app()).serving(port=port):
+                pass

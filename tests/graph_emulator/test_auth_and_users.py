@@ -23,8 +23,10 @@ async def test_token_endpoint_answers_client_credentials_shape(app: object) -> N
     body = resp.json()
     assert resp.status_code == 200
     assert body["token_type"] == "Bearer"
-    assert body["expires_in"] == 3599 and body["ext_expires_in"] == 3599
-    assert isinstance(body["access_token"], str) and body["access_token"]
+    assert body["expires_in"] == 3599
+    assert body["ext_expires_in"] == 3599
+    assert isinstance(body["access_token"], str)
+    assert body["access_token"]
 
 
 async def test_token_endpoint_rejects_scope_without_default_suffix(app: object) -> None:
@@ -53,7 +55,9 @@ async def test_request_without_token_gets_401_invalid_authentication_token(app: 
 async def test_user_without_mailbox_answers_mailbox_not_enabled(http: httpx.AsyncClient, emulator: Emulator) -> None:
     """A user with no Exchange mailbox: 404 MailboxNotEnabledForRESTAPI (https://learn.microsoft.com/en-us/graph/api/resources/event)."""
     uid = emulator.add_user("nomail@contoso.com", "No Mail", has_mailbox=False)
-    resp = await http.post(f"/v1.0/users/{uid}/events", json=event_body("x", "2026-12-01T10:00:00", "2026-12-01T11:00:00"))
+    resp = await http.post(
+        f"/v1.0/users/{uid}/events", json=event_body("x", "2026-12-01T10:00:00", "2026-12-01T11:00:00")
+    )
     assert resp.status_code == 404
     assert resp.json()["error"]["code"] == "MailboxNotEnabledForRESTAPI"
 
@@ -70,10 +74,12 @@ async def test_user_found_by_user_principal_name_and_unknown_user_rejected(http:
 async def test_control_api_creates_user_with_generated_guid(http: httpx.AsyncClient) -> None:
     """POST /_emulator/users answers 201 with a GUID id when none is given (emulators/graph/README.md)."""
     resp = await http.post(
-        "/_emulator/users", json={"mail": "carol@contoso.com", "displayName": "Carol", "kind": "user", "hasMailbox": True}
+        "/_emulator/users",
+        json={"mail": "carol@contoso.com", "displayName": "Carol", "kind": "user", "hasMailbox": True},
     )
     assert resp.status_code == 201
     uid = resp.json()["id"]
-    assert len(uid) == 36 and uid.count("-") == 4
+    assert len(uid) == 36
+    assert uid.count("-") == 4
     user = await http.get(f"/v1.0/users/{uid}")
     assert user.json()["mail"] == "carol@contoso.com"

@@ -16,10 +16,13 @@ WINDOW = {"startDateTime": "2026-12-01T00:00:00Z", "endDateTime": "2026-12-31T00
 
 
 def _first(user: str) -> str:
-    return f"/v1.0/users/{user}/calendarView/delta?startDateTime={WINDOW['startDateTime']}&endDateTime={WINDOW['endDateTime']}"
+    window = f"startDateTime={WINDOW['startDateTime']}&endDateTime={WINDOW['endDateTime']}"
+    return f"/v1.0/users/{user}/calendarView/delta?{window}"
 
 
-async def test_sdk_follows_pages_to_a_delta_link(graph: GraphServiceClient, http: httpx.AsyncClient, alice: str) -> None:
+async def test_sdk_follows_pages_to_a_delta_link(
+    graph: GraphServiceClient, http: httpx.AsyncClient, alice: str
+) -> None:
     """Pages carry an absolute nextLink until the last carries a deltaLink; maxpagesize is honoured (https://learn.microsoft.com/en-us/graph/delta-query-events)."""
     for day in range(1, 6):
         await create(http, alice, event_body(f"d{day}", f"2026-12-0{day}T10:00:00", f"2026-12-0{day}T11:00:00"))
@@ -38,7 +41,8 @@ async def test_sdk_follows_pages_to_a_delta_link(graph: GraphServiceClient, http
         subjects += [e.subject for e in page.value]
         if page.odata_delta_link:
             break
-        assert page.odata_next_link.startswith("http://127.0.0.1/v1.0/") and "$skiptoken=" in page.odata_next_link
+        assert page.odata_next_link.startswith("http://127.0.0.1/v1.0/")
+        assert "$skiptoken=" in page.odata_next_link
         page = await delta.with_url(page.odata_next_link).get(RequestConfiguration(headers=headers))
     assert sorted(subjects) == [f"d{d}" for d in range(1, 6)]
     assert pages >= 3
@@ -68,8 +72,10 @@ async def test_deleted_and_moved_out_events_come_as_removed(http: httpx.AsyncCli
     await http.delete(f"/v1.0/users/{alice}/events/{gone['id']}")
     await http.patch(
         f"/v1.0/users/{alice}/events/{moved['id']}",
-        json={"start": {"dateTime": "2027-02-01T10:00:00", "timeZone": "UTC"},
-              "end": {"dateTime": "2027-02-01T11:00:00", "timeZone": "UTC"}},
+        json={
+            "start": {"dateTime": "2027-02-01T10:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": "2027-02-01T11:00:00", "timeZone": "UTC"},
+        },
     )
     items, _ = await read_delta(http, link)
     removed = sorted(items, key=lambda i: i["id"])
@@ -164,3 +170,9 @@ async def test_calendar_view_lists_instances_in_window(http: httpx.AsyncClient, 
     assert [e["subject"] for e in resp.json()["value"]] == ["in"]
     missing = await http.get(f"/v1.0/users/{alice}/calendarView")
     assert missing.status_code == 400
+
+
+async def test_events_delta_is_not_in_v1(http: httpx.AsyncClient, alice: str) -> None:
+    """/users/{id}/events/delta is beta only; v1.0 refuses it (https://learn.microsoft.com/en-us/graph/api/event-delta)."""
+    resp = await http.get(f"/v1.0/users/{alice}/events/delta()")
+    assert resp.status_code == 400

@@ -82,8 +82,12 @@ async def test_unknown_time_zone_is_refused(http: httpx.AsyncClient, alice: str)
 
 async def test_windows_and_iana_zone_names_give_the_same_instant(http: httpx.AsyncClient, alice: str) -> None:
     """Windows ("Pacific Standard Time") and IANA ("America/Los_Angeles") names are both accepted (https://learn.microsoft.com/en-us/graph/api/resources/datetimetimezone)."""
-    a = (await _post(http, alice, event_body("w", "2026-07-01T10:00:00", "2026-07-01T11:00:00", "Pacific Standard Time"))).json()
-    b = (await _post(http, alice, event_body("i", "2026-07-01T10:00:00", "2026-07-01T11:00:00", "America/Los_Angeles"))).json()
+    a = (
+        await _post(http, alice, event_body("w", "2026-07-01T10:00:00", "2026-07-01T11:00:00", "Pacific Standard Time"))
+    ).json()
+    b = (
+        await _post(http, alice, event_body("i", "2026-07-01T10:00:00", "2026-07-01T11:00:00", "America/Los_Angeles"))
+    ).json()
     assert a["start"] == b["start"] == {"dateTime": "2026-07-01T17:00:00.0000000", "timeZone": "UTC"}
     assert a["originalStartTimeZone"] == "Pacific Standard Time"
 
@@ -94,7 +98,8 @@ async def test_bad_attendee_type_and_address_are_refused(http: httpx.AsyncClient
     no_address = [{"type": "required", "emailAddress": {"name": "X"}}]
     r1 = await _post(http, alice, event_body("x", "2026-12-01T10:00:00", "2026-12-01T11:00:00", attendees=bad_type))
     r2 = await _post(http, alice, event_body("x", "2026-12-01T10:00:00", "2026-12-01T11:00:00", attendees=no_address))
-    assert r1.status_code == 400 and r1.json()["error"]["code"] == "RequestBodyRead"
+    assert r1.status_code == 400
+    assert r1.json()["error"]["code"] == "RequestBodyRead"
     assert r2.status_code == 400
 
 
@@ -105,3 +110,11 @@ async def test_invalid_json_answers_400(http: httpx.AsyncClient, alice: str) -> 
     )
     assert resp.status_code == 400
     assert set(resp.json()["error"]) >= {"code", "message", "innerError"}
+
+
+@pytest.mark.parametrize("windows_name", ["Morocco Standard Time", "Sri Lanka Standard Time", "Yukon Standard Time"])
+async def test_every_cldr_windows_zone_is_accepted(http: httpx.AsyncClient, alice: str, windows_name: str) -> None:
+    """Graph takes any Windows zone name of CLDR's windowsZones (https://learn.microsoft.com/en-us/graph/api/resources/datetimetimezone)."""
+    resp = await _post(http, alice, event_body("x", "2026-12-01T10:00:00", "2026-12-01T11:00:00", windows_name))
+    assert resp.status_code == 201
+    assert resp.json()["originalStartTimeZone"] == windows_name

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from kiota_abstractions.api_error import APIError
 from msgraph import GraphServiceClient
 from msgraph.generated.models.body_type import BodyType
 from msgraph.generated.models.date_time_time_zone import DateTimeTimeZone
 from msgraph.generated.models.event import Event
 from msgraph.generated.models.event_type import EventType
+from msgraph.generated.models.free_busy_status import FreeBusyStatus
 from msgraph.generated.models.item_body import ItemBody
 from msgraph.generated.models.sensitivity import Sensitivity
-from msgraph.generated.models.free_busy_status import FreeBusyStatus
-import pytest
 
 from tests.graph_emulator.helpers import create, event_body
 
@@ -36,13 +36,21 @@ async def test_create_returns_201_with_server_fields(graph: GraphServiceClient, 
             body=ItemBody(content_type=BodyType.Text, content="agenda"),
         )
     )
-    assert ev is not None and ev.id and ev.change_key and ev.i_cal_u_id and ev.web_link
+    assert ev is not None
+    assert ev.id
+    assert ev.change_key
+    assert ev.i_cal_u_id
+    assert ev.web_link
     assert ev.type == EventType.SingleInstance
     assert ev.is_organizer is True
-    assert ev.categories == ["ERP"] and ev.sensitivity == Sensitivity.Private and ev.show_as == FreeBusyStatus.Oof
-    assert ev.start.time_zone == "UTC" and ev.start.date_time == "2026-12-01T09:00:00.0000000"
+    assert ev.categories == ["ERP"]
+    assert ev.sensitivity == Sensitivity.Private
+    assert ev.show_as == FreeBusyStatus.Oof
+    assert ev.start.time_zone == "UTC"
+    assert ev.start.date_time == "2026-12-01T09:00:00.0000000"
     assert ev.organizer.email_address.address == "alice@contoso.com"
-    assert ev.last_modified_date_time is not None and ev.created_date_time is not None
+    assert ev.last_modified_date_time is not None
+    assert ev.created_date_time is not None
 
 
 async def test_update_changes_change_key_and_etag(http: httpx.AsyncClient, alice: str) -> None:
@@ -79,7 +87,8 @@ async def test_repeated_create_with_same_transaction_id_makes_one_event(http: ht
     second = await create(http, alice, body)
     listed = (await http.get(f"/v1.0/users/{alice}/events")).json()["value"]
     assert first["id"] == second["id"]
-    assert len(listed) == 1 and listed[0]["transactionId"] == "txn-1"
+    assert len(listed) == 1
+    assert listed[0]["transactionId"] == "txn-1"
 
 
 async def test_transaction_id_cannot_be_changed(http: httpx.AsyncClient, alice: str) -> None:
@@ -120,4 +129,5 @@ async def test_calendar_events_path_is_the_same_collection(http: httpx.AsyncClie
         )
     ).json()
     got = await http.get(f"/v1.0/users/{alice}/events/{ev['id']}")
-    assert got.status_code == 200 and got.json()["subject"] == "c"
+    assert got.status_code == 200
+    assert got.json()["subject"] == "c"

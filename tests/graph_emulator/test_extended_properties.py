@@ -20,7 +20,9 @@ def _stamped(subject: str, erp_id: str) -> dict[str, object]:
     )
 
 
-async def test_filter_any_finds_event_by_extended_property_value(graph: GraphServiceClient, http: httpx.AsyncClient, alice: str) -> None:
+async def test_filter_any_finds_event_by_extended_property_value(
+    graph: GraphServiceClient, http: httpx.AsyncClient, alice: str
+) -> None:
     """$filter=singleValueExtendedProperties/Any(ep: ep/id eq … and ep/value eq …) finds the stamped event (https://learn.microsoft.com/en-us/graph/api/singlevaluelegacyextendedproperty-get)."""
     await create(http, alice, _stamped("a", "ERP-1"))
     await create(http, alice, _stamped("b", "ERP-2"))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import httpx
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+from kiota_abstractions.headers_collection import HeadersCollection
+from msgraph import GraphServiceClient
 
 from tests.graph_emulator.helpers import create, event_body
 
@@ -46,7 +49,8 @@ async def test_several_preferences_in_one_header(http: httpx.AsyncClient, alice:
         headers={"Prefer": 'IdType="ImmutableId", outlook.timezone="Europe/Berlin"'},
     )
     applied = resp.headers["Preference-Applied"]
-    assert 'IdType="ImmutableId"' in applied and 'outlook.timezone="Europe/Berlin"' in applied
+    assert 'IdType="ImmutableId"' in applied
+    assert 'outlook.timezone="Europe/Berlin"' in applied
     assert resp.json()["start"]["dateTime"] == "2026-12-01T11:00:00.0000000"
 
 
@@ -55,3 +59,19 @@ async def test_ids_are_url_safe_and_opaque(http: httpx.AsyncClient, alice: str) 
     ev = await create(http, alice, event_body("x", "2026-12-01T10:00:00", "2026-12-01T11:00:00"))
     assert len(ev["id"]) > 40
     assert not set(ev["id"]) & set("/+=")
+
+
+async def test_sdk_prefer_values_added_as_a_list_are_all_honoured(
+    graph: GraphServiceClient, http: httpx.AsyncClient, alice: str
+) -> None:
+    """Several Prefer values added through the SDK's HeadersCollection all apply (https://learn.microsoft.com/en-us/graph/api/event-get)."""
+    body = {"contentType": "html", "content": "<p>Hi</p>"}
+    ev = await create(http, alice, event_body("x", "2026-12-01T10:00:00", "2026-12-01T11:00:00", body=body))
+    headers = HeadersCollection()
+    headers.add(
+        "Prefer", ['outlook.timezone="Europe/Paris"', 'outlook.body-content-type="text"', 'IdType="ImmutableId"']
+    )
+    got = await graph.users.by_user_id(alice).events.by_event_id(ev["id"]).get(RequestConfiguration(headers=headers))
+    assert got.start.time_zone == "Europe/Paris"
+    assert got.start.date_time == "2026-12-01T11:00:00.0000000"
+    assert got.body.content == "Hi"

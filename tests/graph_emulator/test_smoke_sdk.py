@@ -15,7 +15,8 @@ async def test_sdk_creates_and_reads_an_event(graph: GraphServiceClient, alice: 
         end=DateTimeTimeZone(date_time="2026-12-01T11:00:00", time_zone="UTC"),
     )
     created = await graph.users.by_user_id(alice).events.post(body)
-    assert created is not None and created.id
+    assert created is not None
+    assert created.id
     got = await graph.users.by_user_id(alice).events.by_event_id(created.id).get()
     assert got is not None
     assert got.subject == "Plan"

@@ -41,7 +41,8 @@ async def test_create_runs_validation_handshake_through_sdk(
             client_state="secret-state",
         )
     )
-    assert sub is not None and sub.id
+    assert sub is not None
+    assert sub.id
     assert sub.client_state == "secret-state"
     assert len(receiver.validations) == 2
     assert all(t.startswith("Validation:") for t in receiver.validations)
@@ -56,7 +57,8 @@ async def test_wrong_echo_or_failing_endpoint_refuses_the_subscription(
     receiver.echo_wrong_token = False
     receiver.reject_validation = True
     failing = await http.post("/v1.0/subscriptions", json=_sub(alice))
-    assert wrong.status_code == 400 and failing.status_code == 400
+    assert wrong.status_code == 400
+    assert failing.status_code == 400
     assert "validation" in wrong.json()["error"]["message"].lower()
     assert emulator.state.subscriptions == {}
 
@@ -167,6 +169,50 @@ async def test_lifecycle_notification_on_demand(
         resp = await http.post(f"/_emulator/subscriptions/{sub['id']}/lifecycle", json={"lifecycleEvent": event})
         assert resp.status_code == 202
     assert await emulator.notifier.drain(5)
-    assert [n["lifecycleEvent"] for n in receiver.notifications] == ["reauthorizationRequired", "missed", "subscriptionRemoved"]
+    assert [n["lifecycleEvent"] for n in receiver.notifications] == [
+        "reauthorizationRequired",
+        "missed",
+        "subscriptionRemoved",
+    ]
     assert all(n["clientState"] == "secret-state" and n["subscriptionId"] == sub["id"] for n in receiver.notifications)
     assert (await http.get(f"/v1.0/subscriptions/{sub['id']}")).status_code == 404
+
+
+async def test_delivery_is_dropped_after_the_retry_schedule(
+    http: httpx.AsyncClient, alice: str, receiver: Receiver, emulator: Emulator
+) -> None:
+    """Graph retries for a bounded time, then drops the notification (https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks)."""
+    await http.put("/_emulator/settings", json={"retryDelaysSeconds": [0.001, 0.001]})
+    await http.post("/v1.0/subscriptions", json=_sub(alice))
+    receiver.fail_next = 10
+    await create(http, alice, event_body("x", "2026-12-01T10:00:00", "2026-12-01T11:00:00"))
+    assert await emulator.notifier.drain(5)
+    report = (await http.get("/_emulator/notifications")).json()
+    assert receiver.posts == 3
+    assert receiver.notifications == []
+    assert report["dropped"] == 1
+
+
+async def test_no_delivery_after_the_subscription_expired_or_was_deleted(
+    http: httpx.AsyncClient, alice: str, receiver: Receiver, emulator: Emulator
+) -> None:
+    """A deleted subscription gets no more notifications (https://learn.microsoft.com/en-us/graph/api/subscription-delete)."""
+    sub = (await http.post("/v1.0/subscriptions", json=_sub(alice))).json()
+    await http.delete(f"/v1.0/subscriptions/{sub['id']}")
+    await create(http, alice, event_body("x", "2026-12-01T10:00:00", "2026-12-01T11:00:00"))
+    assert await emulator.notifier.drain(5)
+    assert receiver.posts == 0
+
+
+async def test_expired_subscription_gets_no_notifications_and_is_gone(
+    http: httpx.AsyncClient, alice: str, receiver: Receiver, emulator: Emulator
+) -> None:
+    """After expirationDateTime a subscription delivers nothing and must be recreated (https://learn.microsoft.com/en-us/graph/api/resources/subscription)."""
+    sub = (await http.post("/v1.0/subscriptions", json=_sub(alice, minutes=30))).json()
+    moved = await http.post("/_emulator/clock", json={"advanceMinutes": 31})
+    await create(http, alice, event_body("x", "2026-12-01T10:00:00", "2026-12-01T11:00:00"))
+    assert await emulator.notifier.drain(5)
+    assert moved.status_code == 200
+    assert receiver.posts == 0
+    assert (await http.get(f"/v1.0/subscriptions/{sub['id']}")).status_code == 404
+    assert (await http.patch(f"/v1.0/subscriptions/{sub['id']}", json={})).status_code == 404

@@ -22,37 +22,63 @@ def _when(days: int, hour: int) -> datetime:
 
 
 async def _seed(stack: Stack) -> None:
-    resp = await stack.graph.post("/_emulator/users", json={"mail": MAILBOX, "displayName": "Ann", "kind": "user",
-                                                            "hasMailbox": True})
+    resp = await stack.graph.post(
+        "/_emulator/users", json={"mail": MAILBOX, "displayName": "Ann", "kind": "user", "hasMailbox": True}
+    )
     assert resp.status_code == 201
-    seed_store(stack.erp_app.state.store, {
-        "users": [{"id": USER, "displayName": "Ann", "email": MAILBOX, "enabled": True,
-                   "defaultCompanyId": "C-OWN", "defaultLocationId": "L-HQ", "timeZone": "Europe/Oslo"}],
-        "companies": [{"id": "C-OWN", "name": "Contoso"}],
-    })
+    seed_store(
+        stack.erp_app.state.store,
+        {
+            "users": [
+                {
+                    "id": USER,
+                    "displayName": "Ann",
+                    "email": MAILBOX,
+                    "enabled": True,
+                    "defaultCompanyId": "C-OWN",
+                    "defaultLocationId": "L-HQ",
+                    "timeZone": "Europe/Oslo",
+                }
+            ],
+            "companies": [{"id": "C-OWN", "name": "Contoso"}],
+        },
+    )
 
 
 async def _outlook_event(stack: Stack, subject: str, *, days: int = 2) -> dict[str, Any]:
     start, end = _when(days, 9), _when(days, 10)
-    body = {"subject": subject, "body": {"contentType": "text", "content": "from Outlook"},
-            "start": {"dateTime": start.replace(tzinfo=None).isoformat(), "timeZone": "UTC"},
-            "end": {"dateTime": end.replace(tzinfo=None).isoformat(), "timeZone": "UTC"}}
+    body = {
+        "subject": subject,
+        "body": {"contentType": "text", "content": "from Outlook"},
+        "start": {"dateTime": start.replace(tzinfo=None).isoformat(), "timeZone": "UTC"},
+        "end": {"dateTime": end.replace(tzinfo=None).isoformat(), "timeZone": "UTC"},
+    }
     return dict((await stack.outlook("POST", f"/users/{MAILBOX}/events", json=body)).json())
 
 
 async def _erp_activity(stack: Stack, subject: str, *, kind: str = "meeting", days: int = 3) -> dict[str, Any]:
     start = _when(days, 13).astimezone(UTC).replace(tzinfo=None)
-    body = {"type": kind, "subject": subject, "description": "from the ERP", "start": start.isoformat(),
-            "end": (start + timedelta(hours=1)).isoformat(), "timeZone": "UTC", "ownerId": USER,
-            "state": "confirmed"}
+    body = {
+        "type": kind,
+        "subject": subject,
+        "description": "from the ERP",
+        "start": start.isoformat(),
+        "end": (start + timedelta(hours=1)).isoformat(),
+        "timeZone": "UTC",
+        "ownerId": USER,
+        "state": "confirmed",
+    }
     response = await stack.erp_call("POST", "/activities", json=body, headers={"Idempotency-Key": subject})
     return dict(response.json())
 
 
 async def _events(stack: Stack) -> dict[str, dict[str, Any]]:
     start, end = _when(-1, 0), _when(40, 0)
-    resp = await stack.outlook("GET", f"/users/{MAILBOX}/calendarView", params={
-        "startDateTime": start.isoformat(), "endDateTime": end.isoformat(), "$top": "100"})
+    resp = await stack.outlook(
+        "GET",
+        f"/users/{MAILBOX}/calendarView",
+        params={"startDateTime": start.isoformat(), "endDateTime": end.isoformat(), "$top": "100"},
+    )
     return {e["subject"]: e for e in resp.json()["value"]}
 
 
@@ -82,8 +108,12 @@ async def test_create_update_delete_flow_both_ways_without_echo(stack: Stack) ->
     # Update each way.
     await stack.outlook("PATCH", f"/users/{MAILBOX}/events/{event['id']}", json={"location": {"displayName": "HQ"}})
     current = (await stack.erp_call("GET", f"/activities/{activity['id']}")).json()
-    await stack.erp_call("PATCH", f"/activities/{activity['id']}", json={"location": "Fjord room"},
-                         headers={"If-Match": f'"{current["version"]}"'})
+    await stack.erp_call(
+        "PATCH",
+        f"/activities/{activity['id']}",
+        json={"location": "Fjord room"},
+        headers={"If-Match": f'"{current["version"]}"'},
+    )
     second = await stack.services.engine.sync_user(USER)
     assert (second.done["erp updated"], second.done["m365 updated"]) == (1, 1), second.done
     assert (await _activities(stack))["Customer visit"]["location"] == "HQ"
@@ -105,8 +135,10 @@ async def test_create_update_delete_flow_both_ways_without_echo(stack: Stack) ->
 @pytest.mark.integration
 async def test_user_without_erp_defaults_is_reported_not_synced(stack: Stack) -> None:
     """R2/R31: a user lacking the ERP defaults is unsyncable, with the reason recorded for the admin."""
-    seed_store(stack.erp_app.state.store, {"users": [
-        {"id": "U-DANA", "displayName": "Dana", "email": "dana@contoso.example", "enabled": True}]})
+    seed_store(
+        stack.erp_app.state.store,
+        {"users": [{"id": "U-DANA", "displayName": "Dana", "email": "dana@contoso.example", "enabled": True}]},
+    )
     report = await stack.services.engine.sync_user("U-DANA")
     assert report.status == "unsyncable"
     issues = await stack.services.state.open_issues("U-DANA")
@@ -121,7 +153,9 @@ async def test_read_only_activity_edited_in_outlook_is_a_conflict(stack: Stack) 
     event = await _outlook_event(stack, "Board meeting")
     await stack.services.engine.sync_user(USER)
     activity = (await _activities(stack))["Board meeting"]
-    await stack.erp_call("POST", f"/activities/{activity['id']}/release", headers={"If-Match": f'"{activity["version"]}"'})
+    await stack.erp_call(
+        "POST", f"/activities/{activity['id']}/release", headers={"If-Match": f'"{activity["version"]}"'}
+    )
     await stack.outlook("PATCH", f"/users/{MAILBOX}/events/{event['id']}", json={"subject": "Board meeting (moved)"})
     report = await stack.services.engine.sync_user(USER)
     assert report.done["conflicts"] == 1, report

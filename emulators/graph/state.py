@@ -1,0 +1,561 @@
+"""The emulator's in-memory world: users, mailboxes with events, tokens, subscriptions, delta state."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from emulators.graph import ids
+from emulators.graph.config import EmulatorConfig
+from emulators.graph.errors import GraphError, bad_request, not_found
+from emulators.graph.events import (
+    SHARED_FIELDS,
+    Instance,
+    check_properties,
+    check_times,
+    event_times_utc,
+    now,
+)
+from emulators.graph.model import (
+    DeltaState,
+    Fault,
+    OccurrenceOverride,
+    RequestRecord,
+    StoredEvent,
+    Subscription,
+    User,
+)
+from emulators.graph.recurrence import (
+    normalize,
+    occurrence_key,
+    occurrence_starts,
+    parse_occurrence_key,
+)
+from emulators.graph.timezones import to_utc
+
+ChangeListener = Callable[[str, str, str], None]  # (mailbox id, event id, changeType)
+
+_MIN_TIME = "0001-01-01T00:00:00Z"
+
+
+def _stamp() -> str:
+    return now().strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
+
+
+class EmulatorState:
+    """Everything the emulator knows. One instance per app; ``reset`` empties it."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.listeners: list[ChangeListener] = []
+        self.reset()
+
+    def reset(self) -> None:
+        # Issued tokens survive a reset: a running client keeps its cached token, as with the real identity platform.
+        self.tokens: dict[str, tuple[str, datetime]] = getattr(self, "tokens", {})
+        self.clock_offset = timedelta(0)
+        self.users: dict[str, User] = {}
+        self.mailboxes: dict[str, dict[str, StoredEvent]] = {}
+        self.delta_states: dict[str, DeltaState] = {}
+        self.delta_generation = 0
+        self.subscriptions: dict[str, Subscription] = {}
+        self.faults: list[Fault] = []
+        self.requests: list[RequestRecord] = []
+
+    def now(self) -> datetime:
+        """The emulator's clock for subscription lifetimes; ``POST /_emulator/clock`` moves it forward."""
+        return now() + self.clock_offset
+
+    # ----- users -----
+    def add_user(
+        self, *, mail: str, display_name: str, kind: str = "user", has_mailbox: bool = True, user_id: str | None = None
+    ) -> User:
+        uid = user_id or ids.new_guid()
+        if uid in self.users or self.find_by_address(mail):
+            raise GraphError(409, "Conflict", f"A user with id '{uid}' or mail '{mail}' already exists.")
+        user = User(
+            id=uid,
+            mail=mail,
+            display_name=display_name,
+            kind="room" if kind == "room" else "user",
+            has_mailbox=has_mailbox,
+        )
+        self.users[uid] = user
+        if has_mailbox:
+            self.mailboxes[uid] = {}
+        return user
+
+    def find_by_address(self, address: str) -> User | None:
+        low = address.lower()
+        return next((u for u in self.users.values() if u.mail.lower() == low), None)
+
+    def user(self, segment: str) -> User:
+        """A user by id or userPrincipalName, as in ``/users/{id | userPrincipalName}``."""
+        found = self.users.get(segment) or self.find_by_address(segment)
+        if found is None:
+            for u in self.users.values():
+                if u.id.lower() == segment.lower():
+                    return u
+            raise GraphError(404, "ErrorInvalidUser", f"The requested user '{segment}' is invalid.")
+        return found
+
+    def mailbox_user(self, segment: str) -> User:
+        user = self.user(segment)
+        if not user.has_mailbox:
+            raise GraphError(
+                404,
+                "MailboxNotEnabledForRESTAPI",
+                "The mailbox is either inactive, soft-deleted, or is hosted on-premise.",
+            )
+        return user
+
+    # ----- tokens -----
+    def issue_token(self, app_id: str) -> str:
+        token = "eyJ0eXAiOiJKV1QiLCJlbXUiOnRydWV9." + ids.new_token()
+        self.tokens[token] = (app_id, now() + timedelta(seconds=self.config.token_lifetime_seconds))
+        return token
+
+    def app_for_token(self, token: str) -> str | None:
+        entry = self.tokens.get(token)
+        if entry is None or entry[1] <= now():
+            return None
+        return entry[0]
+
+    # ----- change notifications -----
+    def _changed(self, mailbox_id: str, event_id: str, change_type: str) -> None:
+        for listener in self.listeners:
+            listener(mailbox_id, event_id, change_type)
+
+    # ----- events: lookups -----
+    def events_of(self, user: User) -> dict[str, StoredEvent]:
+        return self.mailboxes.setdefault(user.id, {})
+
+    def stored(self, user: User, event_id: str) -> StoredEvent:
+        ev = self.events_of(user).get(event_id)
+        if ev is None:
+            raise not_found()
+        return ev
+
+    def instance(self, user: User, event_id: str) -> Instance:
+        """Any event id: a single instance, a series master, or an occurrence/exception id."""
+        ev = self.events_of(user).get(event_id)
+        if ev is not None:
+            return self.as_instance(ev)
+        occ = ids.parse_occurrence_id(event_id)
+        if occ is None:
+            raise not_found()
+        master = self.events_of(user).get(occ[0])
+        if master is None or master.recurrence is None or occ[1] in master.deleted_occurrences:
+            raise not_found()
+        original = parse_occurrence_key(occ[1])
+        valid = any(
+            s == original
+            for s in occurrence_starts(
+                master.recurrence,
+                start_local=master.start_local,
+                start_tz=master.start_tz,
+                until=original + timedelta(seconds=1),
+            )
+        )
+        if not valid:
+            raise not_found()
+        return self._occurrence(master, original)
+
+    def as_instance(self, ev: StoredEvent) -> Instance:
+        start, end = event_times_utc(ev)
+        kind = "seriesMaster" if ev.recurrence else "singleInstance"
+        return Instance(id=ev.id, event=ev, kind=kind, start_utc=start, end_utc=end, change_key=ev.change_key)
+
+    def _occurrence(self, master: StoredEvent, original: datetime) -> Instance:
+        key = occurrence_key(original)
+        start, end = event_times_utc(master)
+        length = end - start
+        override = master.exceptions.get(key)
+        if override is not None:
+            return Instance(
+                id=ids.occurrence_id(master.id, key),
+                event=master,
+                kind="exception",
+                start_utc=override.start_utc or original,
+                end_utc=override.end_utc or original + length,
+                change_key=override.change_key,
+                original_start=original,
+                override=override,
+            )
+        series_key = master.props.get("_seriesKey", master.change_key)
+        ck = ids.new_change_key() if not series_key else hashlib.sha256(f"{series_key}|{key}".encode()).hexdigest()[:24]
+        return Instance(
+            id=ids.occurrence_id(master.id, key),
+            event=master,
+            kind="occurrence",
+            start_utc=original,
+            end_utc=original + length,
+            change_key=ck,
+            original_start=original,
+        )
+
+    def series_instances(self, master: StoredEvent, window_start: datetime, window_end: datetime) -> list[Instance]:
+        """Occurrences and exceptions of a series that overlap the window."""
+        assert master.recurrence is not None
+        start, end = event_times_utc(master)
+        length = end - start
+        out: list[Instance] = []
+        seen: set[str] = set()
+        for original in occurrence_starts(
+            master.recurrence,
+            start_local=master.start_local,
+            start_tz=master.start_tz,
+            until=window_end + timedelta(days=1),
+        ):
+            key = occurrence_key(original)
+            if key in master.deleted_occurrences or original + length <= window_start - timedelta(days=1):
+                continue
+            inst = self._occurrence(master, original)
+            seen.add(key)
+            if inst.start_utc < window_end and inst.end_utc > window_start:
+                out.append(inst)
+        # An exception may have been moved into the window from an original start outside it.
+        for key, _ov in master.exceptions.items():
+            if key in seen or key in master.deleted_occurrences:
+                continue
+            inst = self._occurrence(master, parse_occurrence_key(key))
+            if inst.start_utc < window_end and inst.end_utc > window_start:
+                out.append(inst)
+        return out
+
+    def calendar_view(self, user: User, window_start: datetime, window_end: datetime) -> list[Instance]:
+        """Single instances, occurrences and exceptions in the window, by start (no series masters)."""
+        out: list[Instance] = []
+        for ev in self.events_of(user).values():
+            if ev.recurrence:
+                out.extend(self.series_instances(ev, window_start, window_end))
+                continue
+            start, end = event_times_utc(ev)
+            # A zero-length event at the window start still shows, as in Outlook.
+            if start < window_end and (end > window_start or start == end == window_start):
+                out.append(self.as_instance(ev))
+        out.sort(key=lambda i: (i.start_utc, i.id))
+        return out
+
+    # ----- events: writes -----
+    def create_event(self, user: User, body: dict[str, Any]) -> tuple[StoredEvent, bool]:
+        """Create from a POST body; ``(event, False)`` when transactionId names an existing event."""
+        props = check_properties(body)
+        txn = props.pop("transactionId", None)
+        if txn:
+            for ev in self.events_of(user).values():
+                if ev.transaction_id == txn:
+                    return ev, False
+        if "start" not in props or "end" not in props:
+            raise bad_request("The event must have a start and an end.")
+        ev = self._new_event(user, props, transaction_id=txn)
+        self.events_of(user)[ev.id] = ev
+        self._changed(user.id, ev.id, "created")
+        if ev.props.get("attendees"):
+            self._sync_copies(ev)
+        return ev, True
+
+    def _new_event(
+        self,
+        user: User,
+        props: dict[str, Any],
+        *,
+        transaction_id: str | None = None,
+        organizer: dict[str, Any] | None = None,
+        organizer_ref: tuple[str, str] | None = None,
+        response: dict[str, Any] | None = None,
+        ical_uid: str | None = None,
+    ) -> StoredEvent:
+        start, end = props.pop("start"), props.pop("end")
+        all_day = bool(props.pop("isAllDay", False))
+        s_local, s_tz, e_local, e_tz = check_times(start, end, is_all_day=all_day)
+        recurrence_in = props.pop("recurrence", None)
+        recurrence = normalize(recurrence_in, start_day=s_local.date(), start_tz=s_tz) if recurrence_in else None
+        extended = props.pop("singleValueExtendedProperties", None) or []
+        moment = now()
+        ck = ids.new_change_key()
+        props["_seriesKey"] = ck
+        return StoredEvent(
+            id=ids.new_event_id(user.id),
+            mailbox_id=user.id,
+            props=props,
+            start_local=s_local,
+            start_tz=s_tz,
+            end_local=e_local,
+            end_tz=e_tz,
+            is_all_day=all_day,
+            recurrence=recurrence,
+            change_key=ck,
+            created=moment,
+            last_modified=moment,
+            ical_uid=ical_uid or ids.new_ical_uid(),
+            is_organizer=organizer_ref is None,
+            organizer=organizer or {"emailAddress": user.email_address()},
+            response=response or {"response": "organizer", "time": _MIN_TIME},
+            transaction_id=transaction_id,
+            extended=extended,
+            organizer_ref=organizer_ref,
+        )
+
+    def update_event(self, user: User, event_id: str, body: dict[str, Any]) -> Instance:
+        inst = self.instance(user, event_id)
+        props = check_properties(body)
+        if "transactionId" in props:
+            raise bad_request("The property 'transactionId' can't be changed after the event is created.")
+        ev = inst.event
+        if inst.kind in ("occurrence", "exception"):
+            self._update_occurrence(ev, inst, props)
+        else:
+            self._update_stored(ev, props)
+        self._touch(ev)
+        self._changed(user.id, ev.id, "updated")
+        if ev.is_organizer and (ev.copies or ev.props.get("attendees")):
+            self._sync_copies(ev)
+        return self.instance(user, inst.id)
+
+    def _update_stored(self, ev: StoredEvent, props: dict[str, Any]) -> None:
+        times_touched = any(k in props for k in ("start", "end", "isAllDay", "recurrence"))
+        if times_touched:
+            start = props.pop("start", None) or {"dateTime": ev.start_local.isoformat(), "timeZone": ev.start_tz}
+            end = props.pop("end", None) or {"dateTime": ev.end_local.isoformat(), "timeZone": ev.end_tz}
+            all_day = bool(props.pop("isAllDay", ev.is_all_day))
+            s_local, s_tz, e_local, e_tz = check_times(start, end, is_all_day=all_day)
+            if "recurrence" in props:
+                rec = props.pop("recurrence")
+                ev.recurrence = normalize(rec, start_day=s_local.date(), start_tz=s_tz) if rec else None
+            elif ev.recurrence:
+                rng = dict(ev.recurrence["range"], startDate=s_local.date().isoformat())
+                ev.recurrence = normalize(dict(ev.recurrence, range=rng), start_day=s_local.date(), start_tz=s_tz)
+            ev.start_local, ev.start_tz, ev.end_local, ev.end_tz, ev.is_all_day = s_local, s_tz, e_local, e_tz, all_day
+            if ev.recurrence is None or times_touched:
+                # A series whose time pattern changes loses its exceptions, as in Outlook.
+                ev.exceptions.clear()
+                ev.deleted_occurrences.clear()
+        if "singleValueExtendedProperties" in props:
+            incoming = props.pop("singleValueExtendedProperties") or []
+            merged = {p["id"].lower(): p for p in ev.extended}
+            merged.update({p["id"].lower(): p for p in incoming})
+            ev.extended = list(merged.values())
+        if props.get("attendees"):
+            # Attendees already invited keep their response when the organizer re-sends the list.
+            known = {a["emailAddress"]["address"].lower(): a["status"] for a in ev.props.get("attendees") or []}
+            for a in props["attendees"]:
+                previous = known.get(a["emailAddress"]["address"].lower())
+                if previous and a["status"]["response"] == "none":
+                    a["status"] = dict(previous)
+        for key, value in props.items():
+            if value is None:
+                ev.props.pop(key, None)
+            else:
+                ev.props[key] = value
+        ev.props["_seriesKey"] = ids.new_change_key()
+
+    def _update_occurrence(self, master: StoredEvent, inst: Instance, props: dict[str, Any]) -> None:
+        for forbidden in ("recurrence", "isAllDay"):
+            if forbidden in props:
+                raise bad_request(f"The property '{forbidden}' can't be set on an occurrence of a series.")
+        key = occurrence_key(inst.original_start or inst.start_utc)
+        ov = master.exceptions.get(key) or OccurrenceOverride()
+        if "start" in props or "end" in props:
+            start = props.pop("start", None)
+            end = props.pop("end", None)
+            from emulators.graph.timezones import parse_local
+
+            s_utc = to_utc(parse_local(start["dateTime"]), start["timeZone"]) if start else inst.start_utc
+            e_utc = to_utc(parse_local(end["dateTime"]), end["timeZone"]) if end else inst.end_utc
+            if e_utc < s_utc:
+                raise bad_request("The end time of the event must be after its start time.")
+            ov.start_utc, ov.end_utc = s_utc, e_utc
+        props.pop("singleValueExtendedProperties", None)
+        ov.props.update(props)
+        ov.change_key = ids.new_change_key()
+        ov.last_modified = now()
+        master.exceptions[key] = ov
+
+    def _touch(self, ev: StoredEvent) -> None:
+        ev.change_key = ids.new_change_key()
+        ev.last_modified = now()
+
+    def delete_event(self, user: User, event_id: str) -> None:
+        inst = self.instance(user, event_id)
+        ev = inst.event
+        if inst.kind in ("occurrence", "exception"):
+            key = occurrence_key(inst.original_start or inst.start_utc)
+            ev.deleted_occurrences.add(key)
+            ev.exceptions.pop(key, None)
+            self._touch(ev)
+            self._changed(user.id, ev.id, "updated")
+            if ev.is_organizer:
+                self._cancel_copies_occurrence(ev, key)
+            return
+        del self.events_of(user)[ev.id]
+        self._changed(user.id, ev.id, "deleted")
+        if ev.is_organizer:
+            self._cancel_copies(ev)
+        elif ev.organizer_ref:
+            organizer_events = self.mailboxes.get(ev.organizer_ref[0], {})
+            master = organizer_events.get(ev.organizer_ref[1])
+            if master:
+                master.copies.pop(user.id, None)
+
+    def cancel_event(self, user: User, event_id: str) -> None:
+        inst = self.instance(user, event_id)
+        if not inst.event.is_organizer:
+            raise bad_request("Your request can't be completed. You need to be an organizer to cancel a meeting.")
+        self.delete_event(user, event_id)
+
+    def respond(self, user: User, event_id: str, response: str) -> None:
+        """accept / decline / tentativelyAccept by an attendee (page "event: accept")."""
+        inst = self.instance(user, event_id)
+        ev = inst.event
+        if ev.is_organizer:
+            raise bad_request("Your request can't be completed. You can't respond to a meeting you organized.")
+        status = {"response": response, "time": _stamp()}
+        if inst.kind in ("occurrence", "exception"):
+            key = occurrence_key(inst.original_start or inst.start_utc)
+            ov = ev.exceptions.get(key) or OccurrenceOverride(change_key=ids.new_change_key())
+            ov.response = status
+            ov.change_key = ids.new_change_key()
+            ov.last_modified = now()
+            ev.exceptions[key] = ov
+        else:
+            ev.response = status
+            ev.props["showAs"] = {"accepted": "busy", "tentativelyAccepted": "tentative", "declined": "free"}[response]
+            ev.props["_seriesKey"] = ids.new_change_key()
+        self._touch(ev)
+        self._changed(user.id, ev.id, "updated")
+        self._tell_organizer(user, ev, status)
+
+    def _tell_organizer(self, attendee: User, copy: StoredEvent, status: dict[str, Any]) -> None:
+        if copy.organizer_ref is None:
+            return
+        organizer_events = self.mailboxes.get(copy.organizer_ref[0], {})
+        master = organizer_events.get(copy.organizer_ref[1])
+        if master is None:
+            return
+        changed = False
+        for a in master.props.get("attendees") or []:
+            if a["emailAddress"]["address"].lower() == attendee.mail.lower():
+                a["status"] = dict(status)
+                changed = True
+        if changed:
+            self._touch(master)
+            master.props["_seriesKey"] = ids.new_change_key()
+            self._changed(master.mailbox_id, master.id, "updated")
+
+    # ----- meetings across mailboxes -----
+    def _sync_copies(self, ev: StoredEvent) -> None:
+        """Make the attendees' calendars match the organizer's event (page "Outlook calendar meetings")."""
+        organizer_user = self.users[ev.mailbox_id]
+        wanted: dict[str, dict[str, Any]] = {}
+        for a in ev.props.get("attendees") or []:
+            u = self.find_by_address(a["emailAddress"]["address"])
+            if u and u.has_mailbox and u.id != organizer_user.id:
+                wanted[u.id] = a
+        for mailbox_id, copy_id in list(ev.copies.items()):
+            if mailbox_id not in wanted:
+                copy = self.mailboxes.get(mailbox_id, {}).get(copy_id)
+                if copy:
+                    self._mark_cancelled(copy)
+                del ev.copies[mailbox_id]
+        for mailbox_id, attendee in wanted.items():
+            u = self.users[mailbox_id]
+            copy = self.mailboxes.get(mailbox_id, {}).get(ev.copies.get(mailbox_id, ""))
+            if copy is None:
+                self._create_copy(ev, u, attendee)
+            else:
+                self._refresh_copy(ev, copy)
+
+    def _shared_props(self, ev: StoredEvent) -> dict[str, Any]:
+        return {k: ev.props[k] for k in SHARED_FIELDS if k in ev.props}
+
+    def _create_copy(self, ev: StoredEvent, u: User, attendee: dict[str, Any]) -> None:
+        room = u.kind == "room"
+        response = {"response": "accepted" if room else "notResponded", "time": _stamp() if room else _MIN_TIME}
+        props = self._shared_props(ev)
+        props["showAs"] = "busy" if room else "tentative"
+        ck = ids.new_change_key()
+        props["_seriesKey"] = ck
+        moment = now()
+        copy = StoredEvent(
+            id=ids.new_event_id(u.id),
+            mailbox_id=u.id,
+            props=props,
+            start_local=ev.start_local,
+            start_tz=ev.start_tz,
+            end_local=ev.end_local,
+            end_tz=ev.end_tz,
+            is_all_day=ev.is_all_day,
+            recurrence=ev.recurrence,
+            change_key=ck,
+            created=moment,
+            last_modified=moment,
+            ical_uid=ev.ical_uid,
+            is_organizer=False,
+            organizer=ev.organizer,
+            response=response,
+            organizer_ref=(ev.mailbox_id, ev.id),
+            exceptions={k: replace(v) for k, v in ev.exceptions.items()},
+            deleted_occurrences=set(ev.deleted_occurrences),
+        )
+        self.events_of(u)[copy.id] = copy
+        ev.copies[u.id] = copy.id
+        self._changed(u.id, copy.id, "created")
+        if room:
+            # Rooms auto-accept; the organizer sees the acceptance.
+            attendee["status"] = dict(response)
+            self._touch(ev)
+            self._changed(ev.mailbox_id, ev.id, "updated")
+
+    def _refresh_copy(self, ev: StoredEvent, copy: StoredEvent) -> None:
+        kept = {k: v for k, v in copy.props.items() if k not in SHARED_FIELDS}
+        copy.props = {**kept, **self._shared_props(ev), "_seriesKey": ids.new_change_key()}
+        copy.start_local, copy.start_tz, copy.end_local, copy.end_tz = (
+            ev.start_local,
+            ev.start_tz,
+            ev.end_local,
+            ev.end_tz,
+        )
+        copy.is_all_day, copy.recurrence = ev.is_all_day, ev.recurrence
+        copy.exceptions = {k: replace(v, change_key=ids.new_change_key()) for k, v in ev.exceptions.items()}
+        copy.deleted_occurrences = set(ev.deleted_occurrences)
+        copy.is_cancelled = False
+        self._touch(copy)
+        self._changed(copy.mailbox_id, copy.id, "updated")
+
+    def _mark_cancelled(self, copy: StoredEvent) -> None:
+        if copy.is_cancelled:
+            return
+        copy.is_cancelled = True
+        subject = copy.props.get("subject") or ""
+        copy.props["subject"] = subject if subject.startswith("Canceled: ") else f"Canceled: {subject}"
+        copy.props["_seriesKey"] = ids.new_change_key()
+        self._touch(copy)
+        self._changed(copy.mailbox_id, copy.id, "updated")
+
+    def _cancel_copies(self, ev: StoredEvent) -> None:
+        for mailbox_id, copy_id in ev.copies.items():
+            copy = self.mailboxes.get(mailbox_id, {}).get(copy_id)
+            if copy:
+                self._mark_cancelled(copy)
+
+    def _cancel_copies_occurrence(self, ev: StoredEvent, key: str) -> None:
+        for mailbox_id, copy_id in ev.copies.items():
+            copy = self.mailboxes.get(mailbox_id, {}).get(copy_id)
+            if copy is None:
+                continue
+            ov = copy.exceptions.get(key) or OccurrenceOverride()
+            ov.is_cancelled = True
+            ov.change_key = ids.new_change_key()
+            ov.last_modified = now()
+            copy.exceptions[key] = ov
+            self._touch(copy)
+            self._changed(mailbox_id, copy.id, "updated")
+
+    # ----- extended property filter -----
+    @staticmethod
+    def matches_extended(ev: StoredEvent, prop_id: str, value: str | None) -> bool:
+        return any(p["id"].lower() == prop_id.lower() and (value is None or p["value"] == value) for p in ev.extended)

@@ -1,0 +1,159 @@
+// The Function App on Flex Consumption, its identity-based storage connection and every app setting.
+// Settings the code reads come from shared/settings.py; tests/infra checks this file against it.
+param name string
+param location string
+param tags object = {}
+param planId string
+
+@description('Resource id and client id of the user-assigned identity used for every connection.')
+param identityId string
+param identityClientId string
+
+param storageAccountName string
+param storageBlobEndpoint string
+param deploymentContainerName string
+param applicationInsightsName string
+
+param keyVaultUri string
+@description('Key Vault secret names, keyed like main.bicep\'s secretNames.')
+param secretNames object
+
+@description('Which Graph credential the app uses: exactly one of GRAPH_CLIENT_SECRET / GRAPH_CLIENT_CERTIFICATE is set.')
+@allowed([
+  'secret'
+  'certificate'
+])
+param graphCredentialKind string
+
+@description('Plain (non-secret) settings built in main.bicep: Graph and ERP endpoints, state and sync policy.')
+param serviceSettings object
+
+@allowed([
+  '3.11'
+])
+param pythonVersion string = '3.11'
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 100
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  // azd finds the deploy target by this tag (service "api" in azure.yaml).
+  tags: union(tags, { 'azd-service-name': 'api' })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: planId
+    httpsOnly: true
+    clientCertEnabled: false
+    keyVaultReferenceIdentity: identityId
+    siteConfig: {
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storageBlobEndpoint}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        instanceMemoryMB: instanceMemoryMB
+        maximumInstanceCount: maximumInstanceCount
+      }
+      runtime: {
+        name: 'python'
+        version: pythonVersion
+      }
+    }
+  }
+
+  // Deployments use Entra ID (azd, az functionapp deployment); basic publishing credentials stay off.
+  resource ftpPublishing 'basicPublishingCredentialsPolicies' = {
+    name: 'ftp'
+    properties: {
+      allow: false
+    }
+  }
+
+  resource scmPublishing 'basicPublishingCredentialsPolicies' = {
+    name: 'scm'
+    properties: {
+      allow: false
+    }
+  }
+
+  resource appSettings 'config' = {
+    name: 'appsettings'
+    properties: union(
+      serviceSettings,
+      storageSettings,
+      callbackSettings,
+      secretSettings,
+      graphCredentialSettings,
+      hostOnlySettings
+    )
+  }
+}
+
+// Identity-based host storage; the same account holds the sync state (tables) and the work queue.
+// The plain AzureWebJobsStorage connection string is for local runs only and is never set here.
+var storageSettings = {
+  AzureWebJobsStorage__accountName: storageAccountName
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+}
+
+// Graph calls these routes; their URLs are only known once the site has its host name.
+var publicBaseUrl = 'https://${functionApp.properties.defaultHostName}'
+var callbackSettings = {
+  GRAPH_NOTIFICATION_URL: '${publicBaseUrl}/api/graph/notifications'
+  GRAPH_LIFECYCLE_URL: '${publicBaseUrl}/api/graph/lifecycle'
+}
+
+// Secrets never appear in settings: only versionless Key Vault references (the latest version is used).
+var secretSettings = {
+  GRAPH_CLIENT_STATE: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${secretNames.graphClientState}/)'
+  ERP_API_KEY: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${secretNames.erpApiKey}/)'
+  ERP_HOOK_SECRET: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${secretNames.erpHookSecret}/)'
+}
+
+// The code requires exactly one Graph credential, so only the chosen one is set.
+var graphClientSecretReference = '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${secretNames.graphClientSecret}/)'
+var graphClientCertificateReference = '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${secretNames.graphClientCertificate}/)'
+var graphCredentialSettings = graphCredentialKind == 'certificate' ? { GRAPH_CLIENT_CERTIFICATE: graphClientCertificateReference } : { GRAPH_CLIENT_SECRET: graphClientSecretReference }
+
+// Read by the Functions host, not by our code: telemetry sent with the identity's Entra ID token.
+var hostOnlySettings = {
+  APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+}
+
+output name string = functionApp.name
+output defaultHostName string = functionApp.properties.defaultHostName
+output graphNotificationUrl string = callbackSettings.GRAPH_NOTIFICATION_URL
+output graphLifecycleUrl string = callbackSettings.GRAPH_LIFECYCLE_URL
+output erpHookUrl string = '${publicBaseUrl}/api/erp/hook'

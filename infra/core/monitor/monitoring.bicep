@@ -1,0 +1,35 @@
+// Application Insights on a Log Analytics workspace. Local (instrumentation key) auth is off:
+// telemetry is accepted only with an Entra ID token (Monitoring Metrics Publisher role).
+param logAnalyticsName string
+param applicationInsightsName string
+param location string
+param tags object = {}
+param retentionInDays int = 30
+
+resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: logAnalyticsName
+  location: location
+  tags: tags
+  properties: {
+    retentionInDays: retentionInDays
+    sku: {
+      name: 'PerGB2018'
+    }
+  }
+}
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' = {
+  name: applicationInsightsName
+  location: location
+  tags: tags
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: workspace.id
+    DisableLocalAuth: true
+  }
+}
+
+output applicationInsightsId string = applicationInsights.id
+output applicationInsightsName string = applicationInsights.name
+output workspaceId string = workspace.id

@@ -1,0 +1,163 @@
+"""The functions' behaviour without the Functions framework: webhooks, the ERP hook and the queue worker
+(graph-facts §2; https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from azure.storage.queue.aio import QueueClient
+
+from shared import handlers
+from shared.erp.hook import sign_hook
+from shared.queueing import StorageWorkQueue, SyncRequest
+from shared.state.model import IssueKind, SubscriptionRecord
+from tests.sync.conftest import Stack
+
+
+@pytest.fixture
+async def queue_name(stack: Stack, azurite_connection_string: str) -> str:
+    """Each test gets its own queue so counts are its own."""
+    name = "q" + uuid.uuid4().hex[:20]
+    stack.services.queue = StorageWorkQueue.from_connection_string(azurite_connection_string, queue=name)
+    return name
+
+
+async def _messages(conn: str, queue: str) -> list[dict[str, object]]:
+    async with QueueClient.from_connection_string(conn, queue) as client:
+        try:
+            return [json.loads(base64.b64decode(m.content)) async for m in client.receive_messages(max_messages=32)]
+        except Exception:  # the queue was never created: nothing was queued
+            return []
+
+
+async def _subscription(stack: Stack, user_id: str = "U-ANN") -> str:
+    now = datetime.now(UTC)
+    sub_id = str(uuid.uuid4())
+    await stack.services.state.save_subscription(
+        SubscriptionRecord(
+            subscription_id=sub_id,
+            user_id=user_id,
+            mailbox="ann@contoso.example",
+            resource="/users/ann/events",
+            expires_at=now + timedelta(days=2),
+            created_at=now,
+        )
+    )
+    return sub_id
+
+
+def _notification(sub_id: str, client_state: str) -> bytes:
+    return json.dumps(
+        {
+            "value": [
+                {
+                    "subscriptionId": sub_id,
+                    "clientState": client_state,
+                    "changeType": "updated",
+                    "resource": "Users/ann/Events/AAMk1",
+                    "tenantId": "t",
+                    "resourceData": {"@odata.type": "#Microsoft.Graph.Event", "id": "AAMk1"},
+                }
+            ]
+        }
+    ).encode()
+
+
+async def test_validation_handshake_echoes_the_token_as_plain_text(stack: Stack) -> None:
+    """Graph's validation request gets 200 text/plain with the decoded token as the body."""
+    answer = await handlers.graph_notification(stack.services, body=b"", validation_token="Validation: Token+1")
+    assert (answer.status, answer.mimetype, answer.body) == (200, "text/plain", "Validation: Token+1")
+
+
+async def test_notification_queues_one_sync_for_the_subscription_owner(
+    stack: Stack, queue_name: str, azurite_connection_string: str
+) -> None:
+    """A genuine notification answers 202 and queues the user's sync as base64 JSON (host default encoding)."""
+    sub_id = await _subscription(stack)
+    state = stack.services.settings.graph_client_state.get_secret_value()
+    body = json.loads(_notification(sub_id, state))
+    body["value"].append(body["value"][0])  # two notifications for one user: one sync
+    answer = await handlers.graph_notification(stack.services, body=json.dumps(body).encode(), validation_token=None)
+    assert answer.status == 202
+    assert await _messages(azurite_connection_string, queue_name) == [{"userId": "U-ANN", "reason": "notification"}]
+
+
+async def test_wrong_client_state_is_ignored(stack: Stack, queue_name: str, azurite_connection_string: str) -> None:
+    """A notification whose clientState does not match is never a reason to sync."""
+    sub_id = await _subscription(stack)
+    answer = await handlers.graph_notification(
+        stack.services, body=_notification(sub_id, "forged"), validation_token=None
+    )
+    assert answer.status == 202
+    assert await _messages(azurite_connection_string, queue_name) == []
+
+
+async def test_unknown_subscription_is_ignored(stack: Stack, queue_name: str, azurite_connection_string: str) -> None:
+    """Notifications of subscriptions this deployment does not own queue nothing."""
+    state = stack.services.settings.graph_client_state.get_secret_value()
+    answer = await handlers.graph_notification(
+        stack.services, body=_notification("someone-else", state), validation_token=None
+    )
+    assert answer.status == 202
+    assert await _messages(azurite_connection_string, queue_name) == []
+
+
+async def test_malformed_notification_is_recorded_for_the_admin(stack: Stack, queue_name: str) -> None:
+    """Bad input gets a clear error where the admin sees it (R31), and a 400."""
+    answer = await handlers.graph_notification(stack.services, body=b"{not json", validation_token=None)
+    assert answer.status == 400
+    issues = await stack.services.state.open_issues(handlers.TENANT)
+    assert [i.kind for i in issues] == [IssueKind.BAD_INPUT]
+
+
+async def test_signed_erp_hook_queues_each_user_once(
+    stack: Stack, queue_name: str, azurite_connection_string: str
+) -> None:
+    """An authentic, fresh hook call queues one sync per affected user and answers 202."""
+    body = json.dumps(
+        {
+            "changes": [
+                {"entity": "activity", "id": "a1", "userIds": ["U-ANN", "U-BOB"]},
+                {"entity": "activity", "id": "a2", "userIds": ["U-ANN"]},
+            ]
+        }
+    ).encode()
+    secret = stack.services.settings.erp_hook_secret.get_secret_value()
+    headers = sign_hook(body, secret=secret, timestamp=int(time.time()))
+    answer = await handlers.erp_hook(stack.services, headers=headers, body=body, now=time.time())
+    assert answer.status == 202
+    queued = await _messages(azurite_connection_string, queue_name)
+    assert sorted(str(m["userId"]) for m in queued) == ["U-ANN", "U-BOB"]
+
+
+@pytest.mark.parametrize("tamper", ["signature", "secret", "stale"])
+async def test_bad_or_replayed_erp_hook_is_refused_with_nothing_queued(
+    stack: Stack, queue_name: str, azurite_connection_string: str, tamper: str
+) -> None:
+    """A wrong signature, wrong secret or a timestamp outside the replay window: 401, nothing queued."""
+    body = json.dumps({"changes": [{"entity": "activity", "id": "a1", "userIds": ["U-ANN"]}]}).encode()
+    secret = stack.services.settings.erp_hook_secret.get_secret_value()
+    stamp = int(time.time()) - (3600 if tamper == "stale" else 0)
+    headers = sign_hook(body, secret="other" if tamper == "secret" else secret, timestamp=stamp)
+    if tamper == "signature":
+        headers["X-Erp-Signature"] = "sha256=" + "0" * 64
+    answer = await handlers.erp_hook(stack.services, headers=headers, body=body, now=time.time())
+    assert answer.status == 401
+    assert await _messages(azurite_connection_string, queue_name) == []
+
+
+async def test_queue_message_that_is_not_a_sync_request_is_recorded(stack: Stack) -> None:
+    """A malformed work item does not crash the worker into the poison queue; the admin sees it."""
+    assert await handlers.sync_message(stack.services, b'{"nobody": 1}') is None
+    assert [i.kind for i in await stack.services.state.open_issues(handlers.TENANT)] == [IssueKind.BAD_INPUT]
+
+
+async def test_sync_request_round_trips_as_the_queue_carries_it() -> None:
+    """The message text is JSON with the user id, as the worker reads it."""
+    request = SyncRequest(user_id="U-1", reason="safety-net")
+    assert SyncRequest.from_json(request.to_json().encode()) == request
