@@ -340,6 +340,15 @@ async def run_demo(*, keep_running: bool) -> int:
                         )
                     for subject in ("Task: Create a quote", "Meeting: Quarterly review – Fabrikam"):
                         print(_line("ERP→M365", "created" if subject in initial_events else "MISSING", repr(subject)))
+                    task_body = initial_events.get("Task: Create a quote", {}).get("body", {}).get("content", "")
+                    r19 = "Frida Fabrikam, Fabrikam" in task_body and "Open activity: " in task_body
+                    print(
+                        _line(
+                            "ERP→M365",
+                            "body" if r19 else "MISSING",
+                            "the task event names Frida and links to the ERP activity (R19)",
+                        )
+                    )
                     print(_line("skipped", "private", "'Dentist' stays out of the ERP (R25)"))
 
                     # People at work: Outlook and the ERP, while the service listens.
@@ -383,6 +392,7 @@ async def run_demo(*, keep_running: bool) -> int:
                     visit_act = acts.get("Customer visit at Fabrikam", {})
                     review_event = events.get("Meeting: Quarterly review – Fabrikam", {})
                     checks = [
+                        ("ERP→M365", "body", "the task event named its contact and linked to the ERP (R19)", r19),
                         (
                             "M365→ERP",
                             "created",
@@ -422,7 +432,7 @@ async def run_demo(*, keep_running: bool) -> int:
                         ("skipped", "private", "'Dentist' never reached the ERP (R25)", "Dentist" not in acts),
                     ]
                     print("\n2. Changes made by people, synced through notifications and the ERP hook")
-                    for direction, what, detail, ok in checks:
+                    for direction, what, detail, ok in checks[1:]:  # the first was shown with the initial sync
                         print(_line(direction, what if ok else "FAILED", detail))
                     failed_runs = [i for i in host.invocations if not i.succeeded]
                     issues = await _open_issues()

@@ -178,6 +178,11 @@ async def find_companies(request: Request) -> Response:
     return _json({"items": [company.model_dump(by_alias=True, mode="json") for company in companies]})
 
 
+async def get_company(request: Request) -> Response:
+    company = _store(request).get_company(request.path_params["company_id"])
+    return _json(company.model_dump(by_alias=True, mode="json"))
+
+
 async def list_facilities(request: Request) -> Response:
     facilities = _store(request).list_facilities()
     return _json({"items": [facility.model_dump(by_alias=True, mode="json") for facility in facilities]})
@@ -412,6 +417,7 @@ def create_app(
         _route("/users/{user_id}", GET=get_user),
         _route("/contacts", GET=find_contacts),
         _route("/companies", GET=find_companies),
+        _route("/companies/{company_id}", GET=get_company),
         _route("/facilities", GET=list_facilities),
         _route("/activity-types", GET=list_activity_types, POST=create_activity_type),
         _route("/activities", POST=create_activity),

@@ -298,6 +298,13 @@ class ErpStore:
     def find_companies(self, emails: Sequence[str]) -> list[Company]:
         return [Company.model_validate_json(doc) for doc in self._by_email("companies", emails)]
 
+    def get_company(self, company_id: str) -> Company:
+        with self._lock:
+            row = self._db.execute("SELECT doc FROM companies WHERE id = ?", (company_id,)).fetchone()
+        if row is None:
+            raise Problem(404, "not-found", f"no company {company_id!r}")
+        return Company.model_validate_json(row["doc"])
+
     def list_companies(self) -> list[Company]:
         with self._lock:
             rows = self._db.execute("SELECT doc FROM companies ORDER BY id").fetchall()

@@ -232,6 +232,10 @@ class HttpErp:
     async def find_companies(self, emails: Sequence[str]) -> Sequence[Company]:
         return await self._by_email("/companies", Company, emails)
 
+    async def get_company(self, company_id: str) -> Company:
+        path = f"/companies/{_segment(company_id)}"
+        return self._parse(Company, await self._send("GET", path), f"GET {path}")
+
     async def list_facilities(self) -> Sequence[Facility]:
         return self._items(Facility, await self._send("GET", "/facilities"), "GET /facilities")
 

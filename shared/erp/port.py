@@ -43,6 +43,10 @@ class ErpPort(Protocol):
         """Companies whose email is one of ``emails`` (case-insensitive), for R15/R23."""
         ...
 
+    async def get_company(self, company_id: str) -> Company:
+        """One company; ErpNotFound when unknown (R21 names it in a meeting's title)."""
+        ...
+
     async def list_facilities(self) -> Sequence[Facility]:
         """All facilities with their room mailbox addresses (R16) and no-time rule (R13)."""
         ...

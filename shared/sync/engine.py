@@ -418,6 +418,7 @@ class SyncEngine:
             item,
             tuple(Field),
             origin=Side.ERP,
+            company_name=await self._company_name(activity, run),
             web_url=activity.web_url,
             contact_lines=contact_lines,
             erp_stamp=activity.id,
@@ -453,7 +454,12 @@ class SyncEngine:
         activity = action.activity
         contact_lines = await self._contact_lines(activity, run)
         write = event_write(
-            action.item, action.fields, origin=link.origin, web_url=activity.web_url, contact_lines=contact_lines
+            action.item,
+            action.fields,
+            origin=link.origin,
+            company_name=await self._company_name(activity, run) if Field.SUBJECT in action.fields else None,
+            web_url=activity.web_url,
+            contact_lines=contact_lines,
         )
         event = await self._calendar.update_event(run.mailbox, link.event_id, write)
         m365_now = fingerprint(item_from_event(event, kind=link.kind, conflict_category=self._policy.conflict_category))
@@ -571,6 +577,22 @@ class SyncEngine:
         contacts = list(await self._erp.find_contacts(emails))
         return Directory.build(users=run.users, contacts=contacts, facilities=run.facilities)
 
+    async def _company_name(self, activity: Activity, run: _Run) -> str | None:
+        """R21: the company a meeting's title names; None when it has none."""
+        if activity.type is not ActivityType.MEETING or not activity.company_id:
+            return None
+        return await self._company(activity.company_id, run)
+
+    async def _company(self, company_id: str, run: _Run) -> str | None:
+        """A company's name, asked of the ERP once per run."""
+        if company_id not in run.company_names:
+            try:
+                run.company_names[company_id] = (await self._erp.get_company(company_id)).name
+            except ErpNotFound:
+                # A company removed in the ERP leaves the text without it rather than failing the event.
+                run.company_names[company_id] = None
+        return run.company_names[company_id]
+
     async def _contact_lines(self, activity: Activity, run: _Run) -> tuple[str, ...]:
         """R19: the contact's name, company, phone and email in the body of a task or call event."""
         if activity.type is ActivityType.MEETING:
@@ -578,14 +600,11 @@ class SyncEngine:
         emails = [p.email for p in activity.participants if p.kind.value == "contact"]
         if not emails:
             return ()
-        contacts = await self._erp.find_contacts(emails)
-        companies = {c.id: c.name for c in await self._erp.find_companies([e for e in emails if e])} if contacts else {}
         lines = []
-        for contact in contacts:
-            company = companies.get(contact.company_id or "", "")
-            details = [contact.name, company, contact.phone or "", contact.email or ""]
+        for contact in await self._erp.find_contacts(emails):
+            company = await self._company(contact.company_id, run) if contact.company_id else None
+            details = [contact.name, company or "", contact.phone or "", contact.email or ""]
             lines.append("Contact: " + ", ".join(d for d in details if d))
-        del run
         return tuple(lines)
 
     async def _issue(
@@ -629,6 +648,7 @@ class _Run:
         self.links: dict[str, Link] = {}
         self.users: list[ErpUser] | None = None
         self.facilities: list[Facility] | None = None
+        self.company_names: dict[str, str | None] = {}
 
     def current(self, link: Link) -> Link:
         return self.links.get(link.link_id, link)

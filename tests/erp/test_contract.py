@@ -26,7 +26,7 @@ from shared.erp.model import (
     ShowAs,
 )
 from shared.errors import ErpConflict, ErpError, ErpInvalid, ErpNotFound, ErpReadOnly
-from tests.erp.conftest import API_KEY, free_port
+from tests.erp.conftest import API_KEY, RunningErp, free_port
 
 
 def meeting(**overrides: object) -> ActivityFields:
@@ -72,6 +72,35 @@ async def test_find_companies_by_email(erp: HttpErp) -> None:
     """Companies are found by their email address (R15, R23)."""
     found = await erp.find_companies(["Office@Fabrikam.example"])
     assert [(company.id, company.name) for company in found] == [("C1", "Fabrikam")]
+
+
+async def test_get_company_returns_the_company_by_id(erp: HttpErp) -> None:
+    """GET /companies/{id} answers the company whose name a meeting's title carries (R21)."""
+    company = await erp.get_company("C2")
+    assert (company.id, company.name, company.email) == ("C2", "Northwind", "hello@northwind.example")
+
+
+async def test_get_unknown_company_is_not_found(erp: HttpErp) -> None:
+    """An unknown company id answers 404 problem details → ErpNotFound (R21 then titles without a company)."""
+    with pytest.raises(ErpNotFound) as caught:
+        await erp.get_company("C-NOBODY")
+    assert caught.value.status == 404
+    assert str(caught.value.problem_type).endswith("/not-found")
+
+
+@pytest.mark.parametrize("company_id", ["C1?email=office@fabrikam.example", "C1#top", "C1/.."])
+async def test_company_id_is_sent_as_one_path_segment(erp: HttpErp, company_id: str) -> None:
+    """An id holding '?', '#' or '/' is escaped into one path segment (RFC 3986 §3.3), never read as company C1."""
+    with pytest.raises(ErpNotFound):
+        await erp.get_company(company_id)
+
+
+async def test_get_company_needs_the_api_key(erp_server: RunningErp) -> None:
+    """GET /companies/{id} is behind the same Bearer key as the rest of the API (RFC 6750 §3)."""
+    async with httpx.AsyncClient(base_url=erp_server.base_url) as client:
+        answer = await client.get("/companies/C1")
+    assert answer.status_code == 401
+    assert "Fabrikam" not in answer.text
 
 
 async def test_list_facilities_carries_room_mailbox_and_no_time_rule(erp: HttpErp) -> None:
