@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from pydantic import ValidationError
 
 from shared.composition import Services
-from shared.erp.hook import HookRejected, verify_hook
+from shared.erp.hook import SIGNATURE_HEADER, TIMESTAMP_HEADER, HookRejected, verify_hook
 from shared.errors import GraphError
 from shared.graph.notifications import MalformedNotification, parse_notifications
 from shared.queueing import SyncRequest
@@ -95,6 +95,12 @@ async def erp_hook(services: Services, *, headers: Mapping[str, str], body: byte
         payload = verify_hook(headers, body, secret=services.settings.erp_hook_secret.get_secret_value(), now=now)
     except HookRejected as error:
         log.warning("ERP hook call rejected: %s", error.reason)
+        return Answer(401, "rejected")
+    signature = next((v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower()), "")
+    stamp = next((v for k, v in headers.items() if k.lower() == TIMESTAMP_HEADER.lower()), "0")
+    signed_at = datetime.fromtimestamp(int(stamp.strip()), tz=UTC)  # verify_hook checked it is unix seconds
+    if not await services.state.first_use(f"erp-hook|{signature.strip().lower()}", at=signed_at):
+        log.warning("ERP hook call rejected: replayed")
         return Answer(401, "rejected")
     users = {user_id for change in payload.changes for user_id in change.user_ids}
     for user_id in sorted(users):

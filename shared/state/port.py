@@ -58,5 +58,15 @@ class IssueLog(Protocol):
     async def open_issues(self, user_id: str | None = None) -> Sequence[Issue]: ...
 
 
-class StateStore(LinkStore, CursorStore, SubscriptionStore, LeaseStore, IssueLog, Protocol):
+class ReplayGuard(Protocol):
+    async def first_use(self, token: str, *, at: datetime) -> bool:
+        """True the first time ``token`` is presented, False for every repeat (a replayed signed call).
+
+        ``at`` is when the token was minted (a signed call's own timestamp), so every repeat of one call
+        is looked up in the same place however late it comes.
+        """
+        ...
+
+
+class StateStore(LinkStore, CursorStore, SubscriptionStore, LeaseStore, IssueLog, ReplayGuard, Protocol):
     """Everything the sync keeps between runs."""

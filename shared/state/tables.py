@@ -15,6 +15,9 @@ Tables (names are ``<prefix>Links`` etc.; keys are encoded by ``shared.state.key
 - leases: PartitionKey ``lease``, RowKey = user id. Acquire inserts, or replaces an expired lease on
   condition of its ETag, so of two concurrent acquirers exactly one wins.
 - issues: PartitionKey = user id, RowKey = issue key; ``is_open`` flags unresolved ones.
+- replays: PartitionKey = UTC hour the token was minted (a signed call's timestamp), RowKey = SHA-256
+  of a one-time token (a signed hook call); insert-only, so a second insert of the same token is a
+  replay. Hours older than the replay window are no longer read and may be deleted.
 
 Optimistic concurrency: a record with ``etag`` None is inserted (``StateConflict`` if it exists); one
 with an ETag replaces the stored record only if that is unchanged (``MatchConditions.IfNotModified``),
@@ -26,9 +29,10 @@ how values are stored and how an over-large issue payload is handled.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
@@ -66,6 +70,7 @@ class TableStateStore:
         self._subscriptions = service.get_table_client(f"{prefix}Subscriptions")
         self._leases = service.get_table_client(f"{prefix}Leases")
         self._issues = service.get_table_client(f"{prefix}Issues")
+        self._replays = service.get_table_client(f"{prefix}Replays")
 
     @classmethod
     def from_connection_string(cls, conn: str, *, prefix: str = "sync") -> TableStateStore:
@@ -81,7 +86,8 @@ class TableStateStore:
     @property
     def table_names(self) -> tuple[str, ...]:
         return tuple(
-            table.table_name for table in (self._links, self._cursors, self._subscriptions, self._leases, self._issues)
+            table.table_name
+            for table in (self._links, self._cursors, self._subscriptions, self._leases, self._issues, self._replays)
         )
 
     async def ensure_tables(self) -> None:
@@ -90,7 +96,7 @@ class TableStateStore:
             await self._service.create_table_if_not_exists(name)
 
     async def aclose(self) -> None:
-        for table in (self._links, self._cursors, self._subscriptions, self._leases, self._issues):
+        for table in (self._links, self._cursors, self._subscriptions, self._leases, self._issues, self._replays):
             await table.close()
         await self._service.close()
 
@@ -338,8 +344,26 @@ class TableStateStore:
             )
         return [ent.issue_from_entity(row, ent.etag_of(row)) async for row in rows]
 
+    # --- replay guard ---
+
+    async def first_use(self, token: str, *, at: datetime) -> bool:
+        return await _first_use(self._replays, token, at=at)
+
 
 # --- table helpers ---------------------------------------------------------------------------------
+
+
+async def _first_use(table: TableClient, token: str, *, at: datetime) -> bool:
+    entity = {
+        "PartitionKey": at.astimezone(UTC).strftime("%Y%m%d%H"),
+        "RowKey": hashlib.sha256(token.encode()).hexdigest(),
+        "used_at": at,
+    }
+    try:
+        await table.create_entity(entity)
+    except ResourceExistsError:
+        return False
+    return True
 
 
 async def _get(table: TableClient, partition: str, row: str) -> TableEntity | None:

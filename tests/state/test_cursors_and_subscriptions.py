@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -108,3 +108,11 @@ async def test_renewed_subscription_needs_the_current_etag(store: TableStateStor
     with pytest.raises(StateConflict):
         await store.save_subscription(saved.model_copy(update={"expires_at": NOW + timedelta(days=4)}))
     assert await store.get_subscription("s1") == renewed
+
+
+async def test_a_one_time_token_is_accepted_once(store: TableStateStore) -> None:
+    """The replay guard: the first use of a token is accepted, any repeat is refused, other tokens are not."""
+    at = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    assert await store.first_use("erp-hook|sha256=ab", at=at) is True
+    assert await store.first_use("erp-hook|sha256=ab", at=at) is False
+    assert await store.first_use("erp-hook|sha256=cd", at=at) is True

@@ -161,3 +161,16 @@ async def test_sync_request_round_trips_as_the_queue_carries_it() -> None:
     """The message text is JSON with the user id, as the worker reads it."""
     request = SyncRequest(user_id="U-1", reason="safety-net")
     assert SyncRequest.from_json(request.to_json().encode()) == request
+
+
+async def test_replayed_erp_hook_call_is_refused_the_second_time(
+    stack: Stack, queue_name: str, azurite_connection_string: str
+) -> None:
+    """Issue 4: a valid call sent again inside the replay window is a replay: 401, nothing more queued."""
+    body = json.dumps({"changes": [{"entity": "activity", "id": "a1", "userIds": ["U-ANN"]}]}).encode()
+    secret = stack.services.settings.erp_hook_secret.get_secret_value()
+    headers = sign_hook(body, secret=secret, timestamp=int(time.time()))
+    first = await handlers.erp_hook(stack.services, headers=headers, body=body, now=time.time())
+    again = await handlers.erp_hook(stack.services, headers=headers, body=body, now=time.time())
+    assert (first.status, again.status) == (202, 401)
+    assert len(await _messages(azurite_connection_string, queue_name)) == 1
