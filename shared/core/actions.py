@@ -49,6 +49,8 @@ class CreateEvent:
 
     activity: Activity
     item: CalendarItem
+    # R4: an item that has already ended is written without attendees, so nobody is invited to the past.
+    invite: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -284,7 +284,8 @@ def _new_activity(run: RunInput, activity: Activity, index: _Index, *, to_m365: 
     if reason:
         yield Skip(side=Side.ERP, record_id=activity.id, reason=reason)
         return
-    yield CreateEvent(activity=activity, item=item_from_activity(activity))
+    item = item_from_activity(activity)
+    yield CreateEvent(activity=activity, item=item, invite=item.end > run.now)
 
 
 def _ended_before(activity: Activity, moment: datetime) -> bool:

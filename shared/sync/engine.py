@@ -416,7 +416,7 @@ class SyncEngine:
         contact_lines = await self._contact_lines(activity, run)
         write = event_write(
             item,
-            tuple(Field),
+            tuple(f for f in Field if action.invite or f is not Field.ATTENDEES),
             origin=Side.ERP,
             company_name=await self._company_name(activity, run),
             web_url=activity.web_url,

@@ -345,3 +345,14 @@ def test_voided_activity_whose_event_also_changed_still_deletes_the_event() -> N
         )
     ).actions
     assert DeleteEvent in [type(a) for a in actions]
+
+
+def test_activity_that_already_ended_is_written_without_invitations() -> None:
+    """R4: a meeting from the last day is put in the calendar, but nobody is invited to the past."""
+    from datetime import datetime
+
+    recent = activity(start=datetime(2026, 12, 1, 7, 0), end=datetime(2026, 12, 1, 8, 0))  # ended 1 h before NOW
+    upcoming = activity(id="act-2")
+    actions = plan(run(erp_changes=[change(recent), change(upcoming, seq=2)])).actions
+    invites = {a.activity.id: a.invite for a in actions if isinstance(a, CreateEvent)}
+    assert invites == {"act-1": False, "act-2": True}
