@@ -39,7 +39,16 @@ from shared.core.m365 import DeltaEntry, EventWrite
 from shared.core.mapping import activity_fields, activity_patch, event_write, item_from_activity, item_from_event
 from shared.core.planner import RunInput, plan
 from shared.core.policy import SyncPolicy
-from shared.erp.model import Activity, ActivityChange, ActivityState, ActivityType, ErpUser, Facility, Origin
+from shared.erp.model import (
+    Activity,
+    ActivityChange,
+    ActivityState,
+    ActivityType,
+    Contact,
+    ErpUser,
+    Facility,
+    Origin,
+)
 from shared.erp.port import ErpPort
 from shared.errors import (
     ErpConflict,
@@ -62,7 +71,9 @@ from shared.sync.report import RunReport
 
 log = logging.getLogger(__name__)
 ACTIVITY_FEED = "activities"
-LEASE_SECONDS = 300.0
+# Longer than the host's functionTimeout (10 min in host.json): a run cannot outlive its lease, so two
+# workers never sync one user at once even when a large initial pull takes minutes.
+LEASE_SECONDS = 660.0
 # A delta window is renewed (a fresh initial pull, which never deletes) when less than this is left of it.
 WINDOW_RENEW_BEFORE = timedelta(days=7)
 _NAMESPACE = uuid.UUID("0f5b9a9e-6c1e-4c55-a3e4-2f6a4b7d9c10")
@@ -332,8 +343,9 @@ class SyncEngine:
 
     async def _create_activity(self, action: CreateActivity, run: _Run) -> None:
         event, item = action.event, action.item
-        if self._policy.activity_kinds and ItemKind.MEETING in self._policy.activity_kinds:
-            await self._erp.ensure_activity_type(ActivityType.MEETING)  # R23
+        if not run.meeting_type_ready:  # R23: the planner creates meetings only, so their type must exist
+            await self._erp.ensure_activity_type(ActivityType.MEETING)
+            run.meeting_type_ready = True
         directory = await self._directory(item, run)
         fields = activity_fields(
             item,
@@ -368,16 +380,22 @@ class SyncEngine:
         assert link.activity_id is not None
         directory = await self._directory(action.item, run)
         patch = activity_patch(action.item, action.fields, owner_id=run.user.id, directory=directory)
-        for attempt in (1, 2):  # one re-read when another writer got in between (stale version)
-            activity = await self._erp.get_activity(link.activity_id)
-            if activity.read_only:
-                raise ErpReadOnly(f"activity is {activity.state.value}", status=409)
+        # Write with the version last synced; only when the ERP changed meanwhile (stale version) re-read
+        # and try once more. A read-only record answers ErpReadOnly either way (R7).
+        version = link.erp_version
+        for attempt in (1, 2):
+            if version is None:
+                activity = await self._erp.get_activity(link.activity_id)
+                if activity.read_only:
+                    raise ErpReadOnly(f"activity is {activity.state.value}", status=409)
+                version = activity.version
             try:
-                updated = await self._erp.update_activity(activity.id, patch, version=activity.version)
+                updated = await self._erp.update_activity(link.activity_id, patch, version=version)
                 break
             except ErpConflict:
                 if attempt == 2:
                     raise
+                version = None
         erp_now = fingerprint(item_from_activity(updated))
         await self._save(
             run.remember(
@@ -574,7 +592,7 @@ class SyncEngine:
             run.users = list(await self._erp.list_users(enabled_only=False))
         if run.facilities is None:
             run.facilities = list(await self._erp.list_facilities())
-        contacts = list(await self._erp.find_contacts(emails))
+        contacts = await self._contacts(emails, run)
         return Directory.build(users=run.users, contacts=contacts, facilities=run.facilities)
 
     async def _company_name(self, activity: Activity, run: _Run) -> str | None:
@@ -593,6 +611,15 @@ class SyncEngine:
                 run.company_names[company_id] = None
         return run.company_names[company_id]
 
+    async def _contacts(self, emails: Sequence[str], run: _Run) -> list[Contact]:
+        """ERP contacts by email, each address asked of the ERP at most once per run."""
+        wanted = {e.lower() for e in emails}
+        missing = sorted(wanted - run.contacts.keys())
+        if missing:
+            found = {c.email.lower(): c for c in await self._erp.find_contacts(missing) if c.email}
+            run.contacts.update({e: found.get(e) for e in missing})
+        return [c for e in sorted(wanted) if (c := run.contacts.get(e)) is not None]
+
     async def _contact_lines(self, activity: Activity, run: _Run) -> tuple[str, ...]:
         """R19: the contact's name, company, phone and email in the body of a task or call event."""
         if activity.type is ActivityType.MEETING:
@@ -601,7 +628,7 @@ class SyncEngine:
         if not emails:
             return ()
         lines = []
-        for contact in await self._erp.find_contacts(emails):
+        for contact in await self._contacts(emails, run):
             company = await self._company(contact.company_id, run) if contact.company_id else None
             details = [contact.name, company or "", contact.phone or "", contact.email or ""]
             lines.append("Contact: " + ", ".join(d for d in details if d))
@@ -649,6 +676,8 @@ class _Run:
         self.users: list[ErpUser] | None = None
         self.facilities: list[Facility] | None = None
         self.company_names: dict[str, str | None] = {}
+        self.contacts: dict[str, Contact | None] = {}
+        self.meeting_type_ready = False
 
     def current(self, link: Link) -> Link:
         return self.links.get(link.link_id, link)
