@@ -75,8 +75,21 @@ def plan(run: RunInput) -> Plan:
 
     actions: list[Action] = []
     handled_activities: set[str] = set()
+    # R10: activities this mailbox's events already gave birth to (a create whose answer was lost).
+    born_here = {
+        c.activity.origin.event_id: c.activity_id
+        for c in run.erp_changes
+        if c.activity is not None
+        and c.activity.origin is not None
+        and c.activity.origin.mailbox.lower() == run.mailbox.lower()
+        and c.activity_id not in index.by_activity
+    }
     for entry in _dedupe(run.m365_changes):
         link = index.by_event.get(entry.event_id)
+        if link is None and entry.event is not None and entry.event_id in born_here:
+            handled_activities.add(born_here[entry.event_id])
+            actions.append(Relink(event_id=entry.event_id, activity_id=born_here[entry.event_id], origin=Side.M365))
+            continue
         other = erp_by_activity.get(link.activity_id) if link and link.activity_id else None
         if (
             other is not None

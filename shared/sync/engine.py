@@ -74,6 +74,8 @@ ACTIVITY_FEED = "activities"
 # Longer than the host's functionTimeout (10 min in host.json): a run cannot outlive its lease, so two
 # workers never sync one user at once even when a large initial pull takes minutes.
 LEASE_SECONDS = 660.0
+# Delta rounds after the plan's own calendar writes (each absorbs the writes of the one before).
+FOLLOW_UP_ROUNDS = 3
 # A delta window is renewed (a fresh initial pull, which never deletes) when less than this is left of it.
 WINDOW_RENEW_BEFORE = timedelta(days=7)
 _NAMESPACE = uuid.UUID("0f5b9a9e-6c1e-4c55-a3e4-2f6a4b7d9c10")
@@ -162,6 +164,7 @@ class SyncEngine:
         run = _Run(user=user, mailbox=mailbox, report=report, open_issue_keys=open_keys)
         for action in the_plan.actions:
             await self._execute(action, run)
+        delta_cursor = await self._absorb_own_writes(delta_cursor, run, now)
         await self._state.save_delta_cursor(delta_cursor)
         await self._state.save_erp_cursor(
             ErpCursor(
@@ -172,6 +175,39 @@ class SyncEngine:
                 etag=erp_cursor.etag if erp_cursor else None,
             )
         )
+
+    async def _absorb_own_writes(self, cursor: DeltaCursor, run: _Run, now: datetime) -> DeltaCursor:
+        """Follow the delta again after writing to the calendar, so the stored token has seen our writes.
+
+        Without this, an event the sync created after the token was taken and a person deleted before the
+        next run is reported by no delta at all, and its ERP record would never be voided (R8). The extra
+        round mostly returns our own echoes (no-ops, R5); a person's change that slipped in is synced now.
+        """
+        for _ in range(FOLLOW_UP_ROUNDS):
+            if not run.wrote_m365:
+                break
+            run.wrote_m365 = False
+            result = await self._calendar.delta_follow(cursor.delta_link)
+            cursor = cursor.model_copy(update={"delta_link": result.delta_link, "updated_at": now})
+            links = list(await self._state.links_for_user(run.user.id))
+            entries = [await self._confirm_removal(run.mailbox, e) if e.removed else e for e in result.entries]
+            entries = await self._with_stamps(run.mailbox, entries, links)
+            follow_up = plan(
+                RunInput(
+                    user_id=run.user.id,
+                    mailbox=run.mailbox,
+                    policy=self._policy,
+                    now=now,
+                    links=links,
+                    m365_changes=entries,
+                )
+            )
+            if follow_up.halted:
+                await self._issue(run.user.id, "mass-delete", IssueKind.MASS_DELETE, follow_up.halted, run.report)
+                break
+            for action in follow_up.actions:
+                await self._execute(action, run)
+        return cursor
 
     async def _syncable_user(self, user_id: str, report: RunReport) -> ErpUser | None:
         """R2: an enabled ERP user with a mailbox address and the defaults a new activity needs."""
@@ -323,16 +359,18 @@ class SyncEngine:
             case VoidActivity():
                 await self._void_activity(action, run)
             case DetachLink():
-                await self._save(action.link.model_copy(update={"state": LinkState.DETACHED}))
+                await self._save(run.current(action.link).model_copy(update={"state": LinkState.DETACHED}), run)
                 run.report.count("detached")
             case CreateEvent():
                 await self._create_event(action, run)
             case UpdateEvent():
                 await self._update_event(action, run)
             case DeleteEvent():
-                if action.link.event_id:
-                    await self._calendar.delete_event(run.mailbox, action.link.event_id)
-                await self._save(action.link.retired(now=self._clock()))
+                link = run.current(action.link)
+                if link.event_id:
+                    await self._calendar.delete_event(run.mailbox, link.event_id)
+                    run.wrote_m365 = True
+                await self._save(link.retired(now=self._clock()), run)
                 run.report.count("m365 deleted")
             case Relink():
                 await self._relink(action, run)
@@ -371,7 +409,8 @@ class SyncEngine:
                 m365_modified_at=event.last_modified,
                 erp_modified_at=activity.modified_at,
                 updated_at=self._clock(),
-            )
+            ),
+            run,
         )
         run.report.count("erp created")
 
@@ -398,20 +437,19 @@ class SyncEngine:
                 version = None
         erp_now = fingerprint(item_from_activity(updated))
         await self._save(
-            run.remember(
-                link.model_copy(
-                    update={
-                        "m365_fields": fingerprint(action.item),
-                        # Only the written fields count as synced: an ERP edit that slipped in meanwhile still flows.
-                        "erp_fields": {**link.erp_fields, **{f: erp_now[f] for f in action.fields}},
-                        "m365_change_key": action.event.change_key,
-                        "m365_modified_at": action.event.last_modified,
-                        "erp_version": updated.version,
-                        "erp_modified_at": updated.modified_at,
-                        "updated_at": self._clock(),
-                    }
-                )
-            )
+            link.model_copy(
+                update={
+                    "m365_fields": fingerprint(action.item),
+                    # Only the written fields count as synced: an ERP edit that slipped in meanwhile still flows.
+                    "erp_fields": {**link.erp_fields, **{f: erp_now[f] for f in action.fields}},
+                    "m365_change_key": action.event.change_key,
+                    "m365_modified_at": action.event.last_modified,
+                    "erp_version": updated.version,
+                    "erp_modified_at": updated.modified_at,
+                    "updated_at": self._clock(),
+                }
+            ),
+            run,
         )
         run.report.count("erp updated")
 
@@ -426,7 +464,7 @@ class SyncEngine:
                 await self._erp.void_activity(activity.id, version=activity.version)
         except ErpNotFound:
             pass
-        await self._save(run.remember(link.retired(now=self._clock())))
+        await self._save(link.retired(now=self._clock()), run)
         run.report.count("erp voided")
 
     async def _create_event(self, action: CreateEvent, run: _Run) -> None:
@@ -443,6 +481,7 @@ class SyncEngine:
             transaction_id=str(uuid.uuid5(_NAMESPACE, f"{run.mailbox.lower()}|{activity.id}")),
         )
         event = await self._calendar.create_event(run.mailbox, write)
+        run.wrote_m365 = True
         kind = ItemKind(activity.type.value)
         await self._save(
             Link(
@@ -462,7 +501,8 @@ class SyncEngine:
                 m365_modified_at=event.last_modified,
                 erp_modified_at=activity.modified_at,
                 updated_at=self._clock(),
-            )
+            ),
+            run,
         )
         run.report.count("m365 created")
 
@@ -480,21 +520,21 @@ class SyncEngine:
             contact_lines=contact_lines,
         )
         event = await self._calendar.update_event(run.mailbox, link.event_id, write)
+        run.wrote_m365 = True
         m365_now = fingerprint(item_from_event(event, kind=link.kind, conflict_category=self._policy.conflict_category))
         await self._save(
-            run.remember(
-                link.model_copy(
-                    update={
-                        "erp_fields": fingerprint(action.item),
-                        "m365_fields": {**link.m365_fields, **{f: m365_now[f] for f in action.fields}},
-                        "m365_change_key": event.change_key,
-                        "m365_modified_at": event.last_modified,
-                        "erp_version": activity.version,
-                        "erp_modified_at": activity.modified_at,
-                        "updated_at": self._clock(),
-                    }
-                )
-            )
+            link.model_copy(
+                update={
+                    "erp_fields": fingerprint(action.item),
+                    "m365_fields": {**link.m365_fields, **{f: m365_now[f] for f in action.fields}},
+                    "m365_change_key": event.change_key,
+                    "m365_modified_at": event.last_modified,
+                    "erp_version": activity.version,
+                    "erp_modified_at": activity.modified_at,
+                    "updated_at": self._clock(),
+                }
+            ),
+            run,
         )
         run.report.count("m365 updated")
 
@@ -524,7 +564,8 @@ class SyncEngine:
                 m365_modified_at=event.last_modified,
                 erp_modified_at=activity.modified_at,
                 updated_at=self._clock(),
-            )
+            ),
+            run,
         )
         run.report.count("relinked")
 
@@ -539,7 +580,7 @@ class SyncEngine:
         if action.activity is not None:
             update["erp_fields"] = fingerprint(item_from_activity(action.activity))
             update["erp_version"] = action.activity.version
-        await self._save(run.remember(link.model_copy(update=update)))
+        await self._save(link.model_copy(update=update), run)
 
     async def _conflict(self, action: Action, run: _Run, error: ErpReadOnly) -> None:
         """R7: the ERP record stays; the event is marked and the M365 version kept in the conflict record."""
@@ -562,27 +603,26 @@ class SyncEngine:
                     await self._calendar.update_event(
                         run.mailbox, event.id, EventWrite(categories=(*event.categories, marker))
                     )
+                    run.wrote_m365 = True
             # The M365 version is in the conflict record; remember it so it is not re-applied every run.
             await self._save(
-                run.remember(
-                    run.current(link).model_copy(
-                        update={
-                            "m365_fields": fingerprint(
-                                item_from_event(event, kind=link.kind, conflict_category=marker)
-                            ),
-                            "updated_at": self._clock(),
-                        }
-                    )
-                )
+                run.current(link).model_copy(
+                    update={
+                        "m365_fields": fingerprint(item_from_event(event, kind=link.kind, conflict_category=marker)),
+                        "updated_at": self._clock(),
+                    }
+                ),
+                run,
             )
         elif link is not None:
-            await self._save(run.remember(run.current(link).retired(now=self._clock())))
+            await self._save(run.current(link).retired(now=self._clock()), run)
         run.report.count("conflicts")
 
     # --- helpers ---
 
-    async def _save(self, link: Link) -> Link:
-        return await self._state.save_link(link)
+    async def _save(self, link: Link, run: _Run) -> Link:
+        """Store the link and keep the stored copy (with its new ETag) for later actions of this run."""
+        return run.remember(await self._state.save_link(link))
 
     async def _directory(self, item: CalendarItem, run: _Run) -> Directory:
         emails = sorted({a.email.lower() for a in item.attendees})
@@ -678,6 +718,8 @@ class _Run:
         self.company_names: dict[str, str | None] = {}
         self.contacts: dict[str, Contact | None] = {}
         self.meeting_type_ready = False
+        # Set by every write to the calendar: the delta token taken before it has not seen it yet.
+        self.wrote_m365 = False
 
     def current(self, link: Link) -> Link:
         return self.links.get(link.link_id, link)

@@ -356,3 +356,11 @@ def test_activity_that_already_ended_is_written_without_invitations() -> None:
     actions = plan(run(erp_changes=[change(recent), change(upcoming, seq=2)])).actions
     invites = {a.activity.id: a.invite for a in actions if isinstance(a, CreateEvent)}
     assert invites == {"act-1": False, "act-2": True}
+
+
+def test_lost_create_answer_is_paired_once_not_created_again() -> None:
+    """R10: the event is in the delta again and its activity (born from it) is in the feed: one Relink only."""
+    ev = event()
+    born = activity(origin=Origin(mailbox="ann@contoso.com", event_id=ev.id))
+    actions = plan(run(m365_changes=[DeltaEntry(event_id=ev.id, event=ev)], erp_changes=[change(born)])).actions
+    assert actions == (Relink(event_id=ev.id, activity_id=born.id, origin=Side.M365),)
