@@ -83,6 +83,9 @@ def read_functions(app: func.FunctionApp) -> list[FunctionSpec]:
     """Every function of ``app`` (blueprints included), in the order the app declares them."""
     specs = []
     names: set[str] = set()
+    # get_functions() records every name on the app and refuses a second indexing as "duplicate names".
+    # The real host indexes once per process; tests and the demo may index the same app object again.
+    app.functions_bindings = {}
     for function in app.get_functions():
         spec = _read_function(function)
         if spec.name.lower() in names:

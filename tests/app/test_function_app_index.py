@@ -16,9 +16,12 @@ def _plain(value: object) -> object:
     return value.value if isinstance(value, Enum) else str(value)
 
 
-@cache  # get_functions() may be read once per app: a second read reports every name as a duplicate
+@cache
 def _functions() -> dict[str, dict[str, object]]:
     indexed = {}
+    # A second get_functions() on one app reports every name as a duplicate (the host indexes once per
+    # process); the local host in the same test session indexes this app too.
+    function_app.app.functions_bindings = {}
     for function in function_app.app.get_functions():
         trigger = function.get_trigger()
         indexed[function.get_function_name()] = json.loads(json.dumps(trigger.get_dict_repr(), default=_plain))
