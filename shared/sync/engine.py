@@ -522,15 +522,20 @@ class SyncEngine:
         event = await self._calendar.update_event(run.mailbox, link.event_id, write)
         run.wrote_m365 = True
         m365_now = fingerprint(item_from_event(event, kind=link.kind, conflict_category=self._policy.conflict_category))
+        erp_read = fingerprint(action.item)
+        # In a two-sided merge the ERP was written just before (UpdateActivity): its newer fingerprints and
+        # version are already on the link, and this activity is the older read, so only the fields written
+        # here are taken from it.
+        newer_erp = link.erp_version is not None and link.erp_version > activity.version
         await self._save(
             link.model_copy(
                 update={
-                    "erp_fields": fingerprint(action.item),
+                    "erp_fields": {**link.erp_fields, **{f: erp_read[f] for f in action.fields}},
                     "m365_fields": {**link.m365_fields, **{f: m365_now[f] for f in action.fields}},
                     "m365_change_key": event.change_key,
                     "m365_modified_at": event.last_modified,
-                    "erp_version": activity.version,
-                    "erp_modified_at": activity.modified_at,
+                    "erp_version": link.erp_version if newer_erp else activity.version,
+                    "erp_modified_at": link.erp_modified_at if newer_erp else activity.modified_at,
                     "updated_at": self._clock(),
                 }
             ),
