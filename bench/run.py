@@ -25,7 +25,6 @@ import sys
 import threading
 import time
 import tracemalloc
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -39,20 +38,15 @@ from azure.data.tables.aio._base_client_async import AsyncTransportWrapper
 from kiota_http.httpx_request_adapter import HttpxRequestAdapter
 
 from emulators.azurite import running_azurite
-from emulators.erp.app import create_app as create_erp
 from emulators.erp.seed import seed_store
-from emulators.graph.app import create_app as create_graph
-from shared.composition import Services, build_services
+from emulators.stack import start_stack
+from shared.composition import Services
 from shared.erp.model import ActivityFields, ActivityPatch, ActivityType, Participant, ParticipantKind
-from shared.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
 BEGIN, END = "<!-- bench:begin (written by python -m bench.run) -->", "<!-- bench:end -->"
 
-ERP_KEY = "bench-erp-key"
-ERP_URL = "http://127.0.0.1:1"
-GRAPH_HOST = "http://127.0.0.1:2"
 MAILBOX = "ann@contoso.example"
 USER = "U-ANN"
 CONTACTS = 20
@@ -237,50 +231,28 @@ class Stack:
 @contextlib.asynccontextmanager
 async def stack_on(conn: str) -> AsyncIterator[Stack]:
     """A fresh Graph emulator, reference ERP and set of tables; the tables are dropped afterwards."""
-    graph_app = create_graph(
-        outbound=httpx.AsyncClient(transport=httpx.MockTransport(lambda request: httpx.Response(503)))
-    )
-    erp_app = create_erp(":memory:", api_key=ERP_KEY)
-    prefix = "b" + uuid.uuid4().hex[:12]
-    settings = load_settings(
-        {
-            "GRAPH_TENANT_ID": "contoso.example",
-            "GRAPH_CLIENT_ID": "sync-app",
-            "GRAPH_CLIENT_SECRET": "bench",
-            "GRAPH_CLIENT_STATE": "state-" + uuid.uuid4().hex,
-            "GRAPH_BASE_URL": f"{GRAPH_HOST}/v1.0",
-            "GRAPH_AUTHORITY_HOST": GRAPH_HOST,
-            "ERP_BASE_URL": ERP_URL,
-            "ERP_API_KEY": ERP_KEY,
-            "ERP_HOOK_SECRET": "bench-hook",
-            "AzureWebJobsStorage": conn,
-            "STATE_TABLE_PREFIX": prefix,
-            "SYNC_INTERNAL_DOMAINS": "contoso.example",
-        }
-    )
     graph, erp, tables = Tally(), Tally(), Tally()
-    graph_transport = httpx.ASGITransport(app=graph_app)
-    services = await build_services(
-        settings,
-        graph_transport=CountingTransport(graph_transport, graph, graph_kind),
-        erp_transport=CountingTransport(httpx.ASGITransport(app=erp_app), erp, erp_kind),
+    started = await start_stack(
+        conn,
+        prefix_stem="b",
+        graph_wrap=lambda inner: CountingTransport(inner, graph, graph_kind),
+        erp_wrap=lambda inner: CountingTransport(inner, erp, erp_kind),
+        SYNC_INTERNAL_DOMAINS="contoso.example",
     )
-    control = httpx.AsyncClient(transport=graph_transport, base_url=GRAPH_HOST)
     try:
         yield Stack(
-            services=services,
-            graph_app=graph_app,
-            erp_app=erp_app,
-            control=control,
+            services=started.services,
+            graph_app=started.graph_app,
+            erp_app=started.erp_app,
+            control=started.graph,
             graph=graph,
             erp=erp,
             tables=tables,
-            prefix=prefix,
+            prefix=started.prefix,
         )
     finally:
-        await control.aclose()
-        names = services.state.table_names  # type: ignore[attr-defined]
-        await services.aclose()
+        names = started.services.state.table_names  # type: ignore[attr-defined]
+        await started.aclose()
         async with TableServiceClient.from_connection_string(conn) as service:
             for name in names:
                 await service.delete_table(name)

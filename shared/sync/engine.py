@@ -35,7 +35,7 @@ from shared.core.directory import Directory
 from shared.core.fingerprint import fingerprint
 from shared.core.items import CalendarItem, Field, ItemKind, Side
 from shared.core.links import Link, LinkState
-from shared.core.m365 import DeltaEntry, EventWrite
+from shared.core.m365 import DeltaEntry, EventWrite, M365Event
 from shared.core.mapping import activity_fields, activity_patch, event_write, item_from_activity, item_from_event
 from shared.core.planner import RunInput, plan
 from shared.core.policy import SyncPolicy
@@ -394,21 +394,14 @@ class SyncEngine:
         key = "m365-" + hashlib.sha256(f"{run.mailbox.lower()}|{event.id}".encode()).hexdigest()[:40]
         activity = await self._erp.create_activity(fields, idempotency_key=key)  # R10: a retry returns the first
         await self._save(
-            Link(
-                user_id=run.user.id,
-                link_id=str(uuid.uuid4()),
+            self._new_link(
+                run,
                 kind=item.kind,
                 origin=Side.M365,
-                event_id=event.id,
-                ical_uid=event.ical_uid,
-                activity_id=activity.id,
+                event=event,
+                activity=activity,
                 m365_fields=fingerprint(item),
                 erp_fields=fingerprint(item_from_activity(activity)),
-                m365_change_key=event.change_key,
-                erp_version=activity.version,
-                m365_modified_at=event.last_modified,
-                erp_modified_at=activity.modified_at,
-                updated_at=self._clock(),
             ),
             run,
         )
@@ -484,23 +477,14 @@ class SyncEngine:
         run.wrote_m365 = True
         kind = ItemKind(activity.type.value)
         await self._save(
-            Link(
-                user_id=run.user.id,
-                link_id=str(uuid.uuid4()),
+            self._new_link(
+                run,
                 kind=kind,
                 origin=Side.ERP,
-                event_id=event.id,
-                ical_uid=event.ical_uid,
-                activity_id=activity.id,
-                m365_fields=fingerprint(
-                    item_from_event(event, kind=kind, conflict_category=self._policy.conflict_category)
-                ),
+                event=event,
+                activity=activity,
+                m365_fields=self._m365_fingerprint(event, kind),
                 erp_fields=fingerprint(item),
-                m365_change_key=event.change_key,
-                erp_version=activity.version,
-                m365_modified_at=event.last_modified,
-                erp_modified_at=activity.modified_at,
-                updated_at=self._clock(),
             ),
             run,
         )
@@ -521,7 +505,7 @@ class SyncEngine:
         )
         event = await self._calendar.update_event(run.mailbox, link.event_id, write)
         run.wrote_m365 = True
-        m365_now = fingerprint(item_from_event(event, kind=link.kind, conflict_category=self._policy.conflict_category))
+        m365_now = self._m365_fingerprint(event, link.kind)
         erp_read = fingerprint(action.item)
         # In a two-sided merge the ERP was written just before (UpdateActivity): its newer fingerprints and
         # version are already on the link, and this activity is the older read, so only the fields written
@@ -552,23 +536,14 @@ class SyncEngine:
             return
         kind = ItemKind(activity.type.value)
         await self._save(
-            Link(
-                user_id=run.user.id,
-                link_id=str(uuid.uuid4()),
+            self._new_link(
+                run,
                 kind=kind,
                 origin=action.origin,
-                event_id=event.id,
-                ical_uid=event.ical_uid,
-                activity_id=activity.id,
-                m365_fields=fingerprint(
-                    item_from_event(event, kind=kind, conflict_category=self._policy.conflict_category)
-                ),
+                event=event,
+                activity=activity,
+                m365_fields=self._m365_fingerprint(event, kind),
                 erp_fields=fingerprint(item_from_activity(activity)),
-                m365_change_key=event.change_key,
-                erp_version=activity.version,
-                m365_modified_at=event.last_modified,
-                erp_modified_at=activity.modified_at,
-                updated_at=self._clock(),
             ),
             run,
         )
@@ -578,9 +553,7 @@ class SyncEngine:
         link = run.current(action.link)
         update: dict[str, object] = {"updated_at": self._clock()}
         if action.event is not None:
-            update["m365_fields"] = fingerprint(
-                item_from_event(action.event, kind=link.kind, conflict_category=self._policy.conflict_category)
-            )
+            update["m365_fields"] = self._m365_fingerprint(action.event, link.kind)
             update["m365_change_key"] = action.event.change_key
         if action.activity is not None:
             update["erp_fields"] = fingerprint(item_from_activity(action.activity))
@@ -624,6 +597,39 @@ class SyncEngine:
         run.report.count("conflicts")
 
     # --- helpers ---
+
+    def _new_link(
+        self,
+        run: _Run,
+        *,
+        kind: ItemKind,
+        origin: Side,
+        event: M365Event,
+        activity: Activity,
+        m365_fields: dict[Field, str],
+        erp_fields: dict[Field, str],
+    ) -> Link:
+        """A new pairing of ``event`` and ``activity`` as each side shows them now."""
+        return Link(
+            user_id=run.user.id,
+            link_id=str(uuid.uuid4()),
+            kind=kind,
+            origin=origin,
+            event_id=event.id,
+            ical_uid=event.ical_uid,
+            activity_id=activity.id,
+            m365_fields=m365_fields,
+            erp_fields=erp_fields,
+            m365_change_key=event.change_key,
+            erp_version=activity.version,
+            m365_modified_at=event.last_modified,
+            erp_modified_at=activity.modified_at,
+            updated_at=self._clock(),
+        )
+
+    def _m365_fingerprint(self, event: M365Event, kind: ItemKind) -> dict[Field, str]:
+        """The event's fingerprints; the sync's own conflict marker is not a user category (R7)."""
+        return fingerprint(item_from_event(event, kind=kind, conflict_category=self._policy.conflict_category))
 
     async def _save(self, link: Link, run: _Run) -> Link:
         """Store the link and keep the stored copy (with its new ETag) for later actions of this run."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,18 +16,12 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from emulators.erp.app import create_app as create_erp
-from emulators.erp.seed import seed_store
-from emulators.graph.app import create_app as create_graph
-from shared.composition import Services, build_services
+from emulators.stack import GRAPH_HOST, start_stack
+from shared.composition import Services
 from shared.graph.convert import ERP_STAMP_PROPERTY
-from shared.settings import load_settings
 
 MAILBOX = "ann@contoso.example"
 USER = "U-ANN"
-ERP_KEY = "erp-convergence-key"
-ERP_URL = "http://127.0.0.1:1"
-GRAPH_HOST = "http://127.0.0.1:2"
 T = TypeVar("T")
 _SEVEN_DIGITS = re.compile(r"(\.\d{6})\d+")  # Graph sends 7 fractional digits; Python reads 6
 
@@ -109,77 +102,23 @@ class World:
         return self.loop.run_until_complete(coro)
 
     async def _start(self) -> None:
-        self.graph_app = create_graph(
-            outbound=httpx.AsyncClient(transport=httpx.MockTransport(lambda request: httpx.Response(503)))
-        )
-        self.erp_app = create_erp(":memory:", api_key=ERP_KEY)
-        graph_transport = httpx.ASGITransport(app=self.graph_app)
-        erp_transport = httpx.ASGITransport(app=self.erp_app)
-        settings = load_settings(
-            {
-                "GRAPH_TENANT_ID": "contoso.example",
-                "GRAPH_CLIENT_ID": "sync-app",
-                "GRAPH_CLIENT_SECRET": "s3cret",
-                "GRAPH_CLIENT_STATE": "state-" + uuid.uuid4().hex,
-                "GRAPH_BASE_URL": f"{GRAPH_HOST}/v1.0",
-                "GRAPH_AUTHORITY_HOST": GRAPH_HOST,
-                "ERP_BASE_URL": ERP_URL,
-                "ERP_API_KEY": ERP_KEY,
-                "ERP_HOOK_SECRET": "hook-secret",
-                "AzureWebJobsStorage": self.azurite,
-                "STATE_TABLE_PREFIX": "cv" + uuid.uuid4().hex[:12],  # a fresh state store per machine run
-            }
-        )
-        self.erp_trap = TrappedTransport(erp_transport)
-        self.services: Services = await build_services(
-            settings, graph_transport=graph_transport, erp_transport=self.erp_trap
-        )
-        self.graph = httpx.AsyncClient(transport=graph_transport, base_url=GRAPH_HOST)
-        token = (
-            await self.graph.post(
-                "/contoso.example/oauth2/v2.0/token",
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": "person",
-                    "client_secret": "x",
-                    "scope": "https://graph.microsoft.com/.default",
-                },
-            )
-        ).json()["access_token"]
-        self.graph.headers["Authorization"] = f"Bearer {token}"
-        self.erp = httpx.AsyncClient(
-            transport=erp_transport, base_url=ERP_URL + "/", headers={"Authorization": f"Bearer {ERP_KEY}"}
-        )
-        added = await self.graph.post(
-            "/_emulator/users", json={"mail": MAILBOX, "displayName": "Ann", "kind": "user", "hasMailbox": True}
-        )
-        assert added.status_code == 201, added.text
-        seed_store(
-            self.erp_app.state.store,
-            {
-                "users": [
-                    {
-                        "id": USER,
-                        "displayName": "Ann",
-                        "email": MAILBOX,
-                        "enabled": True,
-                        "defaultCompanyId": "C-OWN",
-                        "defaultLocationId": "L-HQ",
-                        "timeZone": "Europe/Oslo",
-                    }
-                ],
-                "companies": [{"id": "C-OWN", "name": "Contoso"}],
-            },
-        )
+        self.erp_trap: TrappedTransport | None = None
+
+        def trap(inner: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+            self.erp_trap = TrappedTransport(inner)
+            return self.erp_trap
+
+        # A fresh state store (table prefix) and fresh emulators per machine run.
+        self.stack = await start_stack(self.azurite, prefix_stem="cv", erp_wrap=trap)
+        await self.stack.add_person(user_id=USER, mailbox=MAILBOX, name="Ann")
+        self.graph_app, self.erp_app = self.stack.graph_app, self.stack.erp_app
+        self.services: Services = self.stack.services
+        self.graph, self.erp = self.stack.graph, self.stack.erp
+        assert self.erp_trap is not None
 
     def close(self) -> None:
-        async def stop() -> None:
-            await self.graph.aclose()
-            await self.erp.aclose()
-            await self.services.aclose()
-
         try:
-            self.run(stop())
+            self.run(self.stack.aclose())
         finally:
             self.loop.close()
 

@@ -22,27 +22,7 @@ def _when(days: int, hour: int) -> datetime:
 
 
 async def _seed(stack: Stack) -> None:
-    resp = await stack.graph.post(
-        "/_emulator/users", json={"mail": MAILBOX, "displayName": "Ann", "kind": "user", "hasMailbox": True}
-    )
-    assert resp.status_code == 201
-    seed_store(
-        stack.erp_app.state.store,
-        {
-            "users": [
-                {
-                    "id": USER,
-                    "displayName": "Ann",
-                    "email": MAILBOX,
-                    "enabled": True,
-                    "defaultCompanyId": "C-OWN",
-                    "defaultLocationId": "L-HQ",
-                    "timeZone": "Europe/Oslo",
-                }
-            ],
-            "companies": [{"id": "C-OWN", "name": "Contoso"}],
-        },
-    )
+    await stack.add_person(user_id=USER, mailbox=MAILBOX, name="Ann")
 
 
 async def _outlook_event(stack: Stack, subject: str, *, days: int = 2) -> dict[str, Any]:
