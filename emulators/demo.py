@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import signal
 import socket
 import sys
 from collections.abc import AsyncIterator
@@ -467,10 +468,16 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # The ERP's first hook calls may come before the functions host listens; it retries them, as it should.
     logging.getLogger("stamina").setLevel(logging.ERROR)
+    # SIGTERM stops the stack like Ctrl-C: servers closed, Azurite (its own process group) stopped.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         return asyncio.run(run_demo(keep_running=args.keep_running))
     except KeyboardInterrupt:
         return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
