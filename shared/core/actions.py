@@ -33,6 +33,8 @@ class VoidActivity:
     """R8/R27: the event was deleted, cancelled or declined; void (never hard-delete) the activity."""
 
     link: Link
+    # R11: the side the record vanished from (None when it was a response such as a decline).
+    vanished_on: Side | None = None
     reason: str
 
 
@@ -41,6 +43,8 @@ class DetachLink:
     """R8: the event was deleted but this type keeps its ERP record; stop syncing the pair."""
 
     link: Link
+    # R11: the side the record vanished from (None when it was a response such as a decline).
+    vanished_on: Side | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,6 +72,8 @@ class DeleteEvent:
     """R8: the activity was voided or removed in the ERP; its event leaves the calendar."""
 
     link: Link
+    # R11: the side the record vanished from (None when it was a response such as a decline).
+    vanished_on: Side | None = None
     reason: str
 
 

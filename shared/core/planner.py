@@ -119,7 +119,7 @@ def plan(run: RunInput) -> Plan:
     halted = _mass_delete_check(run, actions)
     if halted:
         return Plan(
-            actions=tuple(a for a in actions if not isinstance(a, VoidActivity | DeleteEvent | DetachLink)),
+            actions=tuple(a for a in actions if not isinstance(a, _REMOVALS)),
             halted=halted,
         )
     return Plan(actions=tuple(actions))
@@ -184,12 +184,12 @@ def _event_gone(run: RunInput, event_id: str, link: Link | None, *, to_erp: bool
         yield Skip(side=Side.M365, record_id=event_id, reason="initial pull never deletes (R4)")
         return
     if not to_erp:
-        yield DetachLink(link=link)
+        yield DetachLink(link=link, vanished_on=Side.M365)
         return
     if run.policy.void_on_event_delete.get(link.kind, False) or link.origin is Side.M365:
-        yield VoidActivity(link=link, reason="event deleted in M365 (R8)")
+        yield VoidActivity(link=link, reason="event deleted in M365 (R8)", vanished_on=Side.M365)
     else:
-        yield DetachLink(link=link)  # R8: ERP-born tasks and calls stay in the ERP
+        yield DetachLink(link=link, vanished_on=Side.M365)  # R8: ERP-born tasks and calls stay in the ERP
 
 
 def _new_event(run: RunInput, event: M365Event, *, to_erp: bool) -> Iterator[Action]:
@@ -246,7 +246,7 @@ def _erp_side(
             return
         if not to_m365 or link.state is LinkState.DETACHED or not link.event_id:
             yield (
-                DetachLink(link=link)
+                DetachLink(link=link, vanished_on=Side.ERP)
                 if link.state is LinkState.ACTIVE
                 else Skip(side=Side.ERP, record_id=change.activity_id, reason="event already gone")
             )
@@ -254,7 +254,7 @@ def _erp_side(
         if run.erp_initial:
             yield Skip(side=Side.ERP, record_id=change.activity_id, reason="initial pull never deletes (R4)")
             return
-        yield DeleteEvent(link=link, reason="activity voided or removed in the ERP (R8)")
+        yield DeleteEvent(link=link, reason="activity voided or removed in the ERP (R8)", vanished_on=Side.ERP)
         return
     assert activity is not None  # narrowed by _erp_gone
     if link is None:
@@ -353,16 +353,11 @@ def _mass_delete_check(run: RunInput, actions: Sequence[Action]) -> str | None:
     """R11: most of a user's linked items reported gone at once is an accident until a person says otherwise."""
     active = sum(1 for link in run.links if link.state is LinkState.ACTIVE)
     policy = run.policy
-    for side, kinds in ((Side.M365, (VoidActivity, DetachLink)), (Side.ERP, (DeleteEvent,))):
-        removals = sum(1 for a in actions if isinstance(a, kinds) and _removal_side(a) is side)
+    for side in Side:
+        removals = sum(1 for a in actions if isinstance(a, _REMOVALS) and a.vanished_on is side)
         if removals >= policy.mass_delete_minimum and active and removals / active > policy.mass_delete_ratio:
             return f"{side.value} reported {removals} of {active} linked items gone at once (R11)"
     return None
 
 
-def _removal_side(action: Action) -> Side:
-    if isinstance(action, DeleteEvent):
-        return Side.ERP
-    if isinstance(action, VoidActivity) and action.reason in ("declined", "cancelled"):
-        return Side.ERP  # not a mass disappearance, a user's response: never counted
-    return Side.M365
+_REMOVALS = (VoidActivity, DetachLink, DeleteEvent)

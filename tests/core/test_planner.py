@@ -364,3 +364,22 @@ def test_lost_create_answer_is_paired_once_not_created_again() -> None:
     born = activity(origin=Origin(mailbox="ann@contoso.com", event_id=ev.id))
     actions = plan(run(m365_changes=[DeltaEntry(event_id=ev.id, event=ev)], erp_changes=[change(born)])).actions
     assert actions == (Relink(event_id=ev.id, activity_id=born.id, origin=Side.M365),)
+
+
+def test_mass_removal_in_the_erp_halts_the_run_too() -> None:
+    """R11: most linked activities voided or removed at once in the ERP is halted like an Outlook mass delete."""
+    pairs = [(event(id=f"e{i}"), activity(id=f"a{i}")) for i in range(8)]
+    links = [link(ev, act, link_id=f"L{i}") for i, (ev, act) in enumerate(pairs)]
+    result = plan(run(links=links, erp_changes=[change(act, seq=i, deleted=True) for i, (_, act) in enumerate(pairs)]))
+    assert result.halted is not None
+    assert "erp" in result.halted
+
+
+def test_many_declines_are_responses_not_a_mass_deletion() -> None:
+    """R11/R27: declining many meetings is a person's answer, not records vanishing; the voids go ahead."""
+    pairs = [(event(id=f"e{i}"), activity(id=f"a{i}")) for i in range(8)]
+    links = [link(ev, act, link_id=f"L{i}") for i, (ev, act) in enumerate(pairs)]
+    declined = [DeltaEntry(event_id=ev.id, event=ev.model_copy(update={"response": "declined"})) for ev, _ in pairs]
+    result = plan(run(links=links, m365_changes=declined))
+    assert result.halted is None
+    assert [type(a) for a in result.actions] == [VoidActivity] * 8
