@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pydantic import ValidationError
 
 from shared.composition import Services
-from shared.erp.hook import SIGNATURE_HEADER, TIMESTAMP_HEADER, HookRejected, verify_hook
+from shared.erp.hook import SIGNATURE_HEADER, TIMESTAMP_HEADER, HookRejected, header_value, verify_hook
 from shared.errors import GraphError
 from shared.graph.notifications import MalformedNotification, parse_notifications
 from shared.queueing import SyncRequest
@@ -96,9 +96,9 @@ async def erp_hook(services: Services, *, headers: Mapping[str, str], body: byte
     except HookRejected as error:
         log.warning("ERP hook call rejected: %s", error.reason)
         return Answer(401, "rejected")
-    signature = next((v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower()), "")
-    stamp = next((v for k, v in headers.items() if k.lower() == TIMESTAMP_HEADER.lower()), "0")
-    signed_at = datetime.fromtimestamp(int(stamp.strip()), tz=UTC)  # verify_hook checked it is unix seconds
+    # verify_hook checked both headers exist and the timestamp is unix seconds.
+    signature = header_value(headers, SIGNATURE_HEADER) or ""
+    signed_at = datetime.fromtimestamp(int((header_value(headers, TIMESTAMP_HEADER) or "0").strip()), tz=UTC)
     if not await services.state.first_use(f"erp-hook|{signature.strip().lower()}", at=signed_at):
         log.warning("ERP hook call rejected: replayed")
         return Answer(401, "rejected")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -78,28 +79,10 @@ def page(
     """
     if fresh:
         items, snapshot = _changes(state, user, st, render)
-        st = DeltaState(
-            mailbox_id=st.mailbox_id,
-            user_segment=st.user_segment,
-            window_start=st.window_start,
-            window_end=st.window_end,
-            generation=st.generation,
-            known=snapshot,
-            pending=items,
-            page_size=page_size,
-        )
+        st = replace(st, known=snapshot, pending=items, page_size=page_size)
     out, rest = st.pending[:page_size], st.pending[page_size:]
     token = ids.new_token()
-    following = DeltaState(
-        mailbox_id=st.mailbox_id,
-        user_segment=st.user_segment,
-        window_start=st.window_start,
-        window_end=st.window_end,
-        generation=st.generation,
-        known=st.known,
-        pending=rest,
-        page_size=page_size,
-    )
+    following = replace(st, pending=rest, page_size=page_size)
     state.delta_states[token] = following
     # The first page of a round always links on (Graph returns a nextLink even for a small result).
     kind = "skiptoken" if rest or (fresh and out) else "deltatoken"

@@ -33,6 +33,3 @@ class Directory(BaseModel):
             companies={c.id: c for c in companies},
             facilities={f.room_mailbox.lower(): f for f in facilities if f.room_mailbox},
         )
-
-    def facility_by_id(self, facility_id: str) -> Facility | None:
-        return next((f for f in self.facilities.values() if f.id == facility_id), None)

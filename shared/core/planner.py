@@ -25,7 +25,7 @@ from shared.core.actions import (
     VoidActivity,
 )
 from shared.core.fingerprint import changed_fields, fingerprint
-from shared.core.items import CalendarItem, Field, ItemKind, Side
+from shared.core.items import ItemKind, Side
 from shared.core.links import Link, LinkState
 from shared.core.m365 import DeltaEntry, EventType, M365Event
 from shared.core.mapping import item_from_activity, item_from_event
@@ -329,7 +329,7 @@ def _merge_both(
         yield UpdateEvent(
             link=link,
             activity=activity,
-            item=_merged(erp_item, m365_item, to_m365_fields),
+            item=erp_item,  # the write is limited to to_m365_fields
             fields=frozenset(to_m365_fields),
         )
     wrote = (to_erp and to_erp_fields) or (to_m365 and to_m365_fields)
@@ -341,12 +341,6 @@ def _m365_is_latest(event: M365Event, activity: Activity, skew_seconds: float) -
     if event.last_modified is None:
         return False
     return event.last_modified >= activity.modified_at - timedelta(seconds=skew_seconds)
-
-
-def _merged(erp_item: CalendarItem, m365_item: CalendarItem, erp_fields: frozenset[Field]) -> CalendarItem:
-    """The ERP item, for writing only ``erp_fields`` to M365 (the other fields come from M365 anyway)."""
-    del m365_item, erp_fields  # the write is limited to erp_fields, so the ERP item is the source as is
-    return erp_item
 
 
 def _mass_delete_check(run: RunInput, actions: Sequence[Action]) -> str | None:

@@ -45,7 +45,7 @@ def sign_hook(body: bytes, *, secret: str, timestamp: int) -> dict[str, str]:
     }
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
+def header_value(headers: Mapping[str, str], name: str) -> str | None:
     # HTTP header names are case-insensitive (RFC 9110 §5.1); plain dicts are not.
     wanted = name.lower()
     for key, value in headers.items():
@@ -68,8 +68,8 @@ def verify_hook(
     """
     if not secret:
         raise HookRejected("no hook secret configured")
-    stamp = _header(headers, TIMESTAMP_HEADER)
-    signature = _header(headers, SIGNATURE_HEADER)
+    stamp = header_value(headers, TIMESTAMP_HEADER)
+    signature = header_value(headers, SIGNATURE_HEADER)
     if stamp is None:
         raise HookRejected(f"missing {TIMESTAMP_HEADER} header")
     if signature is None:

@@ -118,7 +118,9 @@ class SyncEngine:
 
     async def _run(self, user_id: str, report: RunReport) -> None:
         now = self._clock()
-        user = await self._syncable_user(user_id, report)
+        open_issues = list(await self._state.open_issues(user_id))
+        open_keys = {issue.key for issue in open_issues}
+        user = await self._syncable_user(user_id, report, open_keys)
         if user is None:
             return
         mailbox = user.email or ""
@@ -141,8 +143,8 @@ class SyncEngine:
             ends_after=now - timedelta(hours=self._policy.erp_lookback_hours),
         )
         links = list(await self._state.links_for_user(user_id))
-        m365_changes = await self._with_stamps(mailbox, m365_changes, links)
-        m365_retries, erp_retries = await self._retries(user_id, mailbox, links, m365_changes, feed.items)
+        m365_changes = await self._confirmed(mailbox, m365_changes, links)
+        m365_retries, erp_retries = await self._retries(user_id, mailbox, links, m365_changes, feed.items, open_issues)
         the_plan = plan(
             RunInput(
                 user_id=user_id,
@@ -160,7 +162,6 @@ class SyncEngine:
             await self._issue(user_id, "mass-delete", IssueKind.MASS_DELETE, the_plan.halted, report)
             report.status, report.detail = "halted", the_plan.halted
             return  # R11: nothing written, cursors unchanged, until a person looks
-        open_keys = {issue.key for issue in await self._state.open_issues(user_id)}
         run = _Run(user=user, mailbox=mailbox, report=report, open_issue_keys=open_keys)
         for action in the_plan.actions:
             await self._execute(action, run)
@@ -190,8 +191,7 @@ class SyncEngine:
             result = await self._calendar.delta_follow(cursor.delta_link)
             cursor = cursor.model_copy(update={"delta_link": result.delta_link, "updated_at": now})
             links = list(await self._state.links_for_user(run.user.id))
-            entries = [await self._confirm_removal(run.mailbox, e) if e.removed else e for e in result.entries]
-            entries = await self._with_stamps(run.mailbox, entries, links)
+            entries = await self._confirmed(run.mailbox, result.entries, links)
             follow_up = plan(
                 RunInput(
                     user_id=run.user.id,
@@ -209,7 +209,7 @@ class SyncEngine:
                 await self._execute(action, run)
         return cursor
 
-    async def _syncable_user(self, user_id: str, report: RunReport) -> ErpUser | None:
+    async def _syncable_user(self, user_id: str, report: RunReport, open_keys: set[str]) -> ErpUser | None:
         """R2: an enabled ERP user with a mailbox address and the defaults a new activity needs."""
         try:
             user = await self._erp.get_user(user_id)
@@ -232,7 +232,8 @@ class SyncEngine:
             )
             report.status = "unsyncable"
             return None
-        await self._state.resolve_issue(user_id, "user", now=self._clock())
+        if "user" in open_keys:
+            await self._state.resolve_issue(user_id, "user", now=self._clock())
         return user
 
     async def _read_m365(self, mailbox: str, now: datetime) -> tuple[list[DeltaEntry], DeltaCursor, bool]:
@@ -252,7 +253,6 @@ class SyncEngine:
         else:
             assert cursor is not None
             window = (cursor.window_start, cursor.window_end)
-        entries = [await self._confirm_removal(mailbox, e) if e.removed else e for e in result.entries]
         new_cursor = DeltaCursor(
             mailbox=mailbox,
             delta_link=result.delta_link,
@@ -261,7 +261,7 @@ class SyncEngine:
             updated_at=now,
             etag=cursor.etag if cursor else None,
         )
-        return entries, new_cursor, initial
+        return list(result.entries), new_cursor, initial
 
     async def _confirm_removal(self, mailbox: str, entry: DeltaEntry) -> DeltaEntry:
         """R9: ``@removed`` also means "moved out of the window"; only a failed direct read is a deletion."""
@@ -271,14 +271,15 @@ class SyncEngine:
             return entry
         return DeltaEntry(event_id=entry.event_id, event=event)
 
-    async def _with_stamps(
-        self, mailbox: str, entries: Sequence[DeltaEntry], links: Sequence[Link]
-    ) -> list[DeltaEntry]:
-        """Delta answers carry no extended properties; read our ERP stamp on events we have no link for (R10)."""
+    async def _confirmed(self, mailbox: str, entries: Sequence[DeltaEntry], links: Sequence[Link]) -> list[DeltaEntry]:
+        """Delta entries ready to plan: removals confirmed by a direct read (R9), and our ERP stamp read on
+        events we have no link for, since delta answers carry no extended properties (R10)."""
         linked = {link.event_id for link in links}
         out = []
         for entry in entries:
-            if entry.event is not None and entry.event_id not in linked and entry.event.erp_stamp is None:
+            if entry.removed:
+                entry = await self._confirm_removal(mailbox, entry)
+            elif entry.event is not None and entry.event_id not in linked and entry.event.erp_stamp is None:
                 try:
                     entry = DeltaEntry(
                         event_id=entry.event_id, event=await self._calendar.get_event(mailbox, entry.event_id)
@@ -295,6 +296,7 @@ class SyncEngine:
         links: Sequence[Link],
         m365: Sequence[DeltaEntry],
         erp: Sequence[ActivityChange],
+        open_issues: Sequence[Issue],
     ) -> tuple[list[DeltaEntry], list[ActivityChange]]:
         """R31: items refused earlier are offered again, so a fixed cause lets them sync on this run."""
         seen_events = {e.event_id for e in m365}
@@ -302,7 +304,7 @@ class SyncEngine:
         m365_retries: list[DeltaEntry] = []
         erp_retries: list[ActivityChange] = []
         linked_events = {link.event_id for link in links}
-        for issue in await self._state.open_issues(user_id):
+        for issue in open_issues:
             if issue.kind not in (IssueKind.REFUSED_ITEM, IssueKind.FAILURE):
                 continue
             if issue.event_id and issue.event_id not in seen_events and issue.event_id not in linked_events:
