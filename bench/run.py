@@ -41,7 +41,7 @@ from emulators.azurite import running_azurite
 from emulators.erp.seed import seed_store
 from emulators.stack import start_stack
 from shared.composition import Services
-from shared.erp.model import ActivityFields, ActivityPatch, ActivityType, Participant, ParticipantKind
+from shared.core.activities import ActivityFields, ActivityPatch, ActivityType, Participant, ParticipantKind
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"

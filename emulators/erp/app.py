@@ -39,7 +39,7 @@ from emulators.erp.store import (
     leave_hook,
     parse_if_match,
 )
-from shared.erp.model import Activity, ActivityFields, ActivityPatch, ActivityTypeDefinition, LeaveRequest
+from shared.core.activities import Activity, ActivityFields, ActivityPatch, ActivityTypeDefinition, LeaveRequest
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "docs" / "erp-sync-api.yaml"
 PUBLIC_PATHS = frozenset({"/", "/openapi.yaml", "/favicon.ico"})

@@ -16,7 +16,7 @@ import httpx
 import stamina
 
 from shared.erp.hook import sign_hook
-from shared.erp.model import HookChange, HookPayload
+from shared.erp.hook import HookChange, HookPayload
 
 log = logging.getLogger(__name__)
 

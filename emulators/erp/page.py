@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from html import escape
 
-from shared.erp.model import Activity, ErpUser, LeaveRequest
+from shared.core.activities import Activity, ErpUser, LeaveRequest
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#222}

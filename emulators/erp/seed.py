@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from emulators.erp.store import ErpStore, LeaveRequestFields
-from shared.erp.model import ActivityFields, ActivityTypeDefinition, Company, Contact, ErpUser, Facility
+from shared.core.activities import ActivityFields, ActivityTypeDefinition, Company, Contact, ErpUser, Facility
 
 DEMO_SEED = Path(__file__).with_name("demo_seed.json")
 _ACTION_FOR_STATE = {"released": "release", "closed": "close", "voided": "void", "confirmed": "confirm"}

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from emulators.erp.problems import Problem, validation_errors
-from shared.erp.model import (
+from shared.core.activities import (
     READ_ONLY_STATES,
     Activity,
     ActivityFields,

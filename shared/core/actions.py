@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from shared.core.items import CalendarItem, Field, Side
 from shared.core.links import Link
 from shared.core.m365 import M365Event
-from shared.erp.model import Activity
+from shared.core.activities import Activity
 
 
 @dataclass(frozen=True, kw_only=True)

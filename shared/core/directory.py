@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.erp.model import Company, Contact, ErpUser, Facility
+from shared.core.activities import Company, Contact, ErpUser, Facility
 
 
 class Directory(BaseModel):

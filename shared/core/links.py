@@ -14,6 +14,7 @@ from enum import StrEnum
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from shared.core.items import Field, ItemKind, Side
+from shared.core.meetings import LinkRole
 
 Fingerprint = dict[Field, str]
 
@@ -35,11 +36,15 @@ class Link(BaseModel):
     kind: ItemKind
     origin: Side
     state: LinkState = LinkState.ACTIVE
+    # R10: the owner's copy carries the meeting; another synced person's copy only their response.
+    role: LinkRole = LinkRole.OWNER
     event_id: str | None = None
     ical_uid: str | None = None
     activity_id: str | None = None
     m365_fields: Fingerprint = {}
     erp_fields: Fingerprint = {}
+    # R27: the mailbox person's response as last synced (both sides agreed); copies sync only this.
+    response: str | None = None
     m365_change_key: str | None = None
     erp_version: int | None = None
     m365_modified_at: AwareDatetime | None = None

@@ -13,7 +13,7 @@ from shared.core.directory import Directory
 from shared.core.items import Attendee, AttendeeRole, CalendarItem, Field, ItemKind, Sensitivity, Side
 from shared.core.m365 import EventWrite, M365Event
 from shared.core.timezones import localize, wall_clock, zone
-from shared.erp.model import (
+from shared.core.activities import (
     AccessLevel,
     Activity,
     ActivityFields,

@@ -30,7 +30,7 @@ from shared.core.links import Link, LinkState
 from shared.core.m365 import DeltaEntry, EventType, M365Event
 from shared.core.mapping import item_from_activity, item_from_event
 from shared.core.policy import PrivateEvents, SyncPolicy
-from shared.erp.model import Activity, ActivityChange, ActivityState
+from shared.core.activities import Activity, ActivityChange, ActivityState
 
 
 @dataclass(frozen=True, kw_only=True)

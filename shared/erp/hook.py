@@ -10,16 +10,29 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
+from typing import Literal
 
 from pydantic import ValidationError
 
-from shared.erp.model import HookPayload
+from shared.core.activities import ErpModel
 from shared.errors import SyncError
 
 TIMESTAMP_HEADER = "X-Erp-Timestamp"
 SIGNATURE_HEADER = "X-Erp-Signature"
 SIGNATURE_PREFIX = "sha256="
 DEFAULT_WINDOW_SECONDS = 300
+
+
+class HookChange(ErpModel):
+    """One entry of a change-hook call: which record changed and whose calendars it touches."""
+
+    entity: Literal["activity", "leaveRequest"]
+    id: str
+    user_ids: tuple[str, ...] = ()
+
+
+class HookPayload(ErpModel):
+    changes: tuple[HookChange, ...]
 
 
 class HookRejected(SyncError):

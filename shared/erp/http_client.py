@@ -19,7 +19,7 @@ import httpx
 import stamina
 from pydantic import BaseModel, ValidationError
 
-from shared.erp.model import (
+from shared.core.activities import (
     Activity,
     ActivityChange,
     ActivityFields,
@@ -324,9 +324,9 @@ class HttpErp:
                 return ChangePage[C](items=tuple(items), cursor=cursor)
 
     async def activity_changes(
-        self, *, owner_id: str, cursor: str | None, ends_after: datetime | None = None
+        self, *, user_id: str, cursor: str | None, ends_after: datetime | None = None
     ) -> ChangePage[ActivityChange]:
-        params = {"ownerId": owner_id}
+        params = {"ownerId": user_id}
         if cursor is None and ends_after is not None:
             params["endsAfter"] = _instant(ends_after)
         return await self._follow("/activity-changes", ActivityChange, params, cursor)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from shared.erp.model import (
+from shared.core.activities import (
     Activity,
     ActivityChange,
     ActivityFields,
@@ -76,12 +76,14 @@ class ErpPort(Protocol):
         ...
 
     async def activity_changes(
-        self, *, owner_id: str, cursor: str | None, ends_after: datetime | None = None
+        self, *, user_id: str, cursor: str | None, ends_after: datetime | None = None
     ) -> ChangePage[ActivityChange]:
-        """Every change to the owner's activities after ``cursor``, all pages followed.
+        """Every change after ``cursor`` to the activities the user owns or is a registered user of
+        (a participant, R10/R27), all pages followed; an activity the user was just removed from is
+        reported once more. Each change names the activity's owner (``owner_id``).
 
-        Without a cursor: a snapshot of the owner's current activities ending after ``ends_after``
-        (R4), and the cursor that continues from that snapshot.
+        Without a cursor: a snapshot of those activities ending after ``ends_after`` (R4), and the
+        cursor that continues from that snapshot.
         """
         ...
 

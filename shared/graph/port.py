@@ -45,6 +45,15 @@ class CalendarPort(Protocol):
 
     async def update_event(self, mailbox: str, event_id: str, write: EventWrite) -> M365Event: ...
 
+    async def events_by_ical_uid(self, mailbox: str, ical_uid: str) -> Sequence[M365Event]:
+        """The mailbox's events with this iCalUId (its copy of a meeting, R10), with our ERP stamp."""
+        ...
+
+    async def respond(self, mailbox: str, event_id: str, response: str) -> None:
+        """Set the mailbox person's response on their copy (R27): ``accepted``, ``tentativelyAccepted`` or
+        ``declined``, without a response mail to the organizer (``sendResponse: false``)."""
+        ...
+
     async def delete_event(self, mailbox: str, event_id: str) -> None:
         """Delete; an event already gone is not an error."""
         ...

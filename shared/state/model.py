@@ -65,6 +65,8 @@ class IssueKind(StrEnum):
     MASS_DELETE = "mass_delete"  # R11
     BAD_INPUT = "bad_input"  # malformed notification, odd time zone, ...
     FAILURE = "failure"  # anything else a person should see
+    # R10: a copy of a meeting waits for its owner's mailbox to sync it first; resolves itself.
+    WAITING = "waiting"
 
 
 class Issue(BaseModel):

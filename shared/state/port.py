@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Protocol
 
 from shared.core.links import Link
+from shared.core.meetings import Meeting
 from shared.state.model import DeltaCursor, ErpCursor, Issue, Lease, SubscriptionRecord
 
 
@@ -24,6 +25,24 @@ class LinkStore(Protocol):
         ...
 
     async def delete_link(self, link: Link) -> None: ...
+
+
+class MeetingStore(Protocol):
+    """The tenant-wide claims on meetings (R10), one per iCalUId, indexed by activity too."""
+
+    async def get_meeting(self, ical_uid: str) -> Meeting | None: ...
+
+    async def meeting_by_activity(self, activity_id: str) -> Meeting | None: ...
+
+    async def claim_meeting(self, meeting: Meeting) -> Meeting | None:
+        """Insert-if-absent: the stored claim (with its ETag) when this call took it, None when one exists."""
+        ...
+
+    async def save_meeting(self, meeting: Meeting) -> Meeting:
+        """Replace the claim if its ETag is unchanged (``StateConflict`` otherwise); keeps the activity index."""
+        ...
+
+    async def delete_meeting(self, meeting: Meeting) -> None: ...
 
 
 class CursorStore(Protocol):
@@ -68,5 +87,5 @@ class ReplayGuard(Protocol):
         ...
 
 
-class StateStore(LinkStore, CursorStore, SubscriptionStore, LeaseStore, IssueLog, ReplayGuard, Protocol):
+class StateStore(LinkStore, MeetingStore, CursorStore, SubscriptionStore, LeaseStore, IssueLog, ReplayGuard, Protocol):
     """Everything the sync keeps between runs."""

@@ -39,7 +39,7 @@ from shared.core.m365 import DeltaEntry, EventWrite, M365Event
 from shared.core.mapping import activity_fields, activity_patch, event_write, item_from_activity, item_from_event
 from shared.core.planner import RunInput, plan
 from shared.core.policy import SyncPolicy
-from shared.erp.model import (
+from shared.core.activities import (
     Activity,
     ActivityChange,
     ActivityState,
@@ -138,7 +138,7 @@ class SyncEngine:
             return
         erp_cursor = await self._state.get_erp_cursor(user_id, ACTIVITY_FEED)
         feed = await self._erp.activity_changes(
-            owner_id=user_id,
+            user_id=user_id,
             cursor=erp_cursor.cursor if erp_cursor else None,
             ends_after=now - timedelta(hours=self._policy.erp_lookback_hours),
         )

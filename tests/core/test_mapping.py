@@ -11,7 +11,7 @@ from shared.core.fingerprint import fingerprint
 from shared.core.items import Attendee, AttendeeRole, Field, ItemKind, Sensitivity, Side
 from shared.core.mapping import activity_fields, event_write, item_from_activity, item_from_event
 from shared.core.timezones import UnknownTimeZone, to_iana, to_windows
-from shared.erp.model import AccessLevel, ActivityType, Contact, ErpUser, Facility, Origin, ParticipantKind
+from shared.core.activities import AccessLevel, ActivityType, Contact, ErpUser, Facility, Origin, ParticipantKind
 from tests.core.builders import activity, event
 
 USER = ErpUser(

@@ -21,7 +21,7 @@ from shared.core.links import LinkState
 from shared.core.m365 import DeltaEntry, EventType
 from shared.core.planner import RunInput, plan
 from shared.core.policy import Direction, PrivateEvents, SyncPolicy
-from shared.erp.model import ActivityChange, ActivityState, ActivityType, Origin
+from shared.core.activities import ActivityChange, ActivityState, ActivityType, Origin
 from tests.core.builders import NOW, activity, event, link
 
 POLICY = SyncPolicy()

@@ -11,7 +11,7 @@ import stamina
 
 from shared.erp import http_client
 from shared.erp.http_client import HttpErp
-from shared.erp.model import (
+from shared.core.activities import (
     AccessLevel,
     ActivityFields,
     ActivityPatch,
@@ -326,9 +326,9 @@ async def test_snapshot_lists_current_activities_ending_after_the_window_start(e
     )
     new = await erp.create_activity(meeting(), idempotency_key="k-new")
     await erp.create_activity(meeting(owner_id="U2"), idempotency_key="k-other-owner")
-    page = await erp.activity_changes(owner_id="U1", cursor=None, ends_after=datetime(2026, 11, 20, tzinfo=UTC))
+    page = await erp.activity_changes(user_id="U1", cursor=None, ends_after=datetime(2026, 11, 20, tzinfo=UTC))
     assert [change.activity_id for change in page.items] == [new.id]
-    everything = await erp.activity_changes(owner_id="U1", cursor=None)
+    everything = await erp.activity_changes(user_id="U1", cursor=None)
     assert {change.activity_id for change in everything.items} == {old.id, new.id}
     assert all(not change.deleted and change.activity is not None for change in everything.items)
 
@@ -337,14 +337,14 @@ async def test_feed_after_cursor_holds_each_change_once_with_tombstones(erp: Htt
     """After a cursor the feed holds every changed activity once, as it is now, deleted ones as tombstones."""
     kept = await erp.create_activity(meeting(), idempotency_key="k-kept")
     doomed = await erp.create_activity(meeting(subject="Doomed"), idempotency_key="k-doomed")
-    start = await erp.activity_changes(owner_id="U1", cursor=None)
+    start = await erp.activity_changes(user_id="U1", cursor=None)
     moved = await erp.update_activity(kept.id, ActivityPatch(subject="Renamed"), version=kept.version)
     moved = await erp.update_activity(kept.id, ActivityPatch(location="Room 2"), version=moved.version)
     deleted = await raw.delete(f"/activities/{doomed.id}", headers={"If-Match": f'"{doomed.version}"'})
     assert deleted.status_code == 204
     added = await erp.create_activity(meeting(subject="New"), idempotency_key="k-added")
 
-    changes = await erp.activity_changes(owner_id="U1", cursor=start.cursor)
+    changes = await erp.activity_changes(user_id="U1", cursor=start.cursor)
     by_id = {change.activity_id: change for change in changes.items}
     assert list(by_id) == [kept.id, doomed.id, added.id]
     assert len(changes.items) == 3
@@ -352,7 +352,7 @@ async def test_feed_after_cursor_holds_each_change_once_with_tombstones(erp: Htt
     assert by_id[doomed.id].deleted
     assert by_id[doomed.id].activity is None
     assert [change.seq for change in changes.items] == sorted(change.seq for change in changes.items)
-    quiet = await erp.activity_changes(owner_id="U1", cursor=changes.cursor)
+    quiet = await erp.activity_changes(user_id="U1", cursor=changes.cursor)
     assert quiet.items == ()
 
 
@@ -360,10 +360,10 @@ async def test_adapter_follows_every_page_of_the_feed(erp: HttpErp, monkeypatch:
     """The adapter follows nextCursor until hasMore is false, for the snapshot and for changes."""
     monkeypatch.setattr(http_client, "PAGE_SIZE", 2)
     ids = [(await erp.create_activity(meeting(subject=f"S{n}"), idempotency_key=f"k-page-{n}")).id for n in range(5)]
-    snapshot = await erp.activity_changes(owner_id="U1", cursor=None)
+    snapshot = await erp.activity_changes(user_id="U1", cursor=None)
     assert sorted(change.activity_id for change in snapshot.items) == sorted(ids)
     more = [(await erp.create_activity(meeting(subject=f"T{n}"), idempotency_key=f"k-more-{n}")).id for n in range(5)]
-    changes = await erp.activity_changes(owner_id="U1", cursor=snapshot.cursor)
+    changes = await erp.activity_changes(user_id="U1", cursor=snapshot.cursor)
     assert [change.activity_id for change in changes.items] == more
 
 
@@ -399,7 +399,7 @@ async def test_bad_cursor_is_a_bad_request(raw: httpx.AsyncClient, erp: HttpErp)
     assert answer.status_code == 400
     assert answer.json()["type"].endswith("/bad-cursor")
     with pytest.raises(ErpInvalid):
-        await erp.activity_changes(owner_id="U1", cursor="%%%")
+        await erp.activity_changes(user_id="U1", cursor="%%%")
 
 
 async def test_leave_request_feed_follows_approval_and_cancellation(erp: HttpErp, raw: httpx.AsyncClient) -> None:

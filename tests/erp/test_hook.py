@@ -12,7 +12,7 @@ import pytest
 
 from shared.erp.hook import HookRejected, sign_hook, verify_hook
 from shared.erp.http_client import HttpErp
-from shared.erp.model import ActivityFields, ActivityPatch, ActivityType
+from shared.core.activities import ActivityFields, ActivityPatch, ActivityType
 from tests.erp.conftest import HOOK_SECRET, HookReceiver
 
 Mutation = Callable[[dict[str, str], bytes], tuple[dict[str, str], bytes]]

@@ -19,7 +19,7 @@ import pytest
 
 from emulators.erp import create_app, seed_store
 from shared.erp.http_client import HttpErp
-from shared.erp.model import ActivityFields, ActivityType, Origin
+from shared.core.activities import ActivityFields, ActivityType, Origin
 from tests.erp.conftest import API_KEY, SEED, RunningErp, free_port, serving
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -50,7 +50,7 @@ def test_every_answer_of_the_reference_erp_matches_the_contract(case: schemathes
     )
 
 
-# --- the models of shared/erp/model.py and the spec's schemas say the same thing ----------------------------
+# --- the models of shared/core/activities.py and the spec's schemas say the same thing ----------------------------
 
 
 def _properties(name: str) -> set[str]:

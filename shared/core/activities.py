@@ -1,4 +1,7 @@
-"""Typed models of the ERP Sync API (docs/erp-sync-api.yaml), as the sync engine sees them.
+"""The ERP vocabulary the sync core plans with: activities, participants, users, contacts, feeds.
+
+The ERP Sync API (docs/erp-sync-api.yaml) carries these on the wire; the HTTP adapter imports them from
+here, never the other way round.
 
 Field names are the contract's camelCase on the wire and snake_case in Python. Times of an
 activity are wall-clock times in the activity's IANA ``time_zone`` (all-day items start and end
@@ -173,6 +176,8 @@ class Activity(ActivityFields):
 class ActivityPatch(ErpModel):
     """A partial update: only the fields set are sent (``model_dump(exclude_unset=True)``)."""
 
+    # R10: a meeting handed over to its organizer's mailbox changes owner.
+    owner_id: str | None = None
     subject: str | None = None
     description: str | None = None
     start: datetime | None = None
@@ -239,15 +244,3 @@ class ChangePage(ErpModel, Generic[T]):
 
     items: tuple[T, ...] = Field(default=())
     cursor: str
-
-
-class HookChange(ErpModel):
-    """One entry of a change-hook call: which record changed and whose calendars it touches."""
-
-    entity: Literal["activity", "leaveRequest"]
-    id: str
-    user_ids: tuple[str, ...] = ()
-
-
-class HookPayload(ErpModel):
-    changes: tuple[HookChange, ...]
