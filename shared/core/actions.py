@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.core.activities import Activity
 from shared.core.items import CalendarItem, Field, Side
 from shared.core.links import Link
 from shared.core.m365 import M365Event
-from shared.core.activities import Activity
+from shared.core.meetings import Meeting
 
 
 @dataclass(frozen=True, kw_only=True)
 class CreateActivity:
-    """R5/R23: an M365 event with no link becomes an ERP activity."""
+    """R5/R23: an M365 event with no link becomes an ERP activity.
+
+    R10: when the event is a meeting (it has an iCalUId) the mailbox first claims it tenant-wide; a claim
+    lost to another mailbox turns this into that mailbox's copy (``meetings.after_lost_claim``).
+    """
 
     event: M365Event
     item: CalendarItem
@@ -96,6 +101,67 @@ class Remember:
 
 
 @dataclass(frozen=True, kw_only=True)
+class LinkCopy:
+    """R10: this mailbox's copy of a meeting another mailbox owns; link it to that activity, create nothing.
+
+    R27: the person's answer in their copy becomes their participant row, or the ERP's answer is given on the
+    copy when the copy has none yet.
+    """
+
+    event: M365Event
+    meeting: Meeting
+
+
+@dataclass(frozen=True, kw_only=True)
+class TakeOver:
+    """R10: the organizer's mailbox became synced after an attendee's copy claimed the meeting; the organizer's
+    copy becomes the owner and the activity changes owner."""
+
+    event: M365Event
+    meeting: Meeting
+
+
+@dataclass(frozen=True, kw_only=True)
+class Wait:
+    """R10: a copy of a meeting whose organizer's mailbox syncs it; offered again until the activity exists."""
+
+    event: M365Event
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnswerInErp:
+    """R27: the person answered in their copy; their participant row of the activity says so."""
+
+    link: Link
+    response: str  # Graph's vocabulary: accepted, tentativelyAccepted, declined, none
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnswerInOutlook:
+    """R27: the person's answer was set in the ERP; it is given on their copy, without a response mail."""
+
+    link: Link
+    response: str  # accepted, tentativelyAccepted or declined
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetireCopy:
+    """A copy's meeting ended for this person (cancelled, removed, voided): stop syncing it, write nothing."""
+
+    link: Link
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Demote:
+    """R10: the activity changed owner (taken over by its organizer); this mailbox's copy is now a copy."""
+
+    link: Link
+    activity: Activity
+
+
+@dataclass(frozen=True, kw_only=True)
 class Skip:
     """A change deliberately not synced, with the rule that says so (shown in run summaries)."""
 
@@ -114,6 +180,13 @@ Action = (
     | DeleteEvent
     | Relink
     | Remember
+    | LinkCopy
+    | TakeOver
+    | Wait
+    | AnswerInErp
+    | AnswerInOutlook
+    | RetireCopy
+    | Demote
     | Skip
 )
 

@@ -23,6 +23,11 @@ def _when(item: CalendarItem) -> object:
     return [item.start.astimezone(UTC).isoformat(), item.end.astimezone(UTC).isoformat()]
 
 
+def _answer(response: str) -> str:
+    """Graph says "notResponded" where the ERP says "none": the same answer (R27)."""
+    return "none" if response in ("none", "notResponded") else response
+
+
 def field_values(item: CalendarItem) -> dict[Field, object]:
     """The comparable value of each field group."""
     return {
@@ -30,7 +35,8 @@ def field_values(item: CalendarItem) -> dict[Field, object]:
         Field.BODY: normalise_text(item.body),
         Field.WHEN: _when(item),
         Field.LOCATION: item.location.strip(),
-        Field.ATTENDEES: sorted([a.email.lower(), a.role.value, a.response] for a in item.attendees),
+        Field.ATTENDEES: sorted([a.email.lower(), a.role.value] for a in item.attendees),
+        Field.RESPONSES: sorted([a.email.lower(), _answer(a.response)] for a in item.attendees),
         Field.CATEGORIES: sorted({c.strip().lower() for c in item.categories}),
         Field.SHOW_AS: item.show_as,
         Field.SENSITIVITY: item.sensitivity.value,

@@ -34,7 +34,8 @@ class Field(StrEnum):
     BODY = "body"
     WHEN = "when"  # start, end, time zone, all-day and no-specified-time move as one
     LOCATION = "location"
-    ATTENDEES = "attendees"
+    ATTENDEES = "attendees"  # who is invited, and as what (required, optional, room)
+    RESPONSES = "responses"  # their answers (R27): read from M365, never written to it
     CATEGORIES = "categories"
     SHOW_AS = "show_as"
     SENSITIVITY = "sensitivity"

@@ -9,10 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from shared.core.directory import Directory
-from shared.core.items import Attendee, AttendeeRole, CalendarItem, Field, ItemKind, Sensitivity, Side
-from shared.core.m365 import EventWrite, M365Event
-from shared.core.timezones import localize, wall_clock, zone
 from shared.core.activities import (
     AccessLevel,
     Activity,
@@ -26,6 +22,10 @@ from shared.core.activities import (
     Response,
     ShowAs,
 )
+from shared.core.directory import Directory
+from shared.core.items import Attendee, AttendeeRole, CalendarItem, Field, ItemKind, Sensitivity, Side
+from shared.core.m365 import EventWrite, M365Event
+from shared.core.timezones import localize, wall_clock, zone
 
 _ERP_RESPONSE = {
     "none": Response.NONE,
@@ -109,7 +109,10 @@ def item_from_activity(activity: Activity) -> CalendarItem:
 # --- neutral to ERP --------------------------------------------------------------------------------
 
 
-def _participants(item: CalendarItem, directory: Directory) -> tuple[Participant, ...]:
+def _participants(item: CalendarItem, directory: Directory, current: Activity | None) -> tuple[Participant, ...]:
+    """R15/R16/R27 from the attendees. A registered user's own answer is synced through their own copy of
+    the meeting, so the answer the ERP holds for them wins over the organizer's view of it."""
+    kept = {(p.kind, p.ref_id): p.response for p in current.participants} if current else {}
     participants = []
     for attendee in item.attendees:
         email = attendee.email.lower()
@@ -121,32 +124,61 @@ def _participants(item: CalendarItem, directory: Directory) -> tuple[Participant
             kind, ref = ParticipantKind.CONTACT, directory.contacts[email].id
         else:
             kind, ref = ParticipantKind.EXTERNAL, None  # R15: kept as a plain attendee, no contact created
+        response = _ERP_RESPONSE.get(attendee.response, Response.NONE)
+        if kind is ParticipantKind.USER and kept.get((kind, ref), Response.NONE) is not Response.NONE:
+            response = kept[(kind, ref)]
         participants.append(
             Participant(
                 email=email,
                 name=attendee.name or None,
                 kind=kind,
                 ref_id=ref,
-                response=_ERP_RESPONSE.get(attendee.response, Response.NONE),
+                response=response,
                 required=attendee.role is not AttendeeRole.OPTIONAL,
             )
         )
     return tuple(participants)
 
 
-def _references(item: CalendarItem, directory: Directory, owner_id: str) -> dict[str, object]:
+def _linked_directly(current: Activity | None, kind: ParticipantKind, ids: tuple[str, ...]) -> tuple[str, ...]:
+    """References the ERP holds without a participant row for them: a person linked them in the ERP, so an
+    attendee change in Outlook never drops them (R15)."""
+    if current is None:
+        return ()
+    via_rows = {p.ref_id for p in current.participants if p.kind is kind}
+    return tuple(i for i in ids if i not in via_rows)
+
+
+def _references(item: CalendarItem, directory: Directory, owner_id: str, current: Activity | None) -> dict[str, object]:
     """R15/R16: registered users, contacts, their company and booked facilities from the attendees."""
     emails = [a.email.lower() for a in item.attendees]
-    users = tuple(directory.users[e].id for e in emails if e in directory.users and directory.users[e].id != owner_id)
+    users = [directory.users[e].id for e in emails if e in directory.users and directory.users[e].id != owner_id]
     contacts = [directory.contacts[e] for e in emails if e in directory.contacts]
-    facilities = tuple(directory.facilities[e].id for e in emails if e in directory.facilities)
+    facilities = [directory.facilities[e].id for e in emails if e in directory.facilities]
     companies = {c.company_id for c in contacts if c.company_id}
-    return {
-        "registered_user_ids": users,
-        "contact_ids": tuple(c.id for c in contacts),
-        "company_id": companies.pop() if len(companies) == 1 else None,
-        "facility_ids": facilities,
+    values: dict[str, object] = {
+        "registered_user_ids": _unique(
+            [*users, *_linked_directly(current, ParticipantKind.USER, current.registered_user_ids if current else ())]
+        ),
+        "contact_ids": _unique(
+            [
+                *(c.id for c in contacts),
+                *_linked_directly(current, ParticipantKind.CONTACT, current.contact_ids if current else ()),
+            ]
+        ),
+        "facility_ids": _unique(
+            [*facilities, *_linked_directly(current, ParticipantKind.FACILITY, current.facility_ids if current else ())]
+        ),
     }
+    if len(companies) == 1:
+        values["company_id"] = companies.pop()
+    elif current is None:
+        values["company_id"] = None
+    return values
+
+
+def _unique(ids: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(i for i in ids if i))
 
 
 def _erp_when(item: CalendarItem) -> dict[str, object]:
@@ -159,7 +191,9 @@ def _erp_when(item: CalendarItem) -> dict[str, object]:
     }
 
 
-def _erp_values(item: CalendarItem, field: Field, directory: Directory, owner_id: str) -> dict[str, object]:
+def _erp_values(
+    item: CalendarItem, field: Field, directory: Directory, owner_id: str, current: Activity | None
+) -> dict[str, object]:
     match field:
         case Field.SUBJECT:
             return {"subject": item.subject}
@@ -169,8 +203,11 @@ def _erp_values(item: CalendarItem, field: Field, directory: Directory, owner_id
             return _erp_when(item)
         case Field.LOCATION:
             return {"location": item.location}
-        case Field.ATTENDEES:
-            return {"participants": _participants(item, directory), **_references(item, directory, owner_id)}
+        case Field.ATTENDEES | Field.RESPONSES:
+            return {
+                "participants": _participants(item, directory, current),
+                **_references(item, directory, owner_id, current),
+            }
         case Field.CATEGORIES:
             return {"categories": item.categories}
         case Field.SHOW_AS:
@@ -184,7 +221,7 @@ def activity_fields(item: CalendarItem, *, user: ErpUser, origin: Origin, direct
     """A new ERP activity for an M365 event (R23: a meeting, with the user's defaults, R2)."""
     values: dict[str, object] = {}
     for field in Field:
-        values.update(_erp_values(item, field, directory, user.id))
+        values.update(_erp_values(item, field, directory, user.id, None))
     return ActivityFields.model_validate(
         {
             **values,
@@ -198,12 +235,18 @@ def activity_fields(item: CalendarItem, *, user: ErpUser, origin: Origin, direct
 
 
 def activity_patch(
-    item: CalendarItem, fields: Iterable[Field], *, owner_id: str, directory: Directory
+    item: CalendarItem,
+    fields: Iterable[Field],
+    *,
+    owner_id: str,
+    directory: Directory,
+    current: Activity | None = None,
 ) -> ActivityPatch:
-    """Only ``fields`` of ``item``, as a partial update."""
+    """Only ``fields`` of ``item``, as a partial update. With the ``current`` activity, attendee changes keep
+    what only the ERP knows: registered users' own answers and references linked there directly."""
     values: dict[str, object] = {}
     for field in fields:
-        values.update(_erp_values(item, field, directory, owner_id))
+        values.update(_erp_values(item, field, directory, owner_id, current))
     return ActivityPatch.model_validate(values)
 
 
@@ -269,6 +312,8 @@ def _m365_values(
             }
         case Field.ATTENDEES:
             return {"attendees": item.attendees}
+        case Field.RESPONSES:
+            return {}  # Graph lets only each attendee answer (R27)
         case Field.CATEGORIES:
             return {"categories": item.categories}
         case Field.SHOW_AS:

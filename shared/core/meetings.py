@@ -19,6 +19,8 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from shared.core.activities import Activity, ActivityPatch, Participant, ParticipantKind, Response
+
 
 class LinkRole(StrEnum):
     """What a mailbox's copy is to its activity."""
@@ -40,3 +42,65 @@ class Meeting(BaseModel):
     updated_at: AwareDatetime
     # Storage ETag; None for a claim not stored yet.
     etag: str | None = None
+
+
+# --- answers (R27) ---------------------------------------------------------------------------------
+
+# What a person can answer, in Graph's words; "none" is no answer yet.
+ANSWERS = frozenset({"accepted", "tentativelyAccepted", "declined"})
+_TO_ERP = {
+    "accepted": Response.ACCEPTED,
+    "tentativelyAccepted": Response.TENTATIVE,
+    "declined": Response.DECLINED,
+    "organizer": Response.ORGANIZER,
+}
+_FROM_ERP = {
+    Response.ACCEPTED: "accepted",
+    Response.TENTATIVE: "tentativelyAccepted",
+    Response.DECLINED: "declined",
+    Response.ORGANIZER: "organizer",
+    Response.NONE: "none",
+}
+
+
+def answer(response: str | None) -> str:
+    """A Graph response in one spelling: "notResponded" and a missing one are "none"."""
+    return response if response in ANSWERS or response == "organizer" else "none"
+
+
+def _is_me(participant: Participant, user_id: str, mailbox: str) -> bool:
+    if participant.kind is not ParticipantKind.USER:
+        return False
+    return participant.ref_id == user_id or participant.email.lower() == mailbox.lower()
+
+
+def participant_answer(activity: Activity, user_id: str, mailbox: str) -> str | None:
+    """The person's answer on the activity (Graph's words), or None when they are not a participant."""
+    for participant in activity.participants:
+        if _is_me(participant, user_id, mailbox):
+            return _FROM_ERP[participant.response]
+    return "none" if user_id in activity.registered_user_ids else None
+
+
+def with_answer(activity: Activity, *, user_id: str, mailbox: str, name: str, response: str) -> ActivityPatch:
+    """The participants of ``activity`` with this person's row answering ``response`` (added when missing)."""
+    erp_response = _TO_ERP.get(response, Response.NONE)
+    rows = list(activity.participants)
+    for i, participant in enumerate(rows):
+        if _is_me(participant, user_id, mailbox):
+            rows[i] = participant.model_copy(update={"response": erp_response})
+            break
+    else:
+        rows.append(
+            Participant(
+                email=mailbox.lower(),
+                name=name or None,
+                kind=ParticipantKind.USER,
+                ref_id=user_id,
+                response=erp_response,
+            )
+        )
+    registered = activity.registered_user_ids
+    if user_id != activity.owner_id and user_id not in registered:
+        registered = (*registered, user_id)
+    return ActivityPatch(participants=tuple(rows), registered_user_ids=registered)

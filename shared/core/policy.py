@@ -30,13 +30,23 @@ class PrivateEvents(StrEnum):
 
 
 ALL_FIELDS: frozenset[Field] = frozenset(Field)
+# Fields Graph does not let the organizer write: attendees' answers come from their own mail systems (R27).
+NEVER_WRITTEN_TO_M365: frozenset[Field] = frozenset({Field.RESPONSES})
 
 # R20-R22: which fields an M365 edit may change in the ERP, per activity type and origin.
 # Items created in M365 are owned by M365 for every field; ERP-created tasks and phone calls only
 # take start/end back (R20); ERP-created meetings take times and attendees back (R21).
 DEFAULT_M365_OWNED_FIELDS: dict[ItemKind, frozenset[Field]] = {
     ItemKind.MEETING: frozenset(
-        {Field.WHEN, Field.ATTENDEES, Field.LOCATION, Field.CATEGORIES, Field.SHOW_AS, Field.SENSITIVITY}
+        {
+            Field.WHEN,
+            Field.ATTENDEES,
+            Field.RESPONSES,
+            Field.LOCATION,
+            Field.CATEGORIES,
+            Field.SHOW_AS,
+            Field.SENSITIVITY,
+        }
     ),
     ItemKind.PHONE_CALL: frozenset({Field.WHEN}),
     ItemKind.TASK: frozenset({Field.WHEN}),

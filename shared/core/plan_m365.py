@@ -1,0 +1,93 @@
+"""One side changed: an M365 event (of the owner's copy, or new to the sync) and what the ERP gets (R5, R8,
+R9, R23-R27). Copies of meetings another mailbox owns are ``plan_copies``' job."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from shared.core.actions import Action, CreateActivity, DetachLink, Relink, Remember, Skip, UpdateActivity, VoidActivity
+from shared.core.fingerprint import changed_fields, fingerprint
+from shared.core.guards import why_not_create_activity
+from shared.core.items import ItemKind, Side
+from shared.core.links import Link, LinkState
+from shared.core.m365 import DeltaEntry, EventType, M365Event
+from shared.core.mapping import item_from_event
+from shared.core.plan_copies import new_meeting_event
+from shared.core.policy import PrivateEvents
+from shared.core.run import RunInput, Ways
+
+
+def m365_side(run: RunInput, entry: DeltaEntry, link: Link | None, ways: Ways) -> Iterator[Action]:
+    event = entry.event
+    if event is None:
+        yield from event_gone(run, entry.event_id, link, ways)
+        return
+    if event.type is EventType.SERIES_MASTER:
+        yield Skip(side=Side.M365, record_id=event.id, reason="series master: its occurrences sync (R28)")
+        return
+    if link is None:
+        yield from new_event(run, event, ways)
+        return
+    if link.state is not LinkState.ACTIVE:
+        yield Skip(side=Side.M365, record_id=event.id, reason=f"link is {link.state.value}")
+        return
+    if ended_for_owner(event):
+        # R27/R8: the owner declined, or the organizer cancelled: the meeting is not shown in the ERP.
+        if ways.to_erp and link.activity_id and not run.m365_initial:
+            yield VoidActivity(link=link, reason="declined" if event.response == "declined" else "cancelled")
+        return
+    item = item_from_event(event, kind=link.kind, conflict_category=run.policy.conflict_category)
+    changed = changed_fields(fingerprint(item), link.m365_fields)
+    if not changed:
+        return  # an echo of our own write, or a change in nothing we sync (R5)
+    owned = changed & run.policy.fields_m365_may_change(link.kind, link.origin)
+    if not ways.to_erp or not owned:
+        yield Remember(link=link, event=event)
+        return
+    yield UpdateActivity(link=link, event=event, item=item, fields=owned)
+
+
+def ended_for_owner(event: M365Event) -> bool:
+    """R27: a cancelled meeting, or one its owner declined, is not shown in the ERP."""
+    return event.is_cancelled or event.response == "declined"
+
+
+def event_gone(run: RunInput, event_id: str, link: Link | None, ways: Ways) -> Iterator[Action]:
+    if link is None or link.state is not LinkState.ACTIVE:
+        return
+    if run.m365_initial:
+        yield Skip(side=Side.M365, record_id=event_id, reason="initial pull never deletes (R4)")
+        return
+    if not ways.to_erp:
+        yield DetachLink(link=link, vanished_on=Side.M365)
+        return
+    if run.policy.void_on_event_delete.get(link.kind, False) or link.origin is Side.M365:
+        yield VoidActivity(link=link, reason="event deleted in M365 (R8)", vanished_on=Side.M365)
+    else:
+        yield DetachLink(link=link, vanished_on=Side.M365)  # R8: ERP-born tasks and calls stay in the ERP
+
+
+def new_event(run: RunInput, event: M365Event, ways: Ways) -> Iterator[Action]:
+    if event.erp_stamp:
+        # R10: we wrote this event for an ERP record but never saved the link (crash): pair, don't copy.
+        yield Relink(event_id=event.id, activity_id=event.erp_stamp, origin=Side.ERP)
+        return
+    if event.ical_uid:
+        decided = new_meeting_event(run, event, ways)
+        if decided is not None:
+            yield decided
+            return
+    yield from create_activity(run, event, ways)
+
+
+def create_activity(run: RunInput, event: M365Event, ways: Ways) -> Iterator[Action]:
+    """R23: the event becomes an ERP meeting, unless a filter keeps it out."""
+    policy = run.policy
+    reason = why_not_create_activity(policy, event, to_erp=ways.to_erp)
+    if reason:
+        yield Skip(side=Side.M365, record_id=event.id, reason=reason)
+        return
+    item = item_from_event(event, kind=ItemKind.MEETING, conflict_category=policy.conflict_category)
+    if policy.private_events is PrivateEvents.SYNC_AS_BUSY and event.sensitivity != "normal":
+        item = item.model_copy(update={"subject": "Busy", "body": "", "attendees": ()})
+    yield CreateActivity(event=event, item=item)

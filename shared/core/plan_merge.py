@@ -1,0 +1,43 @@
+"""Both sides changed one linked item since the last sync (R6)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+from shared.core.actions import Action, Remember, UpdateActivity, UpdateEvent
+from shared.core.activities import Activity
+from shared.core.fingerprint import changed_fields, fingerprint
+from shared.core.links import Link
+from shared.core.m365 import M365Event
+from shared.core.mapping import item_from_activity, item_from_event
+from shared.core.policy import NEVER_WRITTEN_TO_M365
+from shared.core.run import RunInput, Ways
+
+
+def merge_both(run: RunInput, link: Link, event: M365Event, activity: Activity, ways: Ways) -> Iterator[Action]:
+    """R6: fields changed on one side come from that side; on both, the latest change wins (ties: M365)."""
+    policy = run.policy
+    m365_item = item_from_event(event, kind=link.kind, conflict_category=policy.conflict_category)
+    erp_item = item_from_activity(activity)
+    m365_changed = changed_fields(fingerprint(m365_item), link.m365_fields) & policy.fields_m365_may_change(
+        link.kind, link.origin
+    )
+    erp_changed = changed_fields(fingerprint(erp_item), link.erp_fields)
+    both = m365_changed & erp_changed
+    m365_wins = m365_is_latest(event, activity, policy.clock_skew_seconds)
+    to_erp_fields = (m365_changed - erp_changed) | (both if m365_wins else frozenset())
+    to_m365_fields = ((erp_changed - m365_changed) | (frozenset() if m365_wins else both)) - NEVER_WRITTEN_TO_M365
+    if ways.to_erp and to_erp_fields:
+        yield UpdateActivity(link=link, event=event, item=m365_item, fields=frozenset(to_erp_fields))
+    if ways.to_m365 and to_m365_fields:
+        yield UpdateEvent(link=link, activity=activity, item=erp_item, fields=frozenset(to_m365_fields))
+    wrote = (ways.to_erp and to_erp_fields) or (ways.to_m365 and to_m365_fields)
+    if (m365_changed or erp_changed) and not wrote:
+        yield Remember(link=link, event=event, activity=activity)
+
+
+def m365_is_latest(event: M365Event, activity: Activity, skew_seconds: float) -> bool:
+    if event.last_modified is None:
+        return False
+    return event.last_modified >= activity.modified_at - timedelta(seconds=skew_seconds)

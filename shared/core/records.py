@@ -1,0 +1,195 @@
+"""What a link (and a meeting claim) records after each action: pure functions of what the write returned.
+
+The engine calls one of these after every write and stores the result; nothing else decides what a link
+says. Fingerprints record what each side shows right after the write, so the next run tells a person's
+change from our own echo (R5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from shared.core.activities import Activity
+from shared.core.fingerprint import fingerprint
+from shared.core.items import CalendarItem, Field, ItemKind, Side
+from shared.core.links import Fingerprint, Link, LinkState
+from shared.core.m365 import M365Event
+from shared.core.mapping import item_from_activity, item_from_event
+from shared.core.meetings import LinkRole, Meeting, answer, participant_answer
+from shared.core.policy import SyncPolicy
+
+
+def m365_fingerprint(event: M365Event, kind: ItemKind, policy: SyncPolicy) -> Fingerprint:
+    """The event's fingerprints; the sync's own conflict marker is not a user category (R7)."""
+    return fingerprint(item_from_event(event, kind=kind, conflict_category=policy.conflict_category))
+
+
+def erp_fingerprint(activity: Activity) -> Fingerprint:
+    return fingerprint(item_from_activity(activity))
+
+
+def paired(
+    *,
+    user_id: str,
+    link_id: str,
+    origin: Side,
+    event: M365Event,
+    activity: Activity,
+    policy: SyncPolicy,
+    now: datetime,
+    m365_fields: Fingerprint | None = None,
+    erp_fields: Fingerprint | None = None,
+) -> Link:
+    """A new owner's link of ``event`` and ``activity`` as each side shows them now (create, relink)."""
+    kind = ItemKind(activity.type.value)
+    return Link(
+        user_id=user_id,
+        link_id=link_id,
+        kind=kind,
+        origin=origin,
+        role=LinkRole.OWNER,
+        event_id=event.id,
+        ical_uid=event.ical_uid,
+        activity_id=activity.id,
+        m365_fields=m365_fields if m365_fields is not None else m365_fingerprint(event, kind, policy),
+        erp_fields=erp_fields if erp_fields is not None else erp_fingerprint(activity),
+        m365_change_key=event.change_key,
+        erp_version=activity.version,
+        m365_modified_at=event.last_modified,
+        erp_modified_at=activity.modified_at,
+        response=answer(event.response),
+        updated_at=now,
+    )
+
+
+def copied(*, user_id: str, link_id: str, event: M365Event, activity: Activity, response: str, now: datetime) -> Link:
+    """A copy's link (R10): which event and activity, and the answer both sides now agree on (R27)."""
+    return Link(
+        user_id=user_id,
+        link_id=link_id,
+        kind=ItemKind(activity.type.value),
+        origin=Side.M365 if activity.origin is not None else Side.ERP,
+        role=LinkRole.COPY,
+        event_id=event.id,
+        ical_uid=event.ical_uid,
+        activity_id=activity.id,
+        m365_change_key=event.change_key,
+        erp_version=activity.version,
+        response=response,
+        updated_at=now,
+    )
+
+
+def after_activity_update(
+    link: Link, *, event: M365Event, item: CalendarItem, fields: Iterable[Field], updated: Activity, now: datetime
+) -> Link:
+    """The ERP took ``fields`` of the event: only the written fields count as synced on the ERP side, so an
+    ERP edit that slipped in meanwhile still flows."""
+    erp_now = erp_fingerprint(updated)
+    return link.model_copy(
+        update={
+            "m365_fields": fingerprint(item),
+            "erp_fields": {**link.erp_fields, **{f: erp_now[f] for f in fields}},
+            "m365_change_key": event.change_key,
+            "m365_modified_at": event.last_modified,
+            "erp_version": updated.version,
+            "erp_modified_at": updated.modified_at,
+            "updated_at": now,
+        }
+    )
+
+
+def after_event_update(
+    link: Link,
+    *,
+    item: CalendarItem,
+    fields: Iterable[Field],
+    activity: Activity,
+    written: M365Event,
+    policy: SyncPolicy,
+    now: datetime,
+) -> Link:
+    """The event took ``fields`` of the activity. In a two-sided merge the ERP was written just before: its
+    newer fingerprints and version are on the link already, and ``activity`` is the older read."""
+    chosen = frozenset(fields)
+    m365_now = m365_fingerprint(written, link.kind, policy)
+    erp_read = fingerprint(item)
+    newer_erp = link.erp_version is not None and link.erp_version > activity.version
+    return link.model_copy(
+        update={
+            "erp_fields": {**link.erp_fields, **{f: erp_read[f] for f in chosen}},
+            "m365_fields": {**link.m365_fields, **{f: m365_now[f] for f in chosen}},
+            "m365_change_key": written.change_key,
+            "m365_modified_at": written.last_modified,
+            "erp_version": link.erp_version if newer_erp else activity.version,
+            "erp_modified_at": link.erp_modified_at if newer_erp else activity.modified_at,
+            "updated_at": now,
+        }
+    )
+
+
+def remembered(
+    link: Link, *, event: M365Event | None, activity: Activity | None, policy: SyncPolicy, now: datetime
+) -> Link:
+    """Nothing written: what each side shows now becomes what was synced."""
+    update: dict[str, object] = {"updated_at": now}
+    if event is not None:
+        update["m365_fields"] = m365_fingerprint(event, link.kind, policy)
+        update["m365_change_key"] = event.change_key
+    if activity is not None:
+        update["erp_fields"] = erp_fingerprint(activity)
+        update["erp_version"] = activity.version
+    return link.model_copy(update=update)
+
+
+def after_conflict(link: Link, *, event: M365Event, policy: SyncPolicy, now: datetime) -> Link:
+    """R7: the M365 version sits in the conflict record; remember it so it is not offered again every run."""
+    return link.model_copy(update={"m365_fields": m365_fingerprint(event, link.kind, policy), "updated_at": now})
+
+
+def answered(link: Link, *, response: str, erp_version: int | None, now: datetime) -> Link:
+    """R27: both sides now hold ``response`` for this person."""
+    return link.model_copy(
+        update={"response": response, "erp_version": erp_version or link.erp_version, "updated_at": now}
+    )
+
+
+def retired(link: Link, *, now: datetime) -> Link:
+    return link.model_copy(update={"state": LinkState.RETIRED, "updated_at": now})
+
+
+def detached(link: Link, *, now: datetime) -> Link:
+    return link.model_copy(update={"state": LinkState.DETACHED, "updated_at": now})
+
+
+def demoted(link: Link, *, activity: Activity, mailbox: str, now: datetime) -> Link:
+    """R10: the owner's link becomes a copy's; the answer the ERP holds for the person is the synced one."""
+    return link.model_copy(
+        update={
+            "role": LinkRole.COPY,
+            "response": participant_answer(activity, link.user_id, mailbox) or "none",
+            "erp_version": activity.version,
+            "updated_at": now,
+        }
+    )
+
+
+# --- meeting claims (R10) --------------------------------------------------------------------------
+
+
+def claim(*, ical_uid: str, user_id: str, mailbox: str, activity_id: str | None, now: datetime) -> Meeting:
+    """This mailbox's claim on a meeting (insert-if-absent decides who owns it)."""
+    return Meeting(
+        ical_uid=ical_uid, owner_user_id=user_id, owner_mailbox=mailbox.lower(), activity_id=activity_id, updated_at=now
+    )
+
+
+def claimed_with(meeting: Meeting, *, activity_id: str, now: datetime) -> Meeting:
+    """The claim once its activity exists."""
+    return meeting.model_copy(update={"activity_id": activity_id, "updated_at": now})
+
+
+def taken_over(meeting: Meeting, *, user_id: str, mailbox: str, now: datetime) -> Meeting:
+    """R10: the organizer's mailbox owns the meeting from now on."""
+    return meeting.model_copy(update={"owner_user_id": user_id, "owner_mailbox": mailbox.lower(), "updated_at": now})

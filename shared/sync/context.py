@@ -1,0 +1,117 @@
+"""What a run works with: the ports (``Ports``) and the run's own memory (``RunContext``).
+
+The run's memory holds the latest stored version of each link written (so later actions act on it), the
+look-ups done once per run (ERP users, facilities, companies, contacts), and whether the run wrote to
+the calendar (its delta token has not seen that yet).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from shared.core.activities import Activity, ActivityType, Contact, ErpUser, Facility
+from shared.core.directory import Directory
+from shared.core.items import CalendarItem
+from shared.core.links import Link
+from shared.core.policy import SyncPolicy
+from shared.erp.port import ErpPort
+from shared.errors import ErpNotFound
+from shared.graph.port import CalendarPort
+from shared.state.port import StateStore
+from shared.sync.report import RunReport
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ports:
+    calendar: CalendarPort
+    erp: ErpPort
+    state: StateStore
+    policy: SyncPolicy
+    clock: Callable[[], datetime]
+
+
+@dataclass(kw_only=True)
+class RunContext:
+    """Per-run memory: the latest version of each link written, and look-ups done once."""
+
+    ports: Ports
+    user: ErpUser
+    mailbox: str
+    report: RunReport
+    open_issue_keys: set[str]
+    links: dict[str, Link] = field(default_factory=dict)
+    users: list[ErpUser] | None = None
+    facilities: list[Facility] | None = None
+    company_names: dict[str, str | None] = field(default_factory=dict)
+    contacts: dict[str, Contact | None] = field(default_factory=dict)
+    meeting_type_ready: bool = False
+    # Set by every write to the calendar: the delta token taken before it has not seen it yet.
+    wrote_m365: bool = False
+
+    def current(self, link: Link) -> Link:
+        return self.links.get(link.link_id, link)
+
+    async def save(self, link: Link) -> Link:
+        """Store the link and keep the stored copy (with its new ETag) for later actions of this run."""
+        stored = await self.ports.state.save_link(link)
+        self.links[stored.link_id] = stored
+        return stored
+
+    def now(self) -> datetime:
+        return self.ports.clock()
+
+    # --- look-ups, each asked of the ERP at most once per run ---
+
+    async def erp_users(self) -> list[ErpUser]:
+        if self.users is None:
+            self.users = list(await self.ports.erp.list_users(enabled_only=False))
+        return self.users
+
+    async def directory(self, item: CalendarItem) -> Directory:
+        emails = sorted({a.email.lower() for a in item.attendees})
+        if not emails:
+            return Directory()
+        users = await self.erp_users()
+        if self.facilities is None:
+            self.facilities = list(await self.ports.erp.list_facilities())
+        contacts = await self.find_contacts(emails)
+        return Directory.build(users=users, contacts=contacts, facilities=self.facilities)
+
+    async def company_name(self, activity: Activity) -> str | None:
+        """R21: the company a meeting's title names; None when it has none."""
+        if activity.type is not ActivityType.MEETING or not activity.company_id:
+            return None
+        return await self.company(activity.company_id)
+
+    async def company(self, company_id: str) -> str | None:
+        if company_id not in self.company_names:
+            try:
+                self.company_names[company_id] = (await self.ports.erp.get_company(company_id)).name
+            except ErpNotFound:
+                # A company removed in the ERP leaves the text without it rather than failing the event.
+                self.company_names[company_id] = None
+        return self.company_names[company_id]
+
+    async def find_contacts(self, emails: Sequence[str]) -> list[Contact]:
+        wanted = {e.lower() for e in emails}
+        missing = sorted(wanted - self.contacts.keys())
+        if missing:
+            found = {c.email.lower(): c for c in await self.ports.erp.find_contacts(missing) if c.email}
+            self.contacts.update({e: found.get(e) for e in missing})
+        return [c for e in sorted(wanted) if (c := self.contacts.get(e)) is not None]
+
+    async def contact_lines(self, activity: Activity) -> tuple[str, ...]:
+        """R19: the contact's name, company, phone and email in the body of a task or call event."""
+        if activity.type is ActivityType.MEETING:
+            return ()
+        emails = [p.email for p in activity.participants if p.kind.value == "contact"]
+        if not emails:
+            return ()
+        lines = []
+        for contact in await self.find_contacts(emails):
+            company = await self.company(contact.company_id) if contact.company_id else None
+            details = [contact.name, company or "", contact.phone or "", contact.email or ""]
+            lines.append("Contact: " + ", ".join(d for d in details if d))
+        return tuple(lines)

@@ -1,0 +1,132 @@
+"""Executing one planned action: the executor for its type, then what a failure means for the admin.
+
+Transient failures abort the whole run (cursors stay, the next run sees the same changes, links make that
+harmless, R10). A refused item becomes an issue and is offered again on the next run (R31). A read-only
+ERP record is a conflict (R7): the ERP stays, the event is marked, the M365 version is kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from shared.core import records
+from shared.core.actions import (
+    Action,
+    AnswerInErp,
+    AnswerInOutlook,
+    CreateActivity,
+    CreateEvent,
+    DeleteEvent,
+    Demote,
+    DetachLink,
+    LinkCopy,
+    Relink,
+    Remember,
+    RetireCopy,
+    Skip,
+    TakeOver,
+    UpdateActivity,
+    UpdateEvent,
+    VoidActivity,
+    Wait,
+)
+from shared.core.m365 import EventWrite
+from shared.errors import (
+    ErpConflict,
+    ErpError,
+    ErpInvalid,
+    ErpNotFound,
+    ErpReadOnly,
+    ErpTransient,
+    GraphError,
+    GraphInvalid,
+    GraphNotFound,
+    GraphTransient,
+)
+from shared.state.model import IssueKind
+from shared.sync import issues, write_erp, write_links, write_m365
+from shared.sync.context import RunContext
+
+_EXECUTORS: dict[type[Any], Callable[[Any, RunContext], Awaitable[Action | None]]] = {
+    CreateActivity: write_erp.create_activity,
+    UpdateActivity: write_erp.update_activity,
+    VoidActivity: write_erp.void_activity,
+    AnswerInErp: write_erp.answer_in_erp,
+    TakeOver: write_erp.take_over,
+    CreateEvent: write_m365.create_event,
+    UpdateEvent: write_m365.update_event,
+    DeleteEvent: write_m365.delete_event,
+    AnswerInOutlook: write_m365.answer_in_outlook,
+    Relink: write_links.relink,
+    Remember: write_links.remember,
+    DetachLink: write_links.detach,
+    LinkCopy: write_links.link_copy,
+    RetireCopy: write_links.retire_copy,
+    Demote: write_links.demote,
+    Wait: write_links.wait,
+    Skip: write_links.skip,
+}
+
+
+async def execute(action: Action, run: RunContext) -> None:
+    """Run the action's executor (and what it hands on, e.g. a lost claim's copy link); record the outcome."""
+    key = issues.key_of(action)
+    try:
+        follow_up = await _EXECUTORS[type(action)](action, run)
+    except ErpReadOnly as error:
+        await _conflict(action, run, error)
+        return
+    except (ErpTransient, GraphTransient):
+        raise  # the whole run is retried; cursors stay where they were
+    except (ErpInvalid, GraphInvalid, ErpConflict, ErpNotFound, GraphNotFound, ErpError, GraphError) as error:
+        kind = IssueKind.REFUSED_ITEM if isinstance(error, ErpInvalid | GraphInvalid) else IssueKind.FAILURE
+        await issues.record(
+            run,
+            key,
+            kind,
+            f"{type(action).__name__} failed: {error}",
+            event_id=issues.event_id_of(action),
+            activity_id=issues.activity_id_of(action),
+            payload=issues.payload_of(action),
+        )
+        return
+    if follow_up is not None:
+        await execute(follow_up, run)
+        return
+    if key in run.open_issue_keys and not isinstance(action, Skip | Wait):
+        await run.ports.state.resolve_issue(run.user.id, key, now=run.now())
+        run.open_issue_keys.discard(key)
+
+
+async def _conflict(action: Action, run: RunContext, error: ErpReadOnly) -> None:
+    """R7: the ERP record stays; the event is marked and the M365 version kept in the conflict record."""
+    await issues.record(
+        run,
+        issues.key_of(action),
+        IssueKind.CONFLICT,
+        f"the ERP record is read-only ({error}); the M365 change was not applied (R7)",
+        event_id=issues.event_id_of(action),
+        activity_id=issues.activity_id_of(action),
+        payload=issues.payload_of(action),
+    )
+    link = getattr(action, "link", None)
+    if isinstance(action, UpdateActivity):
+        event, marker = action.event, run.ports.policy.conflict_category
+        if marker not in event.categories:
+            with contextlib.suppress(GraphNotFound):
+                await run.ports.calendar.update_event(
+                    run.mailbox, event.id, EventWrite(categories=(*event.categories, marker))
+                )
+                run.wrote_m365 = True
+        await run.save(
+            records.after_conflict(run.current(action.link), event=event, policy=run.ports.policy, now=run.now())
+        )
+    elif isinstance(action, VoidActivity):
+        await run.save(records.retired(run.current(action.link), now=run.now()))
+    elif isinstance(action, AnswerInErp) and link is not None:
+        await run.save(
+            records.answered(run.current(action.link), response=action.response, erp_version=None, now=run.now())
+        )
+    run.report.count("conflicts")

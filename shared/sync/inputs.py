@@ -1,0 +1,168 @@
+"""Reading what a run plans with: the mailbox's calendar changes, the ERP feed, items offered again, the
+meeting claims and the copies a run must see (R4, R9, R10, R31). Reads only; nothing here writes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, time, timedelta
+
+from shared.core.activities import ActivityChange, ErpUser
+from shared.core.links import Link
+from shared.core.m365 import DeltaEntry
+from shared.core.meetings import Meeting
+from shared.errors import ErpNotFound, GraphNotFound, GraphSyncStateLost
+from shared.state.model import DeltaCursor, Issue, IssueKind
+from shared.sync.context import Ports, RunContext
+
+log = logging.getLogger(__name__)
+# A delta window is renewed (a fresh initial pull, which never deletes) when less than this is left of it.
+WINDOW_RENEW_BEFORE = timedelta(days=7)
+# Issues whose item is offered again on every run until it syncs (R31, R10).
+RETRIED = (IssueKind.REFUSED_ITEM, IssueKind.FAILURE, IssueKind.WAITING)
+
+
+def missing_for_sync(user: ErpUser | None) -> list[str]:
+    """R2: what an ERP user lacks to be synced (empty when syncable)."""
+    return (
+        ([] if user else ["ERP user"])
+        + ([] if user and user.enabled else ["enabled"])
+        + ([] if user and user.email else ["mailbox address"])
+        + ([] if user and user.default_company_id else ["default company"])
+        + ([] if user and user.default_location_id else ["default location"])
+    )
+
+
+async def m365_changes(
+    ports: Ports, mailbox: str, now: datetime, window_days: int
+) -> tuple[list[DeltaEntry], DeltaCursor, bool]:
+    """The calendar-view delta since the stored token, or the initial window (R4) when there is none."""
+    cursor = await ports.state.get_delta_cursor(mailbox)
+    result = None
+    if cursor is not None and cursor.window_end - now > WINDOW_RENEW_BEFORE:
+        try:
+            result = await ports.calendar.delta_follow(cursor.delta_link)
+        except GraphSyncStateLost:
+            log.warning("delta token lost for a mailbox; restarting its window (R4)")
+    initial = result is None
+    if result is None:  # R4: from today to the window's end
+        start = datetime.combine(now.date(), time.min, tzinfo=now.tzinfo)
+        end = start + timedelta(days=window_days)
+        result = await ports.calendar.delta_start(mailbox, start=start, end=end)
+        window = (start, end)
+    else:
+        assert cursor is not None
+        window = (cursor.window_start, cursor.window_end)
+    new_cursor = DeltaCursor(
+        mailbox=mailbox,
+        delta_link=result.delta_link,
+        window_start=window[0],
+        window_end=window[1],
+        updated_at=now,
+        etag=cursor.etag if cursor else None,
+    )
+    return list(result.entries), new_cursor, initial
+
+
+async def confirmed(
+    ports: Ports, mailbox: str, entries: Sequence[DeltaEntry], links: Sequence[Link]
+) -> list[DeltaEntry]:
+    """Delta entries ready to plan: removals confirmed by a direct read (R9), and our ERP stamp read on events
+    we have no link for, since delta answers carry no extended properties (R10)."""
+    linked = {link.event_id for link in links}
+    out = []
+    for entry in entries:
+        if entry.removed or (
+            entry.event is not None and entry.event_id not in linked and entry.event.erp_stamp is None
+        ):
+            entry = await _read(ports, mailbox, entry.event_id)
+        out.append(entry)
+    return out
+
+
+async def _read(ports: Ports, mailbox: str, event_id: str) -> DeltaEntry:
+    """The event as it is now; a failed read means it is gone (R9: ``@removed`` may only mean "moved away")."""
+    try:
+        return DeltaEntry(event_id=event_id, event=await ports.calendar.get_event(mailbox, event_id))
+    except GraphNotFound:
+        return DeltaEntry(event_id=event_id)
+
+
+async def retries(
+    run: RunContext,
+    links: Sequence[Link],
+    m365: Sequence[DeltaEntry],
+    erp: Sequence[ActivityChange],
+    open_issues: Sequence[Issue],
+) -> tuple[list[DeltaEntry], list[ActivityChange]]:
+    """R31: items refused earlier (and copies waiting for their owner, R10) are offered again."""
+    ports = run.ports
+    seen_events = {e.event_id for e in m365}
+    seen_activities = {c.activity_id for c in erp}
+    linked_events = {link.event_id for link in links}
+    m365_retries: list[DeltaEntry] = []
+    erp_retries: list[ActivityChange] = []
+    for issue in open_issues:
+        if issue.kind not in RETRIED:
+            continue
+        if issue.event_id and issue.event_id not in seen_events and issue.event_id not in linked_events:
+            entry = await _read(ports, run.mailbox, issue.event_id)
+            if entry.removed:
+                await ports.state.resolve_issue(run.user.id, issue.key, now=run.now())
+            else:
+                m365_retries.append(entry)
+        elif issue.activity_id and issue.activity_id not in seen_activities:
+            try:
+                activity = await ports.erp.get_activity(issue.activity_id)
+            except ErpNotFound:
+                await ports.state.resolve_issue(run.user.id, issue.key, now=run.now())
+                continue
+            erp_retries.append(
+                ActivityChange(seq=0, activity_id=activity.id, owner_id=activity.owner_id, activity=activity)
+            )
+    return m365_retries, erp_retries
+
+
+async def copies_to_link(
+    run: RunContext, erp: Sequence[ActivityChange], links: Sequence[Link], m365: Sequence[DeltaEntry]
+) -> list[DeltaEntry]:
+    """R10: activities this person takes part in but another mailbox owns, with no link here yet: their copy
+    in this mailbox (found by the meeting's iCalUId) is offered to the plan, so it is linked as a copy."""
+    linked = {link.activity_id for link in links}
+    seen = {e.event_id for e in m365}
+    out: list[DeltaEntry] = []
+    for change in erp:
+        activity = change.activity
+        if activity is None or activity.owner_id == run.user.id or change.activity_id in linked:
+            continue
+        meeting = await run.ports.state.meeting_by_activity(change.activity_id)
+        if meeting is None or meeting.activity_id != change.activity_id:
+            continue
+        for event in await run.ports.calendar.events_by_ical_uid(run.mailbox, meeting.ical_uid):
+            if event.id not in seen:
+                seen.add(event.id)
+                out.append(DeltaEntry(event_id=event.id, event=event))
+    return out
+
+
+async def meetings_of(ports: Ports, entries: Sequence[DeltaEntry], links: Sequence[Link]) -> dict[str, Meeting]:
+    """R10: the tenant-wide claims of the meetings among the unlinked events (one point read each)."""
+    linked = {link.event_id for link in links}
+    wanted = sorted(
+        {e.event.ical_uid for e in entries if e.event is not None and e.event.ical_uid and e.event_id not in linked}
+    )
+    found: dict[str, Meeting] = {}
+    for ical_uid in wanted:
+        meeting = await ports.state.get_meeting(ical_uid)
+        if meeting is not None:
+            found[ical_uid] = meeting
+    return found
+
+
+async def synced_mailboxes(run: RunContext, entries: Sequence[DeltaEntry], links: Sequence[Link]) -> frozenset[str]:
+    """R10: the syncable users' addresses, asked of the ERP only when an unlinked copy of someone else's
+    meeting is in the run (is its organizer one of ours?)."""
+    linked = {link.event_id for link in links}
+    if not any(e.event is not None and not e.event.is_organizer and e.event_id not in linked for e in entries):
+        return frozenset()
+    return frozenset(u.email.lower() for u in await run.erp_users() if u.email and not missing_for_sync(u))

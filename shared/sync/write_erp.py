@@ -1,0 +1,163 @@
+"""Executors of the actions that write to the ERP: create (after claiming the meeting), update, void, a
+person's answer, and a meeting taken over by its organizer. Each stores what ``core.records`` says."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+from shared.core import records
+from shared.core.actions import Action, AnswerInErp, CreateActivity, TakeOver, UpdateActivity, VoidActivity
+from shared.core.activities import Activity, ActivityPatch, ActivityState, ActivityType, Origin
+from shared.core.fingerprint import fingerprint
+from shared.core.items import Field, ItemKind, Side
+from shared.core.mapping import activity_fields, activity_patch, item_from_event
+from shared.core.meetings import Meeting, participant_answer, with_answer
+from shared.core.plan_copies import after_lost_claim
+from shared.errors import ErpConflict, ErpNotFound, ErpReadOnly
+from shared.sync.context import RunContext
+
+
+async def create_activity(action: CreateActivity, run: RunContext) -> Action | None:
+    """R23, R10: claim the meeting, create its activity once, record the claim's activity and the link.
+
+    Returns what to do instead when another mailbox holds the claim."""
+    event, item = action.event, action.item
+    meeting: Meeting | None = None
+    if event.ical_uid:
+        mine = records.claim(
+            ical_uid=event.ical_uid, user_id=run.user.id, mailbox=run.mailbox, activity_id=None, now=run.now()
+        )
+        meeting = await run.ports.state.claim_meeting(mine)
+        if meeting is None:
+            meeting = await run.ports.state.get_meeting(event.ical_uid)
+            if meeting is not None and meeting.owner_user_id != run.user.id:
+                return after_lost_claim(event, meeting)
+    if not run.meeting_type_ready:  # R23: the planner creates meetings only, so their type must exist
+        await run.ports.erp.ensure_activity_type(ActivityType.MEETING)
+        run.meeting_type_ready = True
+    fields = activity_fields(
+        item,
+        user=run.user,
+        directory=await run.directory(item),
+        origin=Origin(mailbox=run.mailbox, event_id=event.id, ical_uid=event.ical_uid),
+    )
+    key = "m365-" + hashlib.sha256(f"{run.mailbox.lower()}|{event.id}".encode()).hexdigest()[:40]
+    activity = await run.ports.erp.create_activity(fields, idempotency_key=key)  # R10: a retry returns the first
+    if meeting is not None and meeting.activity_id != activity.id:
+        await run.ports.state.save_meeting(records.claimed_with(meeting, activity_id=activity.id, now=run.now()))
+    await run.save(
+        records.paired(
+            user_id=run.user.id,
+            link_id=str(uuid.uuid4()),
+            origin=Side.M365,
+            event=event,
+            activity=activity,
+            policy=run.ports.policy,
+            now=run.now(),
+            m365_fields=fingerprint(item),
+        )
+    )
+    run.report.count("erp created")
+    return None
+
+
+async def _write(run: RunContext, activity_id: str, patch: ActivityPatch, version: int | None) -> Activity:
+    """Write with the version last synced; only when the ERP changed meanwhile (stale version) re-read and try
+    once more. A read-only record answers ErpReadOnly either way (R7)."""
+    for attempt in (1, 2):
+        if version is None:
+            current = await run.ports.erp.get_activity(activity_id)
+            if current.read_only:
+                raise ErpReadOnly(f"activity is {current.state.value}", status=409)
+            version = current.version
+        try:
+            return await run.ports.erp.update_activity(activity_id, patch, version=version)
+        except ErpConflict:
+            if attempt == 2:
+                raise
+            version = None
+    raise AssertionError("unreachable")
+
+
+async def update_activity(action: UpdateActivity, run: RunContext) -> None:
+    link = run.current(action.link)
+    assert link.activity_id is not None
+    current = None
+    if action.fields & {Field.ATTENDEES, Field.RESPONSES}:
+        # Attendee changes keep what only the ERP knows: directly linked contacts, people's own answers.
+        current = await run.ports.erp.get_activity(link.activity_id)
+    patch = activity_patch(
+        action.item, action.fields, owner_id=run.user.id, directory=await run.directory(action.item), current=current
+    )
+    version = current.version if current is not None and not current.read_only else link.erp_version
+    updated = await _write(run, link.activity_id, patch, version)
+    await run.save(
+        records.after_activity_update(
+            link, event=action.event, item=action.item, fields=action.fields, updated=updated, now=run.now()
+        )
+    )
+    run.report.count("erp updated")
+
+
+async def void_activity(action: VoidActivity, run: RunContext) -> None:
+    link = run.current(action.link)
+    assert link.activity_id is not None
+    try:
+        activity = await run.ports.erp.get_activity(link.activity_id)
+        if activity.state is not ActivityState.VOIDED:
+            if activity.read_only:
+                raise ErpReadOnly(f"activity is {activity.state.value}; cannot void it", status=409)
+            await run.ports.erp.void_activity(activity.id, version=activity.version)
+    except ErpNotFound:
+        pass
+    await run.save(records.retired(link, now=run.now()))
+    run.report.count("erp voided")
+
+
+async def answer_in_erp(action: AnswerInErp, run: RunContext) -> None:
+    """R27: the person's participant row takes the answer they gave in their copy."""
+    link = run.current(action.link)
+    assert link.activity_id is not None
+    try:
+        activity = await run.ports.erp.get_activity(link.activity_id)
+    except ErpNotFound:
+        await run.save(records.retired(link, now=run.now()))
+        return
+    if participant_answer(activity, run.user.id, run.mailbox) != action.response:
+        if activity.read_only:
+            raise ErpReadOnly(f"activity is {activity.state.value}", status=409)
+        patch = with_answer(
+            activity, user_id=run.user.id, mailbox=run.mailbox, name=run.user.display_name, response=action.response
+        )
+        activity = await _write(run, activity.id, patch, activity.version)
+        run.report.count("erp answered")
+    await run.save(records.answered(link, response=action.response, erp_version=activity.version, now=run.now()))
+
+
+async def take_over(action: TakeOver, run: RunContext) -> None:
+    """R10: the organizer's copy becomes the owner: the activity changes owner and takes the organizer's view."""
+    meeting, event = action.meeting, action.event
+    assert meeting.activity_id is not None
+    activity = await run.ports.erp.get_activity(meeting.activity_id)
+    kind = ItemKind(activity.type.value)
+    item = item_from_event(event, kind=kind, conflict_category=run.ports.policy.conflict_category)
+    fields = run.ports.policy.fields_m365_may_change(kind, Side.M365 if activity.origin else Side.ERP)
+    patch = activity_patch(item, fields, owner_id=run.user.id, directory=await run.directory(item), current=activity)
+    patch = ActivityPatch.model_validate({**patch.model_dump(exclude_unset=True), "owner_id": run.user.id})
+    updated = await _write(run, activity.id, patch, activity.version)
+    await run.ports.state.save_meeting(
+        records.taken_over(meeting, user_id=run.user.id, mailbox=run.mailbox, now=run.now())
+    )
+    await run.save(
+        records.paired(
+            user_id=run.user.id,
+            link_id=str(uuid.uuid4()),
+            origin=Side.M365 if activity.origin else Side.ERP,
+            event=event,
+            activity=updated,
+            policy=run.ports.policy,
+            now=run.now(),
+        )
+    )
+    run.report.count("meetings taken over")

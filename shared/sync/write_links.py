@@ -1,0 +1,108 @@
+"""Executors of the actions that mostly pair records: relink after a crash, remember, detach, a copy of a
+meeting linked or retired, an owner's link demoted, a copy waiting for its owner. ``core.records`` says
+what each link records."""
+
+from __future__ import annotations
+
+import uuid
+
+from shared.core import records
+from shared.core.actions import Demote, DetachLink, LinkCopy, Relink, Remember, RetireCopy, Skip, Wait
+from shared.core.activities import ActivityState
+from shared.core.meetings import ANSWERS, answer, participant_answer, with_answer
+from shared.errors import ErpNotFound, GraphNotFound
+from shared.state.model import IssueKind
+from shared.sync import issues
+from shared.sync.context import RunContext
+from shared.sync.write_m365 import claim_created
+
+
+async def relink(action: Relink, run: RunContext) -> None:
+    """R10: both records exist (a crash fell between a write and saving its link): pair them."""
+    try:
+        event = await run.ports.calendar.get_event(run.mailbox, action.event_id)
+        activity = await run.ports.erp.get_activity(action.activity_id)
+    except (GraphNotFound, ErpNotFound):
+        run.report.skipped.append(f"relink {action.event_id}: one side is gone")
+        return
+    if activity.owner_id == run.user.id:
+        await claim_created(run, event.ical_uid, activity.id)
+    await run.save(
+        records.paired(
+            user_id=run.user.id,
+            link_id=str(uuid.uuid4()),
+            origin=action.origin,
+            event=event,
+            activity=activity,
+            policy=run.ports.policy,
+            now=run.now(),
+        )
+    )
+    run.report.count("relinked")
+
+
+async def remember(action: Remember, run: RunContext) -> None:
+    link = run.current(action.link)
+    await run.save(
+        records.remembered(link, event=action.event, activity=action.activity, policy=run.ports.policy, now=run.now())
+    )
+
+
+async def detach(action: DetachLink, run: RunContext) -> None:
+    await run.save(records.detached(run.current(action.link), now=run.now()))
+    run.report.count("detached")
+
+
+async def link_copy(action: LinkCopy, run: RunContext) -> None:
+    """R10/R27: this mailbox's copy joins the meeting's one activity; the person's answer is made equal."""
+    event, meeting = action.event, action.meeting
+    assert meeting.activity_id is not None
+    try:
+        activity = await run.ports.erp.get_activity(meeting.activity_id)
+    except ErpNotFound:
+        activity = None
+    if activity is None or activity.state is ActivityState.VOIDED:
+        run.report.skipped.append(f"m365 {event.id}: copy of a meeting whose activity is gone")
+        return
+    mine, theirs = answer(event.response), participant_answer(activity, run.user.id, run.mailbox) or "none"
+    response = mine
+    if mine in ANSWERS and mine != theirs and not activity.read_only:
+        patch = with_answer(
+            activity, user_id=run.user.id, mailbox=run.mailbox, name=run.user.display_name, response=mine
+        )
+        activity = await run.ports.erp.update_activity(activity.id, patch, version=activity.version)
+    elif mine not in ANSWERS and theirs in ANSWERS:
+        await run.ports.calendar.respond(run.mailbox, event.id, theirs)
+        run.wrote_m365 = True
+        response = theirs
+    await run.save(
+        records.copied(
+            user_id=run.user.id,
+            link_id=str(uuid.uuid4()),
+            event=event,
+            activity=activity,
+            response=response,
+            now=run.now(),
+        )
+    )
+    run.report.count("copies linked")
+
+
+async def retire_copy(action: RetireCopy, run: RunContext) -> None:
+    await run.save(records.retired(run.current(action.link), now=run.now()))
+    run.report.count("copies retired")
+
+
+async def demote(action: Demote, run: RunContext) -> None:
+    link = run.current(action.link)
+    await run.save(records.demoted(link, activity=action.activity, mailbox=run.mailbox, now=run.now()))
+    run.report.count("demoted to copy")
+
+
+async def wait(action: Wait, run: RunContext) -> None:
+    """R10/R31: offered again on every run (as an open issue) until the owner's activity exists."""
+    await issues.record(run, issues.key_of(action), IssueKind.WAITING, action.reason, event_id=action.event.id)
+
+
+async def skip(action: Skip, run: RunContext) -> None:
+    run.report.skipped.append(f"{action.side.value} {action.record_id}: {action.reason}")

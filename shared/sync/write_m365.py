@@ -1,0 +1,111 @@
+"""Executors of the actions that write to the calendar: create (and claim the meeting it starts), update,
+delete, and a person's answer given on their copy. Each stores what ``core.records`` says."""
+
+from __future__ import annotations
+
+import uuid
+
+from shared.core import records
+from shared.core.actions import AnswerInOutlook, CreateEvent, DeleteEvent, UpdateEvent
+from shared.core.fingerprint import fingerprint
+from shared.core.items import Field, Side
+from shared.core.mapping import event_write
+from shared.errors import GraphNotFound
+from shared.sync.context import RunContext
+
+_NAMESPACE = uuid.UUID("0f5b9a9e-6c1e-4c55-a3e4-2f6a4b7d9c10")
+
+
+async def create_event(action: CreateEvent, run: RunContext) -> None:
+    activity, item = action.activity, action.item
+    write = event_write(
+        item,
+        tuple(f for f in Field if action.invite or f is not Field.ATTENDEES),
+        origin=Side.ERP,
+        company_name=await run.company_name(activity),
+        web_url=activity.web_url,
+        contact_lines=await run.contact_lines(activity),
+        erp_stamp=activity.id,
+        transaction_id=str(uuid.uuid5(_NAMESPACE, f"{run.mailbox.lower()}|{activity.id}")),
+    )
+    event = await run.ports.calendar.create_event(run.mailbox, write)
+    run.wrote_m365 = True
+    await claim_created(run, event.ical_uid, activity.id)
+    await run.save(
+        records.paired(
+            user_id=run.user.id,
+            link_id=str(uuid.uuid4()),
+            origin=Side.ERP,
+            event=event,
+            activity=activity,
+            policy=run.ports.policy,
+            now=run.now(),
+            erp_fields=fingerprint(item),
+        )
+    )
+    run.report.count("m365 created")
+
+
+async def claim_created(run: RunContext, ical_uid: str | None, activity_id: str) -> None:
+    """R10: the meeting this mailbox's event carries is its own; copies in other mailboxes link to it."""
+    if not ical_uid:
+        return
+    state = run.ports.state
+    claim = records.claim(
+        ical_uid=ical_uid, user_id=run.user.id, mailbox=run.mailbox, activity_id=activity_id, now=run.now()
+    )
+    if await state.claim_meeting(claim) is None:
+        existing = await state.get_meeting(ical_uid)
+        if existing is not None and existing.activity_id is None and existing.owner_user_id == run.user.id:
+            await state.save_meeting(records.claimed_with(existing, activity_id=activity_id, now=run.now()))
+
+
+async def update_event(action: UpdateEvent, run: RunContext) -> None:
+    link = run.current(action.link)
+    assert link.event_id is not None
+    activity = action.activity
+    write = event_write(
+        action.item,
+        action.fields,
+        origin=link.origin,
+        company_name=await run.company_name(activity) if Field.SUBJECT in action.fields else None,
+        web_url=activity.web_url,
+        contact_lines=await run.contact_lines(activity),
+    )
+    written = await run.ports.calendar.update_event(run.mailbox, link.event_id, write)
+    run.wrote_m365 = True
+    await run.save(
+        records.after_event_update(
+            link,
+            item=action.item,
+            fields=action.fields,
+            activity=activity,
+            written=written,
+            policy=run.ports.policy,
+            now=run.now(),
+        )
+    )
+    run.report.count("m365 updated")
+
+
+async def delete_event(action: DeleteEvent, run: RunContext) -> None:
+    link = run.current(action.link)
+    if link.event_id:
+        await run.ports.calendar.delete_event(run.mailbox, link.event_id)
+        run.wrote_m365 = True
+    await run.save(records.retired(link, now=run.now()))
+    run.report.count("m365 deleted")
+
+
+async def answer_in_outlook(action: AnswerInOutlook, run: RunContext) -> None:
+    """R27: the answer set in the ERP is given on the person's copy, without a response mail."""
+    link = run.current(action.link)
+    assert link.event_id is not None
+    try:
+        await run.ports.calendar.respond(run.mailbox, link.event_id, action.response)
+    except GraphNotFound:
+        await run.save(records.retired(link, now=run.now()))
+        return
+    run.wrote_m365 = True
+    await run.save(records.answered(link, response=action.response, erp_version=None, now=run.now()))
+    run.report.count("m365 answered")
