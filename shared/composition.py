@@ -7,6 +7,7 @@ with ``build_services`` (optionally with in-process HTTP transports for the emul
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import socket
 from collections.abc import Callable
@@ -109,19 +110,49 @@ async def build_services(
     )
 
 
-_by_loop: dict[int, Services] = {}
+# One build per event loop, shared by every caller: the first call starts it and concurrent first
+# callers (a cold start with a queue batch of 8) await the same task instead of building their own.
+_by_loop: dict[int, asyncio.Task[Services]] = {}
 
 
 async def close_services() -> None:
     """Close every cached ``Services`` (the demo and tests call this before their event loop ends)."""
     while _by_loop:
-        _, cached = _by_loop.popitem()
-        await cached.aclose()
+        _, build = _by_loop.popitem()
+        if not build.done():
+            if build.get_loop() is not asyncio.get_running_loop():
+                continue  # still building on another loop, which cannot be awaited from this one
+            await asyncio.wait([build])
+        if not _failed(build):
+            await build.result().aclose()
+
+
+def _failed(build: asyncio.Task[Services]) -> bool:
+    return build.done() and (build.cancelled() or build.exception() is not None)
+
+
+def _forget_failure(key: int, build: asyncio.Task[Services]) -> None:
+    """A failed or cancelled build is not cached: the next call builds again."""
+    if _failed(build) and _by_loop.get(key) is build:
+        del _by_loop[key]
+
+
+async def _build_from_app_settings() -> Services:
+    return await build_services(load_settings())
 
 
 async def services() -> Services:
-    """The process's services for the running event loop, built on first use from app settings."""
-    key = id(asyncio.get_running_loop())
-    if key not in _by_loop:
-        _by_loop[key] = await build_services(load_settings())
-    return _by_loop[key]
+    """The process's services for the running event loop, built once, on first use, from app settings.
+
+    Concurrent first callers share one build; if it fails, each of them sees the error and the next
+    call tries again.
+    """
+    loop = asyncio.get_running_loop()
+    key = id(loop)
+    build = _by_loop.get(key)
+    if build is None or _failed(build):
+        build = loop.create_task(_build_from_app_settings(), name="build services")
+        _by_loop[key] = build
+        build.add_done_callback(functools.partial(_forget_failure, key))
+    # shield: a caller that is cancelled (say, a function timing out) leaves the build to the others.
+    return await asyncio.shield(build)

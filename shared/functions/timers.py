@@ -10,7 +10,9 @@ from shared.composition import services
 bp = func.Blueprint()
 
 SAFETY_NET_SCHEDULE = "0 */15 * * * *"  # every 15 minutes
-SUBSCRIPTIONS_SCHEDULE = "0 5 * * * *"  # hourly; renews what expires within a day, recreates what is lost
+# Hourly: creates the subscriptions of new users, renews what expires within a day, recreates what is lost.
+# Not on startup: every instance that starts would run it at once, with no lease.
+SUBSCRIPTIONS_SCHEDULE = "0 5 * * * *"
 
 
 @bp.function_name("safety_net")
@@ -20,6 +22,6 @@ async def safety_net(timer: func.TimerRequest) -> None:
 
 
 @bp.function_name("maintain_subscriptions")
-@bp.timer_trigger(arg_name="timer", schedule=SUBSCRIPTIONS_SCHEDULE, run_on_startup=True, use_monitor=True)
+@bp.timer_trigger(arg_name="timer", schedule=SUBSCRIPTIONS_SCHEDULE, run_on_startup=False, use_monitor=True)
 async def maintain_subscriptions(timer: func.TimerRequest) -> None:
     await handlers.maintain_subscriptions(await services())

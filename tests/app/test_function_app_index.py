@@ -65,12 +65,14 @@ def test_queue_worker_reads_the_sync_queue_on_the_host_storage() -> None:
 
 
 def test_timers_have_six_field_ncrontab_schedules() -> None:
-    """R32: a safety-net delta run every 15 minutes and hourly subscription upkeep."""
+    """R32: a safety-net delta run every 15 minutes and hourly subscription upkeep; neither runs on
+    startup, where every instance that starts would run it at once, unleased."""
     functions = _functions()
     assert functions["safety_net"]["type"] == "timerTrigger"
     assert functions["safety_net"]["schedule"] == "0 */15 * * * *"
     assert functions["maintain_subscriptions"]["schedule"] == "0 5 * * * *"
-    assert functions["maintain_subscriptions"]["runOnStartup"] is True
+    assert functions["safety_net"]["runOnStartup"] is False
+    assert functions["maintain_subscriptions"]["runOnStartup"] is False
 
 
 def test_host_json_keeps_the_base64_queue_encoding_the_queue_writer_uses() -> None:

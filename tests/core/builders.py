@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared.core.activities import Activity, ActivityType
 from shared.core.fingerprint import fingerprint
 from shared.core.items import ItemKind, Side
 from shared.core.links import Link
 from shared.core.m365 import M365Event
 from shared.core.mapping import item_from_activity, item_from_event
-from shared.core.activities import Activity, ActivityType
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 

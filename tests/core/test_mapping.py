@@ -6,12 +6,12 @@ from datetime import datetime
 
 import pytest
 
+from shared.core.activities import AccessLevel, ActivityType, Contact, ErpUser, Facility, Origin, ParticipantKind
 from shared.core.directory import Directory
 from shared.core.fingerprint import fingerprint
 from shared.core.items import Attendee, AttendeeRole, Field, ItemKind, Sensitivity, Side
 from shared.core.mapping import activity_fields, event_write, item_from_activity, item_from_event
 from shared.core.timezones import UnknownTimeZone, to_iana, to_windows
-from shared.core.activities import AccessLevel, ActivityType, Contact, ErpUser, Facility, Origin, ParticipantKind
 from tests.core.builders import activity, event
 
 USER = ErpUser(

@@ -21,18 +21,19 @@ from tests.sync.conftest import Stack
 
 @pytest.fixture
 async def queue_name(stack: Stack, azurite_connection_string: str) -> str:
-    """Each test gets its own queue so counts are its own."""
+    """Each test gets its own queue, created up front, so counts are its own and an empty read means
+    nothing was queued (not that the queue is missing)."""
     name = "q" + uuid.uuid4().hex[:20]
+    async with QueueClient.from_connection_string(azurite_connection_string, name) as client:
+        await client.create_queue()
     stack.services.queue = StorageWorkQueue.from_connection_string(azurite_connection_string, queue=name)
     return name
 
 
 async def _messages(conn: str, queue: str) -> list[dict[str, object]]:
+    """Every message on the queue, decoded as the worker reads it; any storage error fails the test."""
     async with QueueClient.from_connection_string(conn, queue) as client:
-        try:
-            return [json.loads(base64.b64decode(m.content)) async for m in client.receive_messages(max_messages=32)]
-        except Exception:  # the queue was never created: nothing was queued
-            return []
+        return [json.loads(base64.b64decode(m.content)) async for m in client.receive_messages(max_messages=32)]
 
 
 async def _subscription(stack: Stack, user_id: str = "U-ANN") -> str:

@@ -1,0 +1,24 @@
+"""What each Azure Function does, free of the Functions framework (so tests and the demo call it too).
+
+Each handler takes plain inputs and ``Services`` and returns an ``Answer`` or a report; the
+blueprints in ``shared/functions`` only translate ``azure.functions`` types. By job: ``webhooks``
+(Graph notifications, the ERP hook), ``worker`` (the queue sync), ``jobs`` (the timers), ``common``.
+"""
+
+from shared.handlers.common import TENANT, Answer
+from shared.handlers.jobs import RENEW_WHEN_LEFT, maintain_subscriptions, safety_net
+from shared.handlers.webhooks import erp_hook, graph_lifecycle, graph_notification
+from shared.handlers.worker import BUSY_RETRY_SECONDS, sync_message
+
+__all__ = [
+    "BUSY_RETRY_SECONDS",
+    "RENEW_WHEN_LEFT",
+    "TENANT",
+    "Answer",
+    "erp_hook",
+    "graph_lifecycle",
+    "graph_notification",
+    "maintain_subscriptions",
+    "safety_net",
+    "sync_message",
+]
