@@ -23,6 +23,7 @@ from azure.data.tables import EdmType, EntityProperty
 
 from shared.core.items import Field, ItemKind, Side
 from shared.core.links import Fingerprint, Link, LinkState
+from shared.core.meetings import LinkRole
 from shared.state.keys import make_key
 from shared.state.limits import MAX_ENTITY_BYTES, MAX_STRING_UTF16_UNITS, check_entity, entity_size
 from shared.state.model import DeltaCursor, ErpCursor, Issue, IssueKind, Lease, SubscriptionRecord
@@ -131,11 +132,13 @@ def link_entity(link: Link) -> Entity:
             "kind": str(link.kind),
             "origin": str(link.origin),
             "state": str(link.state),
+            "role": str(link.role),
             "event_id": link.event_id,
             "ical_uid": link.ical_uid,
             "activity_id": link.activity_id,
             "m365_fields": _fingerprint_json(link.m365_fields),
             "erp_fields": _fingerprint_json(link.erp_fields),
+            "response": link.response,
             "m365_change_key": link.m365_change_key,
             "erp_version": None if link.erp_version is None else EntityProperty(link.erp_version, EdmType.INT64),
             "m365_modified_at": _opt_utc(link.m365_modified_at, what="m365_modified_at"),
@@ -154,11 +157,14 @@ def link_from_entity(entity: Mapping[str, Any], etag: str) -> Link:
         kind=ItemKind(entity["kind"]),
         origin=Side(entity["origin"]),
         state=LinkState(entity["state"]),
+        # Rows written before R10 copies existed carry no role: they were all owners.
+        role=LinkRole(entity.get("role", LinkRole.OWNER)),
         event_id=entity.get("event_id"),
         ical_uid=entity.get("ical_uid"),
         activity_id=entity.get("activity_id"),
         m365_fields=_fingerprint(entity.get("m365_fields")),
         erp_fields=_fingerprint(entity.get("erp_fields")),
+        response=entity.get("response"),
         m365_change_key=entity.get("m365_change_key"),
         erp_version=None if entity.get("erp_version") is None else _int(entity["erp_version"]),
         m365_modified_at=_opt_datetime(entity, "m365_modified_at"),

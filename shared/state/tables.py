@@ -9,6 +9,8 @@ Tables (names are ``<prefix>Links`` etc.; keys are encoded by ``shared.state.key
   These are unique: a second link claiming the same event or activity is a ``StateConflict``.
   RowKey ``ical|<iCalUId>|<link id>``: index row, several links may share an iCalUId (R-series events).
   A retired or detached link keeps its index rows, so a late echo still finds its tombstone.
+- meetings: the tenant-wide meeting claims (R10) and their activity index, bucketed by a hash of the
+  iCalUId / activity id; see ``shared.state.meetings``.
 - cursors: PartitionKey = mailbox, RowKey ``delta`` (Graph delta cursor); PartitionKey = user id,
   RowKey ``erp|<feed>`` (ERP change-feed cursor).
 - subscriptions: PartitionKey ``subscription``, RowKey = subscription id.
@@ -29,23 +31,25 @@ how values are stored and how an over-large issue payload is handled.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Self
 
 from azure.core import MatchConditions
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableEntity, UpdateMode
+from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient, TableServiceClient
 
 from shared.core.links import Link
+from shared.core.meetings import Meeting
 from shared.errors import StateConflict
 from shared.state import entities as ent
+from shared.state import rows
 from shared.state.keys import prefix_range
+from shared.state.meetings import TableMeetings
 from shared.state.model import DeltaCursor, ErpCursor, Issue, Lease, SubscriptionRecord
 from shared.state.port import StateStore
 from shared.state.transactions import Operation, submit
@@ -59,7 +63,7 @@ _ISSUE_BACKOFF_SECONDS = 0.005
 
 
 class TableStateStore:
-    """The sync's state (links, cursors, subscriptions, leases, issues) in five Azure tables."""
+    """The sync's state (links, meetings, cursors, subscriptions, leases, issues, replays) in seven Azure tables."""
 
     def __init__(self, service: TableServiceClient, *, prefix: str = "sync") -> None:
         if not _PREFIX.fullmatch(prefix):
@@ -71,6 +75,8 @@ class TableStateStore:
         self._leases = service.get_table_client(f"{prefix}Leases")
         self._issues = service.get_table_client(f"{prefix}Issues")
         self._replays = service.get_table_client(f"{prefix}Replays")
+        self._meeting_table = service.get_table_client(f"{prefix}Meetings")
+        self._meetings = TableMeetings(self._meeting_table)
 
     @classmethod
     def from_connection_string(cls, conn: str, *, prefix: str = "sync") -> TableStateStore:
@@ -84,11 +90,20 @@ class TableStateStore:
         return cls(TableServiceClient(endpoint=account_url, credential=credential), prefix=prefix)
 
     @property
-    def table_names(self) -> tuple[str, ...]:
-        return tuple(
-            table.table_name
-            for table in (self._links, self._cursors, self._subscriptions, self._leases, self._issues, self._replays)
+    def _tables(self) -> tuple[TableClient, ...]:
+        return (
+            self._links,
+            self._cursors,
+            self._subscriptions,
+            self._leases,
+            self._issues,
+            self._replays,
+            self._meeting_table,
         )
+
+    @property
+    def table_names(self) -> tuple[str, ...]:
+        return tuple(table.table_name for table in self._tables)
 
     async def ensure_tables(self) -> None:
         """Create the tables that do not exist yet (idempotent)."""
@@ -96,7 +111,7 @@ class TableStateStore:
             await self._service.create_table_if_not_exists(name)
 
     async def aclose(self) -> None:
-        for table in (self._links, self._cursors, self._subscriptions, self._leases, self._issues, self._replays):
+        for table in self._tables:
             await table.close()
         await self._service.close()
 
@@ -112,8 +127,8 @@ class TableStateStore:
 
     async def links_for_user(self, user_id: str) -> Sequence[Link]:
         low, high = prefix_range(ent.LINK_ROW)
-        rows = await _query_range(self._links, ent.user_partition(user_id), low, high)
-        return [ent.link_from_entity(row, ent.etag_of(row)) for row in rows]
+        found = await rows.query_range(self._links, ent.user_partition(user_id), low, high)
+        return [ent.link_from_entity(row, ent.etag_of(row)) for row in found]
 
     async def link_by_event(self, user_id: str, event_id: str) -> Link | None:
         link = await self._link_via_index(user_id, ent.event_row(event_id))
@@ -126,9 +141,9 @@ class TableStateStore:
 
     async def links_by_ical_uid(self, user_id: str, ical_uid: str) -> Sequence[Link]:
         low, high = prefix_range(ent.ICAL_ROW, ical_uid)
-        rows = await _query_range(self._links, ent.user_partition(user_id), low, high)
+        pointers = await rows.query_range(self._links, ent.user_partition(user_id), low, high)
         found: list[Link] = []
-        for row in rows:
+        for row in pointers:
             link = await self._link(user_id, str(row["link_id"]))
             if link is not None and link.ical_uid == ical_uid:
                 found.append(link)
@@ -143,7 +158,7 @@ class TableStateStore:
             operations.append(("create", ent.link_entity(link)))
             old_rows: set[str] = set()
         else:
-            stored = await _get(self._links, partition, ent.link_row(link.link_id))
+            stored = await rows.get(self._links, partition, ent.link_row(link.link_id))
             if stored is None:
                 raise StateConflict(f"link {link.link_id!r} was deleted since it was read")
             if ent.etag_of(stored) != link.etag:
@@ -166,7 +181,7 @@ class TableStateStore:
     async def delete_link(self, link: Link) -> None:
         """Delete the link and its index rows; ``StateConflict`` if it changed since read (when read)."""
         partition = ent.user_partition(link.user_id)
-        stored = await _get(self._links, partition, ent.link_row(link.link_id))
+        stored = await rows.get(self._links, partition, ent.link_row(link.link_id))
         if stored is None:
             return
         etag = ent.etag_of(stored)
@@ -186,50 +201,68 @@ class TableStateStore:
         await submit(self._links, operations, what=f"delete link {link.link_id!r}")
 
     async def _link(self, user_id: str, link_id: str) -> Link | None:
-        row = await _get(self._links, ent.user_partition(user_id), ent.link_row(link_id))
+        row = await rows.get(self._links, ent.user_partition(user_id), ent.link_row(link_id))
         return None if row is None else ent.link_from_entity(row, ent.etag_of(row))
 
     async def _link_via_index(self, user_id: str, index_row: str) -> Link | None:
-        pointer = await _get(self._links, ent.user_partition(user_id), index_row)
+        pointer = await rows.get(self._links, ent.user_partition(user_id), index_row)
         return None if pointer is None else await self._link(user_id, str(pointer["link_id"]))
+
+    # --- meetings (R10): see ``shared.state.meetings`` ---------------------------------------------
+
+    async def get_meeting(self, ical_uid: str) -> Meeting | None:
+        return await self._meetings.get_meeting(ical_uid)
+
+    async def meeting_by_activity(self, activity_id: str) -> Meeting | None:
+        return await self._meetings.meeting_by_activity(activity_id)
+
+    async def claim_meeting(self, meeting: Meeting) -> Meeting | None:
+        return await self._meetings.claim_meeting(meeting)
+
+    async def save_meeting(self, meeting: Meeting) -> Meeting:
+        return await self._meetings.save_meeting(meeting)
+
+    async def delete_meeting(self, meeting: Meeting) -> None:
+        await self._meetings.delete_meeting(meeting)
 
     # --- cursors -----------------------------------------------------------------------------------
 
     async def get_delta_cursor(self, mailbox: str) -> DeltaCursor | None:
-        row = await _get(self._cursors, *ent.delta_cursor_keys(mailbox))
+        row = await rows.get(self._cursors, *ent.delta_cursor_keys(mailbox))
         return None if row is None else ent.delta_cursor_from_entity(row, ent.etag_of(row))
 
     async def save_delta_cursor(self, cursor: DeltaCursor) -> DeltaCursor:
-        etag = await _save(self._cursors, ent.delta_cursor_entity(cursor), cursor.etag, what="delta cursor")
+        etag = await rows.save(self._cursors, ent.delta_cursor_entity(cursor), cursor.etag, what="delta cursor")
         return cursor.model_copy(update={"etag": etag})
 
     async def clear_delta_cursor(self, mailbox: str) -> None:
-        await _delete(self._cursors, *ent.delta_cursor_keys(mailbox))
+        await rows.delete(self._cursors, *ent.delta_cursor_keys(mailbox))
 
     async def get_erp_cursor(self, user_id: str, feed: str) -> ErpCursor | None:
-        row = await _get(self._cursors, *ent.erp_cursor_keys(user_id, feed))
+        row = await rows.get(self._cursors, *ent.erp_cursor_keys(user_id, feed))
         return None if row is None else ent.erp_cursor_from_entity(row, ent.etag_of(row))
 
     async def save_erp_cursor(self, cursor: ErpCursor) -> ErpCursor:
-        etag = await _save(self._cursors, ent.erp_cursor_entity(cursor), cursor.etag, what="ERP cursor")
+        etag = await rows.save(self._cursors, ent.erp_cursor_entity(cursor), cursor.etag, what="ERP cursor")
         return cursor.model_copy(update={"etag": etag})
 
     # --- subscriptions -----------------------------------------------------------------------------
 
     async def save_subscription(self, record: SubscriptionRecord) -> SubscriptionRecord:
-        etag = await _save(self._subscriptions, ent.subscription_entity(record), record.etag, what="subscription")
+        etag = await rows.save(self._subscriptions, ent.subscription_entity(record), record.etag, what="subscription")
         return record.model_copy(update={"etag": etag})
 
     async def get_subscription(self, subscription_id: str) -> SubscriptionRecord | None:
-        row = await _get(self._subscriptions, *ent.subscription_keys(subscription_id))
+        row = await rows.get(self._subscriptions, *ent.subscription_keys(subscription_id))
         return None if row is None else ent.subscription_from_entity(row, ent.etag_of(row))
 
     async def subscriptions(self) -> Sequence[SubscriptionRecord]:
-        rows = self._subscriptions.query_entities("PartitionKey eq @pk", parameters={"pk": ent.SUBSCRIPTION_PARTITION})
-        return [ent.subscription_from_entity(row, ent.etag_of(row)) async for row in rows]
+        pk = ent.SUBSCRIPTION_PARTITION
+        listed = self._subscriptions.query_entities("PartitionKey eq @pk", parameters={"pk": pk})
+        return [ent.subscription_from_entity(row, ent.etag_of(row)) async for row in listed]
 
     async def delete_subscription(self, subscription_id: str) -> None:
-        await _delete(self._subscriptions, *ent.subscription_keys(subscription_id))
+        await rows.delete(self._subscriptions, *ent.subscription_keys(subscription_id))
 
     # --- leases ------------------------------------------------------------------------------------
 
@@ -243,7 +276,7 @@ class TableStateStore:
                 return lease.model_copy(update={"etag": str(created["etag"])})
             except ResourceExistsError:
                 pass
-            stored = await _get(self._leases, *ent.lease_keys(user_id))
+            stored = await rows.get(self._leases, *ent.lease_keys(user_id))
             if stored is None:
                 continue  # released between our insert and our read: try the insert again
             if ent.from_table_datetime(stored["expires_at"]) > ent.to_utc(now, what="now"):
@@ -267,7 +300,7 @@ class TableStateStore:
         partition, row = ent.lease_keys(lease.user_id)
         etag = lease.etag
         if etag is None:
-            stored = await _get(self._leases, partition, row)
+            stored = await rows.get(self._leases, partition, row)
             if stored is None or stored["owner"] != lease.owner:
                 return
             etag = ent.etag_of(stored)
@@ -289,7 +322,7 @@ class TableStateStore:
         for attempt in range(_ISSUE_ATTEMPTS):
             if attempt:
                 await asyncio.sleep(_ISSUE_BACKOFF_SECONDS * attempt)
-            stored_row = await _get(self._issues, *keys)
+            stored_row = await rows.get(self._issues, *keys)
             if stored_row is None:
                 entity = ent.issue_entity(issue.model_copy(update={"resolved_at": None}))
                 try:
@@ -316,7 +349,7 @@ class TableStateStore:
         for attempt in range(_ISSUE_ATTEMPTS):
             if attempt:
                 await asyncio.sleep(_ISSUE_BACKOFF_SECONDS * attempt)
-            row = await _get(self._issues, *keys)
+            row = await rows.get(self._issues, *keys)
             if row is None:
                 return
             stored = ent.issue_from_entity(row, ent.etag_of(row))
@@ -336,72 +369,18 @@ class TableStateStore:
 
     async def open_issues(self, user_id: str | None = None) -> Sequence[Issue]:
         if user_id is None:
-            rows = self._issues.query_entities("is_open eq @open", parameters={"open": True})
+            listed = self._issues.query_entities("is_open eq @open", parameters={"open": True})
         else:
-            rows = self._issues.query_entities(
+            listed = self._issues.query_entities(
                 "PartitionKey eq @pk and is_open eq @open",
                 parameters={"pk": ent.user_partition(user_id), "open": True},
             )
-        return [ent.issue_from_entity(row, ent.etag_of(row)) async for row in rows]
+        return [ent.issue_from_entity(row, ent.etag_of(row)) async for row in listed]
 
     # --- replay guard ---
 
     async def first_use(self, token: str, *, at: datetime) -> bool:
-        return await _first_use(self._replays, token, at=at)
-
-
-# --- table helpers ---------------------------------------------------------------------------------
-
-
-async def _first_use(table: TableClient, token: str, *, at: datetime) -> bool:
-    entity = {
-        "PartitionKey": at.astimezone(UTC).strftime("%Y%m%d%H"),
-        "RowKey": hashlib.sha256(token.encode()).hexdigest(),
-        "used_at": at,
-    }
-    try:
-        await table.create_entity(entity)
-    except ResourceExistsError:
-        return False
-    return True
-
-
-async def _get(table: TableClient, partition: str, row: str) -> TableEntity | None:
-    try:
-        return await table.get_entity(partition_key=partition, row_key=row)
-    except ResourceNotFoundError:
-        return None
-
-
-async def _query_range(table: TableClient, partition: str, low: str, high: str) -> list[TableEntity]:
-    rows = table.query_entities(
-        "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
-        parameters={"pk": partition, "low": low, "high": high},
-    )
-    return [row async for row in rows]
-
-
-async def _save(table: TableClient, entity: dict[str, Any], etag: str | None, *, what: str) -> str:
-    """Insert when ``etag`` is None, else replace on condition of it; the new ETag."""
-    try:
-        if etag is None:
-            metadata = await table.create_entity(entity)
-        else:
-            metadata = await table.update_entity(
-                entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
-            )
-    except ResourceExistsError as error:
-        raise StateConflict(f"{what} already exists; read it and save with its ETag") from error
-    except (ResourceModifiedError, ResourceNotFoundError) as error:
-        raise StateConflict(f"{what} changed or was deleted since it was read") from error
-    return str(metadata["etag"])
-
-
-async def _delete(table: TableClient, partition: str, row: str) -> None:
-    try:
-        await table.delete_entity(partition_key=partition, row_key=row)
-    except ResourceNotFoundError:
-        return
+        return await rows.first_use(self._replays, token, at=at)
 
 
 if TYPE_CHECKING:

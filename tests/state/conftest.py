@@ -1,4 +1,11 @@
-"""A fresh ``TableStateStore`` on Azurite per test: a unique table prefix keeps tests independent."""
+"""State stores for the contract tests: every test taking ``store`` runs on both implementations.
+
+- ``tables``: a fresh ``TableStateStore`` on Azurite; a unique table prefix keeps tests independent.
+- ``memory``: ``emulators.fakes.state.InMemoryStateStore``, held to the same contract.
+
+``other_store`` is a second client on the same data, as a second worker would have. Tests about Table
+Storage itself (limits, keys, raw rows) take ``table_store`` and run on Azurite only.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,8 @@ from datetime import UTC, datetime
 import pytest
 from azure.data.tables.aio import TableServiceClient
 
+from emulators.fakes.state import InMemoryStateStore
+from shared.state.port import StateStore
 from shared.state.tables import TableStateStore
 
 NOW = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
@@ -20,8 +29,8 @@ def table_prefix() -> str:
 
 
 @pytest.fixture
-async def store(azurite_connection_string: str, table_prefix: str) -> AsyncIterator[TableStateStore]:
-    """The store with its tables created; the tables are dropped afterwards."""
+async def table_store(azurite_connection_string: str, table_prefix: str) -> AsyncIterator[TableStateStore]:
+    """The Table store with its tables created; the tables are dropped afterwards."""
     state = TableStateStore.from_connection_string(azurite_connection_string, prefix=table_prefix)
     await state.ensure_tables()
     yield state
@@ -32,9 +41,22 @@ async def store(azurite_connection_string: str, table_prefix: str) -> AsyncItera
             await service.delete_table(name)
 
 
+@pytest.fixture(params=["tables", "memory"])
+def store(request: pytest.FixtureRequest) -> StateStore:
+    """The store under contract test; Azurite is only started for the ``tables`` variant."""
+    if request.param == "memory":
+        return InMemoryStateStore()
+    table_state: TableStateStore = request.getfixturevalue("table_store")
+    return table_state
+
+
 @pytest.fixture
-async def other_store(azurite_connection_string: str, table_prefix: str) -> AsyncIterator[TableStateStore]:
-    """A second client on the same tables, as a second worker would have."""
-    state = TableStateStore.from_connection_string(azurite_connection_string, prefix=table_prefix)
+async def other_store(store: StateStore, request: pytest.FixtureRequest) -> AsyncIterator[StateStore]:
+    """A second client on the same data as ``store``, as a second worker would have."""
+    if isinstance(store, InMemoryStateStore):
+        yield store.sharing()
+        return
+    connection_string: str = request.getfixturevalue("azurite_connection_string")
+    state = TableStateStore.from_connection_string(connection_string, prefix=request.getfixturevalue("table_prefix"))
     yield state
     await state.aclose()

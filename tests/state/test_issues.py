@@ -1,4 +1,4 @@
-"""The issue log an admin reads (R31), against Azurite."""
+"""The issue log an admin reads (R31), on every state store (contract)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from shared.state.entities import PAYLOAD_CHUNK_CHARS
 from shared.state.model import Issue, IssueKind
+from shared.state.port import StateStore
 from shared.state.tables import TableStateStore
 from tests.state.conftest import NOW
 
@@ -30,7 +31,7 @@ def issue(key: str = "conflict:ACT-1", **changes: object) -> Issue:
     return Issue.model_validate(values)
 
 
-async def test_recorded_issue_round_trips_and_is_open(store: TableStateStore) -> None:
+async def test_recorded_issue_round_trips_and_is_open(store: StateStore) -> None:
     """A new issue is stored with its reason and payload and listed as open (R31, R7 keeps the payload)."""
     recorded = await store.record_issue(issue())
     assert recorded.etag
@@ -39,7 +40,7 @@ async def test_recorded_issue_round_trips_and_is_open(store: TableStateStore) ->
     assert await store.open_issues() == [recorded]
 
 
-async def test_repeated_issue_counts_occurrences_instead_of_duplicating(store: TableStateStore) -> None:
+async def test_repeated_issue_counts_occurrences_instead_of_duplicating(store: StateStore) -> None:
     """The same key again updates the open issue: occurrences + 1, first_seen kept, last_seen and payload new (R31)."""
     await store.record_issue(issue())
     later = NOW + timedelta(minutes=10)
@@ -51,7 +52,7 @@ async def test_repeated_issue_counts_occurrences_instead_of_duplicating(store: T
     assert repeated.payload == '{"subject":"v2"}'
 
 
-async def test_concurrent_repeats_are_all_counted(store: TableStateStore, other_store: TableStateStore) -> None:
+async def test_concurrent_repeats_are_all_counted(store: StateStore, other_store: StateStore) -> None:
     """Repeats racing from two workers are each counted once: the upsert retries on ETag conflicts (R31)."""
     await store.record_issue(issue())
     await asyncio.gather(*(s.record_issue(issue()) for s in [store, other_store] * 3))
@@ -59,7 +60,7 @@ async def test_concurrent_repeats_are_all_counted(store: TableStateStore, other_
     assert stored.occurrences == 7
 
 
-async def test_resolved_issue_leaves_the_open_list_and_reopens_on_recurrence(store: TableStateStore) -> None:
+async def test_resolved_issue_leaves_the_open_list_and_reopens_on_recurrence(store: StateStore) -> None:
     """A fixed cause resolves the issue; if it happens again it is open anew with a fresh count (R31)."""
     await store.record_issue(issue())
     await store.record_issue(issue(key="other", kind=IssueKind.REFUSED_ITEM))
@@ -74,7 +75,7 @@ async def test_resolved_issue_leaves_the_open_list_and_reopens_on_recurrence(sto
     assert {open_issue.key for open_issue in await store.open_issues(USER)} == {"conflict:ACT-1", "other"}
 
 
-async def test_open_issues_are_filtered_by_user(store: TableStateStore) -> None:
+async def test_open_issues_are_filtered_by_user(store: StateStore) -> None:
     """Asking for one user's issues leaves other users' out; asking for all lists every user (R31)."""
     mine = await store.record_issue(issue())
     theirs = await store.record_issue(issue(user_id="someone/else", kind=IssueKind.UNSYNCABLE_USER))
@@ -84,7 +85,7 @@ async def test_open_issues_are_filtered_by_user(store: TableStateStore) -> None:
     )
 
 
-async def test_payload_over_64_kib_is_kept_whole_across_properties(store: TableStateStore) -> None:
+async def test_payload_over_64_kib_is_kept_whole_across_properties(store: StateStore) -> None:
     """A 200 K-character payload exceeds one string property but is stored whole in chunks (R7: nothing is lost)."""
     payload = json.dumps({"body": "é" * 200_000}, ensure_ascii=False)
     assert len(payload) > 3 * PAYLOAD_CHUNK_CHARS
@@ -94,11 +95,11 @@ async def test_payload_over_64_kib_is_kept_whole_across_properties(store: TableS
     assert stored == recorded
 
 
-async def test_payload_beyond_the_entity_limit_is_truncated_with_a_marker(store: TableStateStore) -> None:
+async def test_payload_beyond_the_entity_limit_is_truncated_with_a_marker(table_store: TableStateStore) -> None:
     """A payload over 1 MiB is truncated to fit and says so, so the issue is still recorded (R31, documented)."""
     payload = "x" * 700_000  # 1.4 MB as UTF-16
-    recorded = await store.record_issue(issue(payload=payload))
-    [stored] = await store.open_issues(USER)
+    recorded = await table_store.record_issue(issue(payload=payload))
+    [stored] = await table_store.open_issues(USER)
     assert stored.payload == recorded.payload
     assert stored.payload is not None
     assert "[truncated by the state store:" in stored.payload

@@ -1,17 +1,17 @@
-"""Per-user leases: only one worker syncs a user at a time, against Azurite."""
+"""Per-user leases: only one worker syncs a user at a time, on every state store (contract)."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
 
-from shared.state.tables import TableStateStore
+from shared.state.port import StateStore
 from tests.state.conftest import NOW
 
 USER = "u-lease/1"
 
 
-async def test_free_lease_is_granted_and_a_held_one_is_not(store: TableStateStore) -> None:
+async def test_free_lease_is_granted_and_a_held_one_is_not(store: StateStore) -> None:
     """A free lease goes to the first worker; the second gets None until it expires (one worker per user)."""
     lease = await store.acquire_lease(USER, owner="worker-a", now=NOW, ttl_seconds=60)
     assert lease is not None
@@ -23,7 +23,7 @@ async def test_free_lease_is_granted_and_a_held_one_is_not(store: TableStateStor
 
 
 async def test_concurrent_acquirers_of_a_free_lease_have_exactly_one_winner(
-    store: TableStateStore, other_store: TableStateStore
+    store: StateStore, other_store: StateStore
 ) -> None:
     """Many workers racing for one free user lease: exactly one gets it (Insert Entity is atomic)."""
     stores = [store, other_store] * 4
@@ -33,7 +33,7 @@ async def test_concurrent_acquirers_of_a_free_lease_have_exactly_one_winner(
     assert len([lease for lease in results if lease is not None]) == 1
 
 
-async def test_expired_lease_is_taken_over(store: TableStateStore) -> None:
+async def test_expired_lease_is_taken_over(store: StateStore) -> None:
     """A crashed worker's lease is taken over once it expired, so the user is synced again (R32)."""
     await store.acquire_lease(USER, owner="crashed", now=NOW, ttl_seconds=60)
     later = NOW + timedelta(seconds=60)
@@ -44,7 +44,7 @@ async def test_expired_lease_is_taken_over(store: TableStateStore) -> None:
 
 
 async def test_concurrent_takeover_of_an_expired_lease_has_exactly_one_winner(
-    store: TableStateStore, other_store: TableStateStore
+    store: StateStore, other_store: StateStore
 ) -> None:
     """Racing takeovers of an expired lease: the ETag condition lets exactly one through."""
     await store.acquire_lease(USER, owner="crashed", now=NOW, ttl_seconds=1)
@@ -56,7 +56,7 @@ async def test_concurrent_takeover_of_an_expired_lease_has_exactly_one_winner(
     assert len([lease for lease in results if lease is not None]) == 1
 
 
-async def test_released_lease_is_free_again(store: TableStateStore) -> None:
+async def test_released_lease_is_free_again(store: StateStore) -> None:
     """Releasing ends the lease at once, so the next worker need not wait for expiry (one worker per user)."""
     lease = await store.acquire_lease(USER, owner="worker-a", now=NOW, ttl_seconds=600)
     assert lease is not None
@@ -64,7 +64,7 @@ async def test_released_lease_is_free_again(store: TableStateStore) -> None:
     assert await store.acquire_lease(USER, owner="worker-b", now=NOW, ttl_seconds=600) is not None
 
 
-async def test_releasing_a_lease_taken_over_leaves_the_new_holder_alone(store: TableStateStore) -> None:
+async def test_releasing_a_lease_taken_over_leaves_the_new_holder_alone(store: StateStore) -> None:
     """A slow worker releasing its expired lease must not free the one another worker now holds (If-Match)."""
     old = await store.acquire_lease(USER, owner="slow", now=NOW, ttl_seconds=1)
     assert old is not None

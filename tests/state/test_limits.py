@@ -24,40 +24,40 @@ from tests.state.conftest import NOW
 SEVENTY_KIB_STRING = "a" * (35 * 1024)  # 35 K characters = 70 KiB as UTF-16
 
 
-async def test_seventy_kib_string_is_refused_naming_the_property(store: TableStateStore) -> None:
+async def test_seventy_kib_string_is_refused_naming_the_property(table_store: TableStateStore) -> None:
     """A string over 64 KiB is refused with StateLimitExceeded naming it, and nothing is written."""
     link = Link(user_id="u1", link_id="L1", kind=ItemKind.TASK, origin=Side.ERP, m365_change_key=SEVENTY_KIB_STRING)
     with pytest.raises(StateLimitExceeded, match="m365_change_key"):
-        await store.save_link(link)
-    assert await store.links_for_user("u1") == []
+        await table_store.save_link(link)
+    assert await table_store.links_for_user("u1") == []
 
 
-async def test_seventy_kib_delta_link_is_refused(store: TableStateStore) -> None:
+async def test_seventy_kib_delta_link_is_refused(table_store: TableStateStore) -> None:
     """A delta link over 64 KiB is refused rather than stored cut off (a cut link would be useless)."""
     cursor = DeltaCursor(
         mailbox="m@example.com", delta_link=SEVENTY_KIB_STRING, window_start=NOW, window_end=NOW, updated_at=NOW
     )
     with pytest.raises(StateLimitExceeded, match="delta_link"):
-        await store.save_delta_cursor(cursor)
-    assert await store.get_delta_cursor("m@example.com") is None
+        await table_store.save_delta_cursor(cursor)
+    assert await table_store.get_delta_cursor("m@example.com") is None
 
 
-async def test_id_too_long_for_a_key_is_refused(store: TableStateStore) -> None:
+async def test_id_too_long_for_a_key_is_refused(table_store: TableStateStore) -> None:
     """An event id over 1 KiB once encoded cannot be an index key and is refused."""
     link = Link(user_id="u1", link_id="L1", kind=ItemKind.MEETING, origin=Side.M365, event_id="/" * 200)
     with pytest.raises(StateLimitExceeded, match="event id"):
-        await store.save_link(link)
-    assert await store.links_for_user("u1") == []
+        await table_store.save_link(link)
+    assert await table_store.links_for_user("u1") == []
 
 
-async def test_naive_datetime_is_refused(store: TableStateStore) -> None:
+async def test_naive_datetime_is_refused(table_store: TableStateStore) -> None:
     """Datetimes are stored as aware UTC instants; a naive one has no zone to convert from."""
     naive = datetime(2026, 11, 21, 9, 30)
     link = Link.model_construct(
         user_id="u1", link_id="L1", kind=ItemKind.MEETING, origin=Side.M365, updated_at=naive, etag=None
     )
     with pytest.raises(ValueError, match="naive"):
-        await store.save_link(link)
+        await table_store.save_link(link)
 
 
 def test_entity_size_follows_microsofts_formula() -> None:

@@ -1,4 +1,4 @@
-"""Links and their event/activity/iCalUId index rows, against Azurite."""
+"""Links and their event/activity/iCalUId index rows, on every state store (contract)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from shared.core.items import Field, ItemKind, Side
 from shared.core.links import Link, LinkState
 from shared.errors import StateConflict
 from shared.state.keys import make_key
+from shared.state.port import StateStore
 from shared.state.tables import TableStateStore
 from tests.state.conftest import NOW
 
@@ -46,7 +47,7 @@ async def stored_row_keys(connection_string: str, store: TableStateStore, user_i
         return {row["RowKey"] async for row in rows}
 
 
-async def test_saved_link_reads_back_equal_with_its_new_etag(store: TableStateStore) -> None:
+async def test_saved_link_reads_back_equal_with_its_new_etag(store: StateStore) -> None:
     """A link round-trips every field (fingerprints, enums, times, 64-bit version) and carries its ETag (R5)."""
     link = make_link(erp_version=2**40, state=LinkState.DETACHED)
     saved = await store.save_link(link)
@@ -55,7 +56,7 @@ async def test_saved_link_reads_back_equal_with_its_new_etag(store: TableStateSt
     assert await store.links_for_user(USER) == [saved]
 
 
-async def test_link_is_found_by_event_activity_and_ical_uid(store: TableStateStore) -> None:
+async def test_link_is_found_by_event_activity_and_ical_uid(store: StateStore) -> None:
     """Each side's id leads to the link, so an incoming change finds what it was synced with (R5, R10)."""
     saved = await store.save_link(make_link())
     assert await store.link_by_event(USER, saved.event_id or "") == saved
@@ -65,7 +66,7 @@ async def test_link_is_found_by_event_activity_and_ical_uid(store: TableStateSto
     assert await store.link_by_activity("another-user", saved.activity_id or "") is None
 
 
-async def test_links_sharing_an_ical_uid_are_all_found(store: TableStateStore) -> None:
+async def test_links_sharing_an_ical_uid_are_all_found(store: StateStore) -> None:
     """Several links may share one iCalUId; the lookup returns them all and no link of a longer uid (R10)."""
     first = await store.save_link(make_link("L1", ical_uid="uid-1"))
     second = await store.save_link(make_link("L2", ical_uid="uid-1"))
@@ -74,31 +75,46 @@ async def test_links_sharing_an_ical_uid_are_all_found(store: TableStateStore) -
     assert sorted(found, key=lambda link: link.link_id) == [first, second]
 
 
-async def test_changed_ids_move_the_index_rows(store: TableStateStore, azurite_connection_string: str) -> None:
+async def test_changed_ids_move_the_index_rows(table_store: TableStateStore, azurite_connection_string: str) -> None:
     """Changing event id, dropping the activity and changing the iCalUId re-points lookups in one save (R5)."""
-    saved = await store.save_link(make_link())
-    assert await stored_row_keys(azurite_connection_string, store, USER) == {
+    saved = await table_store.save_link(make_link())
+    assert await stored_row_keys(azurite_connection_string, table_store, USER) == {
         "link|L1",
         "event|AAMkAGI2~2FL1+abc==",
         "activity|ACT-L1",
         "ical|040000008200E00074C5B7101A82E008L1|L1",
     }
     changed = saved.model_copy(update={"event_id": "AAMk/new==", "activity_id": None, "ical_uid": "uid-new"})
-    resaved = await store.save_link(changed)
-    assert await store.link_by_event(USER, saved.event_id or "") is None
-    assert await store.link_by_activity(USER, saved.activity_id or "") is None
-    assert await store.links_by_ical_uid(USER, saved.ical_uid or "") == []
-    assert await store.link_by_event(USER, "AAMk/new==") == resaved
-    assert await store.links_by_ical_uid(USER, "uid-new") == [resaved]
-    assert await store.links_for_user(USER) == [resaved]
-    assert await stored_row_keys(azurite_connection_string, store, USER) == {
+    resaved = await table_store.save_link(changed)
+    assert await table_store.link_by_event(USER, saved.event_id or "") is None
+    assert await table_store.link_by_activity(USER, saved.activity_id or "") is None
+    assert await table_store.links_by_ical_uid(USER, saved.ical_uid or "") == []
+    assert await table_store.link_by_event(USER, "AAMk/new==") == resaved
+    assert await table_store.links_by_ical_uid(USER, "uid-new") == [resaved]
+    assert await table_store.links_for_user(USER) == [resaved]
+    assert await stored_row_keys(azurite_connection_string, table_store, USER) == {
         "link|L1",
         "event|AAMk~2Fnew==",
         "ical|uid-new|L1",
     }
 
 
-async def test_stale_save_raises_conflict_and_keeps_the_winner(store: TableStateStore) -> None:
+async def test_changed_ids_and_deletion_re_point_every_lookup(store: StateStore) -> None:
+    """A save that changes ids is found only by the new ones; a deleted link by none, and its event is free (R5)."""
+    saved = await store.save_link(make_link())
+    resaved = await store.save_link(saved.model_copy(update={"event_id": "AAMk/new==", "activity_id": None}))
+    assert await store.link_by_event(USER, saved.event_id or "") is None
+    assert await store.link_by_activity(USER, saved.activity_id or "") is None
+    assert await store.link_by_event(USER, "AAMk/new==") == resaved
+    await store.delete_link(resaved)
+    assert await store.links_for_user(USER) == []
+    assert await store.link_by_event(USER, "AAMk/new==") is None
+    assert await store.links_by_ical_uid(USER, saved.ical_uid or "") == []
+    await store.save_link(make_link("L9", event_id="AAMk/new=="))
+    await store.delete_link(resaved)  # deleting twice is a no-op
+
+
+async def test_stale_save_raises_conflict_and_keeps_the_winner(store: StateStore) -> None:
     """Saving a link read before another writer's save fails with StateConflict (optimistic concurrency)."""
     saved = await store.save_link(make_link())
     winner = await store.save_link(saved.model_copy(update={"erp_version": 8}))
@@ -114,7 +130,7 @@ async def test_stale_save_raises_conflict_and_keeps_the_winner(store: TableState
     ids=["fields-only", "event-id"],
 )
 async def test_concurrent_saves_of_one_read_have_exactly_one_winner(
-    store: TableStateStore, other_store: TableStateStore, first: dict[str, object], second: dict[str, object]
+    store: StateStore, other_store: StateStore, first: dict[str, object], second: dict[str, object]
 ) -> None:
     """Two workers saving changes to the same read link at once: one wins, the other gets StateConflict (If-Match)."""
     saved = await store.save_link(make_link())
@@ -130,14 +146,14 @@ async def test_concurrent_saves_of_one_read_have_exactly_one_winner(
     assert await store.link_by_event(USER, winners[0].event_id or "") == winners[0]
 
 
-async def test_inserting_an_existing_link_raises_conflict(store: TableStateStore) -> None:
+async def test_inserting_an_existing_link_raises_conflict(store: StateStore) -> None:
     """A second insert of the same link id (etag None) is a conflict, not an overwrite (R10)."""
     await store.save_link(make_link())
     with pytest.raises(StateConflict):
         await store.save_link(make_link(event_id="AAMk/other=="))
 
 
-async def test_second_link_claiming_a_linked_event_is_refused_atomically(store: TableStateStore) -> None:
+async def test_second_link_claiming_a_linked_event_is_refused_atomically(store: StateStore) -> None:
     """One event links to one record (R10): the claim fails and leaves no half-written link behind."""
     first = await store.save_link(make_link("L1"))
     with pytest.raises(StateConflict, match="event"):
@@ -146,19 +162,19 @@ async def test_second_link_claiming_a_linked_event_is_refused_atomically(store: 
     assert await store.link_by_activity(USER, "ACT-L2") is None
 
 
-async def test_deleted_link_leaves_no_index_rows(store: TableStateStore, azurite_connection_string: str) -> None:
+async def test_deleted_link_leaves_no_index_rows(table_store: TableStateStore, azurite_connection_string: str) -> None:
     """Deleting a link removes its index rows too, so no lookup finds a ghost (R5)."""
-    saved = await store.save_link(make_link())
-    await store.delete_link(saved)
-    assert await stored_row_keys(azurite_connection_string, store, USER) == set()
-    assert await store.links_for_user(USER) == []
-    assert await store.link_by_event(USER, saved.event_id or "") is None
-    assert await store.links_by_ical_uid(USER, saved.ical_uid or "") == []
-    await store.save_link(make_link(link_id="L9", event_id=saved.event_id))  # the event is free again
-    await store.delete_link(saved)  # deleting twice is a no-op
+    saved = await table_store.save_link(make_link())
+    await table_store.delete_link(saved)
+    assert await stored_row_keys(azurite_connection_string, table_store, USER) == set()
+    assert await table_store.links_for_user(USER) == []
+    assert await table_store.link_by_event(USER, saved.event_id or "") is None
+    assert await table_store.links_by_ical_uid(USER, saved.ical_uid or "") == []
+    await table_store.save_link(make_link(link_id="L9", event_id=saved.event_id))  # the event is free again
+    await table_store.delete_link(saved)  # deleting twice is a no-op
 
 
-async def test_stale_delete_raises_conflict(store: TableStateStore) -> None:
+async def test_stale_delete_raises_conflict(store: StateStore) -> None:
     """A delete based on an outdated read fails rather than discard the newer state (If-Match)."""
     saved = await store.save_link(make_link())
     await store.save_link(saved.model_copy(update={"state": LinkState.RETIRED}))
@@ -176,7 +192,7 @@ async def test_stale_delete_raises_conflict(store: TableStateStore) -> None:
     ],
 )
 async def test_hostile_ids_round_trip_through_the_store(
-    store: TableStateStore, user_id: str, link_id: str, event_id: str, ical_uid: str
+    store: StateStore, user_id: str, link_id: str, event_id: str, ical_uid: str
 ) -> None:
     """Ids with / \\ # ? control characters, quotes, | and unicode are stored and found again (Table key rules)."""
     link = make_link(link_id, user_id=user_id, event_id=event_id, ical_uid=ical_uid, activity_id=f"A/{link_id}")
@@ -189,7 +205,7 @@ async def test_hostile_ids_round_trip_through_the_store(
     assert await store.links_for_user(user_id) == []
 
 
-async def test_links_of_other_users_are_not_listed(store: TableStateStore) -> None:
+async def test_links_of_other_users_are_not_listed(store: StateStore) -> None:
     """A user's links are that user's only (R2: sync is per user)."""
     mine = await store.save_link(make_link())
     await store.save_link(make_link(user_id="someone-else"))

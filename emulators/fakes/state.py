@@ -1,0 +1,279 @@
+"""``InMemoryStateStore``: the whole ``StateStore`` port in dicts, with ``TableStateStore``'s semantics.
+
+What it keeps from the Table store (``tests/state`` runs the same contract tests against both):
+
+- every write gives the record a new ETag; a record saved with ``etag`` None is inserted
+  (``StateConflict`` if it exists), one with an ETag replaces the stored record only if that ETag is
+  still current (``StateConflict`` otherwise, also when the record is gone); deletes of records that
+  are gone are no-ops, deletes with a stale ETag are ``StateConflict``;
+- a user's event id and activity id each lead to one link; another link claiming them is a conflict;
+- meeting claims are insert-if-absent, an activity belongs to one meeting (R10);
+- leases, the issue log with occurrences (R31) and the replay guard behave alike;
+- datetimes are read back in UTC and naive ones are refused.
+
+What it does not model: Table Storage's size and key limits (``StateLimitExceeded``), and the
+interleaving of requests: each method runs without awaiting, so it is atomic under asyncio.
+Stores made with ``sharing()`` see the same data, like two workers on one storage account.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, TypeVar
+
+from pydantic import BaseModel
+
+from shared.core.links import Link
+from shared.core.meetings import Meeting
+from shared.errors import StateConflict
+from shared.state.keys import encode_part
+from shared.state.model import DeltaCursor, ErpCursor, Issue, Lease, SubscriptionRecord
+
+if TYPE_CHECKING:
+    from shared.state.port import StateStore
+
+Record = TypeVar("Record", bound=BaseModel)
+
+
+@dataclass
+class StateData:
+    """Everything the stores sharing it see; keys mirror the Table store's rows."""
+
+    links: dict[tuple[str, str], Link] = field(default_factory=dict)
+    meetings: dict[str, Meeting] = field(default_factory=dict)
+    activity_index: dict[str, str] = field(default_factory=dict)  # activity id -> iCalUId
+    delta_cursors: dict[str, DeltaCursor] = field(default_factory=dict)
+    erp_cursors: dict[tuple[str, str], ErpCursor] = field(default_factory=dict)
+    subscriptions: dict[str, SubscriptionRecord] = field(default_factory=dict)
+    leases: dict[str, Lease] = field(default_factory=dict)
+    issues: dict[tuple[str, str], Issue] = field(default_factory=dict)
+    replays: set[tuple[str, str]] = field(default_factory=set)
+    _etags: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def stamp(self, record: Record) -> Record:
+        """The record as stored: datetimes in UTC, a fresh ETag."""
+        update: dict[str, object] = {"etag": f'W/"{next(self._etags)}"'}
+        for name, value in record:
+            if isinstance(value, datetime):
+                if value.tzinfo is None or value.utcoffset() is None:
+                    raise ValueError(f"{name} is a naive datetime; the state store keeps aware UTC instants only")
+                update[name] = value.astimezone(UTC)
+        return record.model_copy(update=update)
+
+
+def _check_etag(stored: BaseModel | None, etag: str | None, *, what: str) -> None:
+    """The Table store's save rule: None inserts, an ETag must match the stored record."""
+    stored_etag = getattr(stored, "etag", None)
+    if etag is None and stored is not None:
+        raise StateConflict(f"{what} already exists; read it and save with its ETag")
+    if etag is not None and etag != stored_etag:
+        raise StateConflict(f"{what} changed or was deleted since it was read")
+
+
+class InMemoryStateStore:
+    """``StateStore`` in memory; ``sharing()`` gives a second store on the same data."""
+
+    def __init__(self, data: StateData | None = None) -> None:
+        self.data = data if data is not None else StateData()
+
+    def sharing(self) -> InMemoryStateStore:
+        """Another store on the same data, as a second worker on the same tables."""
+        return InMemoryStateStore(self.data)
+
+    # --- links -------------------------------------------------------------------------------------
+
+    def _user_links(self, user_id: str) -> list[Link]:
+        found = [link for (user, _), link in self.data.links.items() if user == user_id]
+        return sorted(found, key=lambda link: encode_part(link.link_id))
+
+    async def links_for_user(self, user_id: str) -> Sequence[Link]:
+        return self._user_links(user_id)
+
+    async def link_by_event(self, user_id: str, event_id: str) -> Link | None:
+        return next((link for link in self._user_links(user_id) if link.event_id == event_id), None)
+
+    async def link_by_activity(self, user_id: str, activity_id: str) -> Link | None:
+        return next((link for link in self._user_links(user_id) if link.activity_id == activity_id), None)
+
+    async def links_by_ical_uid(self, user_id: str, ical_uid: str) -> Sequence[Link]:
+        return [link for link in self._user_links(user_id) if link.ical_uid == ical_uid]
+
+    async def save_link(self, link: Link) -> Link:
+        key = (link.user_id, link.link_id)
+        _check_etag(self.data.links.get(key), link.etag, what=f"link {link.link_id!r}")
+        for other in self._user_links(link.user_id):
+            if other.link_id == link.link_id:
+                continue
+            if link.event_id and other.event_id == link.event_id:
+                raise StateConflict(f"link {link.link_id!r}: event {link.event_id!r} is linked already")
+            if link.activity_id and other.activity_id == link.activity_id:
+                raise StateConflict(f"link {link.link_id!r}: activity {link.activity_id!r} is linked already")
+        stored = self.data.links[key] = self.data.stamp(link)
+        return stored
+
+    async def delete_link(self, link: Link) -> None:
+        key = (link.user_id, link.link_id)
+        stored = self.data.links.get(key)
+        if stored is None:
+            return
+        if link.etag is not None and link.etag != stored.etag:
+            raise StateConflict(f"link {link.link_id!r} changed since it was read")
+        del self.data.links[key]
+
+    # --- meetings (R10) ----------------------------------------------------------------------------
+
+    async def get_meeting(self, ical_uid: str) -> Meeting | None:
+        return self.data.meetings.get(ical_uid)
+
+    async def meeting_by_activity(self, activity_id: str) -> Meeting | None:
+        meeting = self.data.meetings.get(self.data.activity_index.get(activity_id, ""))
+        return meeting if meeting is not None and meeting.activity_id == activity_id else None
+
+    async def claim_meeting(self, meeting: Meeting) -> Meeting | None:
+        if meeting.activity_id is not None:
+            self._point(meeting.activity_id, meeting.ical_uid)
+        if meeting.ical_uid in self.data.meetings:
+            return None
+        stored = self.data.meetings[meeting.ical_uid] = self.data.stamp(meeting)
+        return stored
+
+    async def save_meeting(self, meeting: Meeting) -> Meeting:
+        if meeting.etag is None:
+            claimed = await self.claim_meeting(meeting)
+            if claimed is None:
+                raise StateConflict(f"meeting {meeting.ical_uid!r} is claimed already; read it and save with its ETag")
+            return claimed
+        previous = self.data.meetings.get(meeting.ical_uid)
+        if previous is None or previous.etag != meeting.etag:
+            raise StateConflict(f"meeting {meeting.ical_uid!r} changed or was deleted since it was read")
+        if meeting.activity_id is not None:
+            self._point(meeting.activity_id, meeting.ical_uid)
+        stored = self.data.meetings[meeting.ical_uid] = self.data.stamp(meeting)
+        if previous.activity_id is not None and previous.activity_id != meeting.activity_id:
+            self._unpoint(previous.activity_id, meeting.ical_uid)
+        return stored
+
+    async def delete_meeting(self, meeting: Meeting) -> None:
+        stored = self.data.meetings.get(meeting.ical_uid)
+        if stored is None:
+            return
+        if meeting.etag is not None and meeting.etag != stored.etag:
+            raise StateConflict(f"meeting {meeting.ical_uid!r} changed since it was read")
+        del self.data.meetings[meeting.ical_uid]
+        if stored.activity_id is not None:
+            self._unpoint(stored.activity_id, meeting.ical_uid)
+
+    def _point(self, activity_id: str, ical_uid: str) -> None:
+        holder = self.data.meetings.get(self.data.activity_index.get(activity_id, ""))
+        if holder is not None and holder.ical_uid != ical_uid and holder.activity_id == activity_id:
+            raise StateConflict(f"activity {activity_id!r} belongs to meeting {holder.ical_uid!r} already")
+        self.data.activity_index[activity_id] = ical_uid
+
+    def _unpoint(self, activity_id: str, ical_uid: str) -> None:
+        if self.data.activity_index.get(activity_id) == ical_uid:
+            del self.data.activity_index[activity_id]
+
+    # --- cursors -----------------------------------------------------------------------------------
+
+    async def get_delta_cursor(self, mailbox: str) -> DeltaCursor | None:
+        return self.data.delta_cursors.get(mailbox)
+
+    async def save_delta_cursor(self, cursor: DeltaCursor) -> DeltaCursor:
+        _check_etag(self.data.delta_cursors.get(cursor.mailbox), cursor.etag, what="delta cursor")
+        stored = self.data.delta_cursors[cursor.mailbox] = self.data.stamp(cursor)
+        return stored
+
+    async def clear_delta_cursor(self, mailbox: str) -> None:
+        self.data.delta_cursors.pop(mailbox, None)
+
+    async def get_erp_cursor(self, user_id: str, feed: str) -> ErpCursor | None:
+        return self.data.erp_cursors.get((user_id, feed))
+
+    async def save_erp_cursor(self, cursor: ErpCursor) -> ErpCursor:
+        key = (cursor.user_id, cursor.feed)
+        _check_etag(self.data.erp_cursors.get(key), cursor.etag, what="ERP cursor")
+        stored = self.data.erp_cursors[key] = self.data.stamp(cursor)
+        return stored
+
+    # --- subscriptions -----------------------------------------------------------------------------
+
+    async def save_subscription(self, record: SubscriptionRecord) -> SubscriptionRecord:
+        key = record.subscription_id
+        _check_etag(self.data.subscriptions.get(key), record.etag, what="subscription")
+        stored = self.data.subscriptions[key] = self.data.stamp(record)
+        return stored
+
+    async def get_subscription(self, subscription_id: str) -> SubscriptionRecord | None:
+        return self.data.subscriptions.get(subscription_id)
+
+    async def subscriptions(self) -> Sequence[SubscriptionRecord]:
+        return [self.data.subscriptions[key] for key in sorted(self.data.subscriptions, key=encode_part)]
+
+    async def delete_subscription(self, subscription_id: str) -> None:
+        self.data.subscriptions.pop(subscription_id, None)
+
+    # --- leases ------------------------------------------------------------------------------------
+
+    async def acquire_lease(self, user_id: str, *, owner: str, now: datetime, ttl_seconds: float) -> Lease | None:
+        """The lease when free or expired (``expires_at <= now``), else None, even for the same owner."""
+        stored = self.data.leases.get(user_id)
+        if stored is not None and stored.expires_at > now:
+            return None
+        lease = Lease(user_id=user_id, owner=owner, expires_at=now + timedelta(seconds=ttl_seconds))
+        granted = self.data.leases[user_id] = self.data.stamp(lease)
+        return granted
+
+    async def release_lease(self, lease: Lease) -> None:
+        """Give the lease up; a lease taken over by another worker since is left alone."""
+        stored = self.data.leases.get(lease.user_id)
+        if stored is None:
+            return
+        if lease.etag is None and stored.owner != lease.owner:
+            return
+        if lease.etag is None or lease.etag == stored.etag:
+            del self.data.leases[lease.user_id]
+
+    # --- issues (R31) ------------------------------------------------------------------------------
+
+    async def record_issue(self, issue: Issue) -> Issue:
+        """Insert, or count a repeat of the open issue with the same key; a resolved one reopens."""
+        key = (issue.user_id, issue.key)
+        stored = self.data.issues.get(key)
+        update: dict[str, object] = {"resolved_at": None}
+        if stored is not None and stored.resolved_at is None:
+            update |= {"first_seen": stored.first_seen, "occurrences": stored.occurrences + 1}
+        recorded = self.data.issues[key] = self.data.stamp(issue.model_copy(update=update))
+        return recorded
+
+    async def resolve_issue(self, user_id: str, key: str, *, now: datetime) -> None:
+        stored = self.data.issues.get((user_id, key))
+        if stored is not None and stored.resolved_at is None:
+            self.data.issues[(user_id, key)] = self.data.stamp(stored.model_copy(update={"resolved_at": now}))
+
+    async def open_issues(self, user_id: str | None = None) -> Sequence[Issue]:
+        found = [
+            issue
+            for (user, _), issue in self.data.issues.items()
+            if issue.resolved_at is None and (user_id is None or user == user_id)
+        ]
+        return sorted(found, key=lambda issue: (encode_part(issue.user_id), encode_part(issue.key)))
+
+    # --- replay guard ------------------------------------------------------------------------------
+
+    async def first_use(self, token: str, *, at: datetime) -> bool:
+        key = (at.astimezone(UTC).strftime("%Y%m%d%H"), hashlib.sha256(token.encode()).hexdigest())
+        if key in self.data.replays:
+            return False
+        self.data.replays.add(key)
+        return True
+
+
+if TYPE_CHECKING:
+
+    def _implements_the_port(store: InMemoryStateStore) -> StateStore:
+        """mypy proves here that ``InMemoryStateStore`` satisfies the ``StateStore`` protocol."""
+        return store
