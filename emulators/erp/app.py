@@ -251,10 +251,19 @@ def _transition(action: str) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
+def _feed_user(request: Request) -> str:
+    """``userId``, or its deprecated alias ``ownerId`` (same meaning); both given must agree."""
+    given = {name: _query_id(request, name) for name in ("userId", "ownerId") if name in request.query_params}
+    if not given:
+        raise Problem(400, "bad-request", "query parameter userId is required")
+    if len(set(given.values())) > 1:
+        raise Problem(400, "bad-request", "userId and its deprecated alias ownerId name different users")
+    return next(iter(given.values()))
+
+
 async def activity_changes(request: Request) -> Response:
-    owner_id = _query_id(request, "ownerId")
     page = _store(request).activity_changes(
-        owner_id=owner_id,
+        user_id=_feed_user(request),
         cursor=request.query_params.get("cursor"),
         ends_after=_query_instant(request, "endsAfter"),
         limit=_query_limit(request),

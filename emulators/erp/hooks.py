@@ -15,8 +15,7 @@ import time
 import httpx
 import stamina
 
-from shared.erp.hook import sign_hook
-from shared.erp.hook import HookChange, HookPayload
+from shared.erp.hook import HookChange, HookPayload, sign_hook
 
 log = logging.getLogger(__name__)
 

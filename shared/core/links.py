@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import TypedDict
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
@@ -53,5 +54,21 @@ class Link(BaseModel):
     # Storage ETag of the entity this link was read from; None for a link not stored yet.
     etag: str | None = None
 
-    def retired(self, *, now: datetime) -> Link:
-        return self.model_copy(update={"state": LinkState.RETIRED, "updated_at": now})
+    def evolve(self, changes: LinkChanges) -> Link:
+        """A copy with ``changes`` (typed: a wrong field name or value type is a type error)."""
+        return self.model_copy(update=dict(changes))
+
+
+class LinkChanges(TypedDict, total=False):
+    """What a record after an action may change on a link (``core.records``)."""
+
+    state: LinkState
+    role: LinkRole
+    m365_fields: Fingerprint
+    erp_fields: Fingerprint
+    m365_change_key: str | None
+    erp_version: int | None
+    m365_modified_at: datetime | None
+    erp_modified_at: datetime | None
+    response: str | None
+    updated_at: datetime

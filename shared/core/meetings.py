@@ -15,7 +15,9 @@ Every synced mailbox that holds a copy of one meeting (same iCalUId) is linked t
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
+from typing import TypedDict
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
@@ -42,6 +44,17 @@ class Meeting(BaseModel):
     updated_at: AwareDatetime
     # Storage ETag; None for a claim not stored yet.
     etag: str | None = None
+
+    def evolve(self, changes: MeetingChanges) -> Meeting:
+        """A copy with ``changes`` (typed)."""
+        return self.model_copy(update=dict(changes))
+
+
+class MeetingChanges(TypedDict, total=False):
+    owner_user_id: str
+    owner_mailbox: str
+    activity_id: str | None
+    updated_at: datetime
 
 
 # --- answers (R27) ---------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from datetime import datetime
 from shared.core.activities import Activity
 from shared.core.fingerprint import fingerprint
 from shared.core.items import CalendarItem, Field, ItemKind, Side
-from shared.core.links import Fingerprint, Link, LinkState
+from shared.core.links import Fingerprint, Link, LinkChanges, LinkState
 from shared.core.m365 import M365Event
 from shared.core.mapping import item_from_activity, item_from_event
 from shared.core.meetings import LinkRole, Meeting, answer, participant_answer
@@ -87,8 +87,8 @@ def after_activity_update(
     """The ERP took ``fields`` of the event: only the written fields count as synced on the ERP side, so an
     ERP edit that slipped in meanwhile still flows."""
     erp_now = erp_fingerprint(updated)
-    return link.model_copy(
-        update={
+    return link.evolve(
+        {
             "m365_fields": fingerprint(item),
             "erp_fields": {**link.erp_fields, **{f: erp_now[f] for f in fields}},
             "m365_change_key": event.change_key,
@@ -116,8 +116,8 @@ def after_event_update(
     m365_now = m365_fingerprint(written, link.kind, policy)
     erp_read = fingerprint(item)
     newer_erp = link.erp_version is not None and link.erp_version > activity.version
-    return link.model_copy(
-        update={
+    return link.evolve(
+        {
             "erp_fields": {**link.erp_fields, **{f: erp_read[f] for f in chosen}},
             "m365_fields": {**link.m365_fields, **{f: m365_now[f] for f in chosen}},
             "m365_change_key": written.change_key,
@@ -133,40 +133,38 @@ def remembered(
     link: Link, *, event: M365Event | None, activity: Activity | None, policy: SyncPolicy, now: datetime
 ) -> Link:
     """Nothing written: what each side shows now becomes what was synced."""
-    update: dict[str, object] = {"updated_at": now}
+    changes: LinkChanges = {"updated_at": now}
     if event is not None:
-        update["m365_fields"] = m365_fingerprint(event, link.kind, policy)
-        update["m365_change_key"] = event.change_key
+        changes["m365_fields"] = m365_fingerprint(event, link.kind, policy)
+        changes["m365_change_key"] = event.change_key
     if activity is not None:
-        update["erp_fields"] = erp_fingerprint(activity)
-        update["erp_version"] = activity.version
-    return link.model_copy(update=update)
+        changes["erp_fields"] = erp_fingerprint(activity)
+        changes["erp_version"] = activity.version
+    return link.evolve(changes)
 
 
 def after_conflict(link: Link, *, event: M365Event, policy: SyncPolicy, now: datetime) -> Link:
     """R7: the M365 version sits in the conflict record; remember it so it is not offered again every run."""
-    return link.model_copy(update={"m365_fields": m365_fingerprint(event, link.kind, policy), "updated_at": now})
+    return link.evolve({"m365_fields": m365_fingerprint(event, link.kind, policy), "updated_at": now})
 
 
 def answered(link: Link, *, response: str, erp_version: int | None, now: datetime) -> Link:
     """R27: both sides now hold ``response`` for this person."""
-    return link.model_copy(
-        update={"response": response, "erp_version": erp_version or link.erp_version, "updated_at": now}
-    )
+    return link.evolve({"response": response, "erp_version": erp_version or link.erp_version, "updated_at": now})
 
 
 def retired(link: Link, *, now: datetime) -> Link:
-    return link.model_copy(update={"state": LinkState.RETIRED, "updated_at": now})
+    return link.evolve({"state": LinkState.RETIRED, "updated_at": now})
 
 
 def detached(link: Link, *, now: datetime) -> Link:
-    return link.model_copy(update={"state": LinkState.DETACHED, "updated_at": now})
+    return link.evolve({"state": LinkState.DETACHED, "updated_at": now})
 
 
 def demoted(link: Link, *, activity: Activity, mailbox: str, now: datetime) -> Link:
     """R10: the owner's link becomes a copy's; the answer the ERP holds for the person is the synced one."""
-    return link.model_copy(
-        update={
+    return link.evolve(
+        {
             "role": LinkRole.COPY,
             "response": participant_answer(activity, link.user_id, mailbox) or "none",
             "erp_version": activity.version,
@@ -187,9 +185,9 @@ def claim(*, ical_uid: str, user_id: str, mailbox: str, activity_id: str | None,
 
 def claimed_with(meeting: Meeting, *, activity_id: str, now: datetime) -> Meeting:
     """The claim once its activity exists."""
-    return meeting.model_copy(update={"activity_id": activity_id, "updated_at": now})
+    return meeting.evolve({"activity_id": activity_id, "updated_at": now})
 
 
 def taken_over(meeting: Meeting, *, user_id: str, mailbox: str, now: datetime) -> Meeting:
     """R10: the organizer's mailbox owns the meeting from now on."""
-    return meeting.model_copy(update={"owner_user_id": user_id, "owner_mailbox": mailbox.lower(), "updated_at": now})
+    return meeting.evolve({"owner_user_id": user_id, "owner_mailbox": mailbox.lower(), "updated_at": now})

@@ -326,7 +326,8 @@ class HttpErp:
     async def activity_changes(
         self, *, user_id: str, cursor: str | None, ends_after: datetime | None = None
     ) -> ChangePage[ActivityChange]:
-        params = {"ownerId": user_id}
+        # The activities the user owns or is a registered user of (``ownerId`` is the deprecated alias).
+        params = {"userId": user_id}
         if cursor is None and ends_after is not None:
             params["endsAfter"] = _instant(ends_after)
         return await self._follow("/activity-changes", ActivityChange, params, cursor)

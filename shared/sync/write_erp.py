@@ -90,14 +90,21 @@ async def update_activity(action: UpdateActivity, run: RunContext) -> None:
     patch = activity_patch(
         action.item, action.fields, owner_id=run.user.id, directory=await run.directory(action.item), current=current
     )
-    version = current.version if current is not None and not current.read_only else link.erp_version
-    updated = await _write(run, link.activity_id, patch, version)
+    if current is not None and _changes_nothing(patch, current):
+        updated = current  # e.g. an answer the ERP holds already: no write, no echo for the others
+    else:
+        version = current.version if current is not None and not current.read_only else link.erp_version
+        updated = await _write(run, link.activity_id, patch, version)
     await run.save(
         records.after_activity_update(
             link, event=action.event, item=action.item, fields=action.fields, updated=updated, now=run.now()
         )
     )
     run.report.count("erp updated")
+
+
+def _changes_nothing(patch: ActivityPatch, current: Activity) -> bool:
+    return all(getattr(patch, name) == getattr(current, name) for name in patch.model_fields_set)
 
 
 async def void_activity(action: VoidActivity, run: RunContext) -> None:

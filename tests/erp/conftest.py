@@ -2,6 +2,10 @@
 
 Both run under uvicorn in a thread of this process, on free ports, for the whole session, and are
 stopped at its end. Each test starts from a reset ERP holding ``SEED``.
+
+``erp`` is the ERP port under test, twice: ``HttpErp`` over the reference ERP (``[http]``) and the
+in-process fake ``InProcessErp`` (``[in-process]``); ``erp_store`` is that ERP's store, for a test
+acting as a person in the ERP. ``http_erp`` (with ``raw``) is for what only HTTP has.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from starlette.routing import Route
 
 from emulators.erp import create_app, seed_store
 from emulators.erp.store import ErpStore
+from emulators.fakes.erp import InProcessErp
 from shared.erp.http_client import HttpErp
+from shared.erp.port import ErpPort
 
 API_KEY = "test-api-key-7f3a9c"
 HOOK_SECRET = "test-hook-secret-41d2"
@@ -161,10 +167,43 @@ def erp_server(running_erp: RunningErp, hook_receiver: HookReceiver) -> RunningE
 
 
 @pytest.fixture
-async def erp(erp_server: RunningErp) -> AsyncIterator[HttpErp]:
+async def http_erp(erp_server: RunningErp) -> AsyncIterator[HttpErp]:
+    """HttpErp over the reference ERP: for what is about HTTP (retries, faults, the wire)."""
     client = HttpErp(erp_server.base_url, api_key=API_KEY, timeout=5.0)
     yield client
     await client.aclose()
+
+
+@dataclass
+class ErpUnderTest:
+    port: ErpPort
+    store: ErpStore
+
+
+@pytest.fixture(params=["http", "in-process"])
+async def erp_under_test(request: pytest.FixtureRequest) -> AsyncIterator[ErpUnderTest]:
+    """The ERP port over the reference ERP holding ``SEED``: over loopback HTTP, or in this process."""
+    if request.param == "http":
+        server: RunningErp = request.getfixturevalue("erp_server")
+        client = HttpErp(server.base_url, api_key=API_KEY, timeout=5.0)
+        yield ErpUnderTest(port=client, store=server.store)
+        await client.aclose()
+    else:
+        fake = InProcessErp(seed=SEED)
+        yield ErpUnderTest(port=fake, store=fake.store)
+        await fake.aclose()
+
+
+@pytest.fixture
+def erp(erp_under_test: ErpUnderTest) -> ErpPort:
+    """The ERP port under test (HttpErp or InProcessErp); every contract test holds for both."""
+    return erp_under_test.port
+
+
+@pytest.fixture
+def erp_store(erp_under_test: ErpUnderTest) -> ErpStore:
+    """The store of the ERP under test: what a person does in the ERP (release, delete, edit) goes here."""
+    return erp_under_test.store
 
 
 @pytest.fixture

@@ -1,4 +1,7 @@
-"""HttpErp against the reference ERP over real loopback HTTP: every operation of the ERP port."""
+"""The ERP port against the reference ERP: every operation, through HttpErp over real loopback HTTP and
+through the in-process fake InProcessErp (the ``erp`` fixture runs each test on both), so the fake
+keeps HttpErp's behaviour. Tests about HTTP itself (the wire, retries, Retry-After, auth) use
+``http_erp`` and ``raw``, HttpErp only."""
 
 from __future__ import annotations
 
@@ -9,8 +12,9 @@ import httpx
 import pytest
 import stamina
 
-from shared.erp import http_client
-from shared.erp.http_client import HttpErp
+from emulators.erp.problems import Problem
+from emulators.erp.store import ErpStore, LeaveRequestFields, LeaveRequestPatch
+from emulators.fakes import erp as in_process
 from shared.core.activities import (
     AccessLevel,
     ActivityFields,
@@ -25,7 +29,10 @@ from shared.core.activities import (
     Response,
     ShowAs,
 )
-from shared.errors import ErpConflict, ErpError, ErpInvalid, ErpNotFound, ErpReadOnly
+from shared.erp import http_client
+from shared.erp.http_client import HttpErp
+from shared.erp.port import ErpPort
+from shared.errors import ErpConflict, ErpError, ErpInvalid, ErpNotFound, ErpReadOnly, ErpTransient
 from tests.erp.conftest import API_KEY, RunningErp, free_port
 
 
@@ -44,7 +51,7 @@ def meeting(**overrides: object) -> ActivityFields:
 # --- reference data ----------------------------------------------------------------------------------------
 
 
-async def test_list_users_enabled_only_leaves_out_disabled_users(erp: HttpErp) -> None:
+async def test_list_users_enabled_only_leaves_out_disabled_users(erp: ErpPort) -> None:
     """Only users switched on for sync are listed by default; all with enabled_only=False (R2)."""
     enabled = await erp.list_users()
     everyone = await erp.list_users(enabled_only=False)
@@ -54,33 +61,33 @@ async def test_list_users_enabled_only_leaves_out_disabled_users(erp: HttpErp) -
     assert (alice.email, alice.default_company_id, alice.default_location_id) == ("alice@contoso.example", "C1", "L1")
 
 
-async def test_get_user_returns_the_user_and_unknown_user_is_not_found(erp: HttpErp) -> None:
+async def test_get_user_returns_the_user_and_unknown_user_is_not_found(erp: ErpPort) -> None:
     """GET /users/{id} answers the user, or 404 → ErpNotFound (R2 needs the user's defaults)."""
     assert (await erp.get_user("U2")).display_name == "Bob"
     with pytest.raises(ErpNotFound):
         await erp.get_user("nobody")
 
 
-async def test_find_contacts_matches_addresses_case_insensitively(erp: HttpErp) -> None:
+async def test_find_contacts_matches_addresses_case_insensitively(erp: ErpPort) -> None:
     """Attendee addresses find ERP contacts whatever their case (R15); unknown addresses find nothing."""
     found = await erp.find_contacts(["frida@fabrikam.EXAMPLE", "stranger@else.example", "NILS@northwind.example"])
     assert sorted(contact.id for contact in found) == ["P1", "P2"]
     assert await erp.find_contacts([]) == []
 
 
-async def test_find_companies_by_email(erp: HttpErp) -> None:
+async def test_find_companies_by_email(erp: ErpPort) -> None:
     """Companies are found by their email address (R15, R23)."""
     found = await erp.find_companies(["Office@Fabrikam.example"])
     assert [(company.id, company.name) for company in found] == [("C1", "Fabrikam")]
 
 
-async def test_get_company_returns_the_company_by_id(erp: HttpErp) -> None:
+async def test_get_company_returns_the_company_by_id(erp: ErpPort) -> None:
     """GET /companies/{id} answers the company whose name a meeting's title carries (R21)."""
     company = await erp.get_company("C2")
     assert (company.id, company.name, company.email) == ("C2", "Northwind", "hello@northwind.example")
 
 
-async def test_get_unknown_company_is_not_found(erp: HttpErp) -> None:
+async def test_get_unknown_company_is_not_found(erp: ErpPort) -> None:
     """An unknown company id answers 404 problem details → ErpNotFound (R21 then titles without a company)."""
     with pytest.raises(ErpNotFound) as caught:
         await erp.get_company("C-NOBODY")
@@ -89,7 +96,7 @@ async def test_get_unknown_company_is_not_found(erp: HttpErp) -> None:
 
 
 @pytest.mark.parametrize("company_id", ["C1?email=office@fabrikam.example", "C1#top", "C1/.."])
-async def test_company_id_is_sent_as_one_path_segment(erp: HttpErp, company_id: str) -> None:
+async def test_company_id_is_sent_as_one_path_segment(erp: ErpPort, company_id: str) -> None:
     """An id holding '?', '#' or '/' is escaped into one path segment (RFC 3986 §3.3), never read as company C1."""
     with pytest.raises(ErpNotFound):
         await erp.get_company(company_id)
@@ -103,7 +110,7 @@ async def test_get_company_needs_the_api_key(erp_server: RunningErp) -> None:
     assert "Fabrikam" not in answer.text
 
 
-async def test_list_facilities_carries_room_mailbox_and_no_time_rule(erp: HttpErp) -> None:
+async def test_list_facilities_carries_room_mailbox_and_no_time_rule(erp: ErpPort) -> None:
     """Facilities come with their room mailbox (R16) and whether no-specified-time items are allowed (R13)."""
     facilities = {facility.id: facility for facility in await erp.list_facilities()}
     assert facilities["F-ROOM"].room_mailbox == "fjord@contoso.example"
@@ -111,7 +118,7 @@ async def test_list_facilities_carries_room_mailbox_and_no_time_rule(erp: HttpEr
     assert facilities["F-LAB"].allows_no_specified_time is False
 
 
-async def test_ensure_activity_type_creates_missing_meeting_type_once(erp: HttpErp, raw: httpx.AsyncClient) -> None:
+async def test_ensure_activity_type_creates_missing_meeting_type_once(erp: ErpPort, erp_store: ErpStore) -> None:
     """A missing "Meeting" type is created, and asking again reuses it instead of creating another (R23)."""
     first = await erp.ensure_activity_type(ActivityType.MEETING)
     second = await erp.ensure_activity_type(ActivityType.MEETING)
@@ -119,14 +126,14 @@ async def test_ensure_activity_type_creates_missing_meeting_type_once(erp: HttpE
     assert first == second
     assert first.kind is ActivityType.MEETING
     assert task.code == "TASK"
-    kinds = [item["kind"] for item in (await raw.get("/activity-types")).json()["items"]]
-    assert kinds.count("meeting") == 1
+    kinds = [item.kind for item in erp_store.list_activity_types()]
+    assert kinds.count(ActivityType.MEETING) == 1
 
 
 # --- activities --------------------------------------------------------------------------------------------
 
 
-async def test_create_then_get_keeps_every_field(erp: HttpErp) -> None:
+async def test_create_then_get_keeps_every_field(erp: ErpPort) -> None:
     """Every contract field survives a create and a read (R12, R17, R27, R28), with a link to the record (R19)."""
     fields = meeting(
         description="Agenda",
@@ -167,23 +174,23 @@ async def test_create_then_get_keeps_every_field(erp: HttpErp) -> None:
     assert created.id in created.web_url
 
 
-async def test_get_unknown_activity_is_not_found(erp: HttpErp) -> None:
+async def test_get_unknown_activity_is_not_found(erp: ErpPort) -> None:
     """A missing activity answers 404 → ErpNotFound."""
     with pytest.raises(ErpNotFound) as caught:
         await erp.get_activity("does-not-exist")
     assert caught.value.status == 404
 
 
-async def test_create_retried_with_same_key_returns_first_activity(erp: HttpErp, raw: httpx.AsyncClient) -> None:
+async def test_create_retried_with_same_key_returns_first_activity(erp: ErpPort) -> None:
     """A retried create with the same Idempotency-Key returns the first activity, never a second copy (R10)."""
     first = await erp.create_activity(meeting(), idempotency_key="event-42")
     again = await erp.create_activity(meeting(), idempotency_key="event-42")
     assert again.id == first.id
-    feed = (await raw.get("/activity-changes", params={"ownerId": "U1"})).json()
-    assert [item["activityId"] for item in feed["items"]] == [first.id]
+    feed = await erp.activity_changes(user_id="U1", cursor=None)
+    assert [change.activity_id for change in feed.items] == [first.id]
 
 
-async def test_same_idempotency_key_with_other_body_is_refused(erp: HttpErp) -> None:
+async def test_same_idempotency_key_with_other_body_is_refused(erp: ErpPort) -> None:
     """Reusing a key for a different activity is a client bug: 422 idempotency-key-reused → ErpInvalid (R10)."""
     await erp.create_activity(meeting(), idempotency_key="event-43")
     with pytest.raises(ErpInvalid) as caught:
@@ -192,7 +199,7 @@ async def test_same_idempotency_key_with_other_body_is_refused(erp: HttpErp) -> 
     assert caught.value.problem_type.endswith("/idempotency-key-reused")
 
 
-async def test_create_with_unknown_owner_is_invalid(erp: HttpErp) -> None:
+async def test_create_with_unknown_owner_is_invalid(erp: ErpPort) -> None:
     """References to records the ERP does not have are refused with 422 → ErpInvalid."""
     with pytest.raises(ErpInvalid) as caught:
         await erp.create_activity(meeting(owner_id="ghost", contact_ids=("P404",)), idempotency_key="k-ghost")
@@ -200,7 +207,7 @@ async def test_create_with_unknown_owner_is_invalid(erp: HttpErp) -> None:
     assert caught.value.problem_type.endswith("/unknown-reference")
 
 
-async def test_update_with_current_version_applies_only_the_given_fields(erp: HttpErp) -> None:
+async def test_update_with_current_version_applies_only_the_given_fields(erp: ErpPort) -> None:
     """A patch at the current version changes just its fields and bumps the version (optimistic concurrency)."""
     created = await erp.create_activity(meeting(location="Old room", categories=("A",)), idempotency_key="k-upd")
     patch = ActivityPatch(start=datetime(2026, 12, 3, 12, 0), end=datetime(2026, 12, 3, 13, 30), company_id=None)
@@ -211,7 +218,7 @@ async def test_update_with_current_version_applies_only_the_given_fields(erp: Ht
     assert updated.modified_at >= created.modified_at
 
 
-async def test_update_with_stale_version_is_a_conflict(erp: HttpErp) -> None:
+async def test_update_with_stale_version_is_a_conflict(erp: ErpPort) -> None:
     """A write based on an old version is refused with 412 → ErpConflict, and nothing changes."""
     created = await erp.create_activity(meeting(), idempotency_key="k-stale")
     await erp.update_activity(created.id, ActivityPatch(subject="Moved"), version=created.version)
@@ -223,12 +230,11 @@ async def test_update_with_stale_version_is_a_conflict(erp: HttpErp) -> None:
 
 @pytest.mark.parametrize("action", ["release", "close"])
 async def test_update_of_released_or_closed_activity_is_read_only(
-    erp: HttpErp, raw: httpx.AsyncClient, action: str
+    erp: ErpPort, erp_store: ErpStore, action: str
 ) -> None:
     """A released or closed activity refuses changes with 409 read-only → ErpReadOnly, left as it is (R7)."""
     created = await erp.create_activity(meeting(), idempotency_key=f"k-ro-{action}")
-    answer = await raw.post(f"/activities/{created.id}/{action}", headers={"If-Match": f'"{created.version}"'})
-    assert answer.status_code == 200
+    erp_store.transition_activity(created.id, action, version=created.version)  # a person in the ERP
     locked = await erp.get_activity(created.id)
     assert locked.read_only
     with pytest.raises(ErpReadOnly) as caught:
@@ -237,7 +243,7 @@ async def test_update_of_released_or_closed_activity_is_read_only(
     assert await erp.get_activity(created.id) == locked
 
 
-async def test_void_makes_the_activity_voided_and_read_only(erp: HttpErp) -> None:
+async def test_void_makes_the_activity_voided_and_read_only(erp: ErpPort) -> None:
     """Voiding (what an Outlook delete does to a meeting) keeps the record, voided and read-only (R8)."""
     created = await erp.create_activity(meeting(), idempotency_key="k-void")
     voided = await erp.void_activity(created.id, version=created.version)
@@ -247,7 +253,7 @@ async def test_void_makes_the_activity_voided_and_read_only(erp: HttpErp) -> Non
         await erp.update_activity(created.id, ActivityPatch(subject="x"), version=voided.version)
 
 
-async def test_void_repeated_after_it_went_through_returns_the_voided_activity(erp: HttpErp) -> None:
+async def test_void_repeated_after_it_went_through_returns_the_voided_activity(erp: ErpPort) -> None:
     """A retried void whose first call succeeded reports success, not a conflict (R10: retries are safe)."""
     created = await erp.create_activity(meeting(), idempotency_key="k-void-twice")
     first = await erp.void_activity(created.id, version=created.version)
@@ -255,7 +261,7 @@ async def test_void_repeated_after_it_went_through_returns_the_voided_activity(e
     assert again == first
 
 
-async def test_close_activity_closes_it(erp: HttpErp) -> None:
+async def test_close_activity_closes_it(erp: ErpPort) -> None:
     """The daily job closes ended activities (R29)."""
     created = await erp.create_activity(meeting(), idempotency_key="k-close")
     closed = await erp.close_activity(created.id, version=created.version)
@@ -263,7 +269,7 @@ async def test_close_activity_closes_it(erp: HttpErp) -> None:
     assert closed.version == created.version + 1
 
 
-async def test_close_with_stale_version_is_a_conflict(erp: HttpErp) -> None:
+async def test_close_with_stale_version_is_a_conflict(erp: ErpPort) -> None:
     """Closing at an old version is refused: someone else changed the record in between."""
     created = await erp.create_activity(meeting(), idempotency_key="k-close-stale")
     await erp.update_activity(created.id, ActivityPatch(location="Elsewhere"), version=created.version)
@@ -271,7 +277,7 @@ async def test_close_with_stale_version_is_a_conflict(erp: HttpErp) -> None:
         await erp.close_activity(created.id, version=created.version)
 
 
-async def test_no_specified_time_item_booking_forbidding_facility_is_refused(erp: HttpErp) -> None:
+async def test_no_specified_time_item_booking_forbidding_facility_is_refused(erp: ErpPort) -> None:
     """An item with no specified time that books a facility forbidding that is refused with a clear error (R13)."""
     fields = meeting(
         start=datetime(2026, 12, 4), end=datetime(2026, 12, 5), no_specified_time=True, facility_ids=("F-LAB",)
@@ -287,7 +293,7 @@ async def test_no_specified_time_item_booking_forbidding_facility_is_refused(erp
     assert allowed.no_specified_time
 
 
-async def test_update_into_no_specified_time_with_forbidding_facility_is_refused(erp: HttpErp) -> None:
+async def test_update_into_no_specified_time_with_forbidding_facility_is_refused(erp: ErpPort) -> None:
     """The facility rule also holds when a change, not a create, would break it (R13)."""
     created = await erp.create_activity(
         meeting(start=datetime(2026, 12, 4), end=datetime(2026, 12, 5), all_day=True, facility_ids=("F-LAB",)),
@@ -296,6 +302,18 @@ async def test_update_into_no_specified_time_with_forbidding_facility_is_refused
     with pytest.raises(ErpInvalid):
         await erp.update_activity(
             created.id, ActivityPatch(all_day=False, no_specified_time=True), version=created.version
+        )
+
+
+async def test_wall_clock_time_with_an_offset_is_invalid(erp: ErpPort) -> None:
+    """An activity time carrying an offset (or a fraction of a second) is not a wall-clock time: ErpInvalid."""
+    with pytest.raises(ErpInvalid) as caught:
+        await erp.create_activity(meeting(start=datetime(2026, 12, 3, 10, tzinfo=UTC)), idempotency_key="k-offset")
+    assert caught.value.status == 422
+    created = await erp.create_activity(meeting(), idempotency_key="k-offset-ok")
+    with pytest.raises(ErpInvalid):
+        await erp.update_activity(
+            created.id, ActivityPatch(end=datetime(2026, 12, 3, 11, 0, 0, 500)), version=created.version
         )
 
 
@@ -308,9 +326,9 @@ async def test_offset_in_wall_clock_time_is_refused(raw: httpx.AsyncClient) -> N
     assert answer.json()["type"].endswith("/invalid-request")
 
 
-async def test_patch_without_if_match_requires_a_precondition(raw: httpx.AsyncClient, erp: HttpErp) -> None:
+async def test_patch_without_if_match_requires_a_precondition(raw: httpx.AsyncClient, http_erp: HttpErp) -> None:
     """Writes without If-Match are refused with 428 Precondition Required (RFC 6585 §3)."""
-    created = await erp.create_activity(meeting(), idempotency_key="k-428")
+    created = await http_erp.create_activity(meeting(), idempotency_key="k-428")
     answer = await raw.patch(f"/activities/{created.id}", json={"subject": "x"})
     assert answer.status_code == 428
     assert answer.json()["type"].endswith("/precondition-required")
@@ -319,7 +337,7 @@ async def test_patch_without_if_match_requires_a_precondition(raw: httpx.AsyncCl
 # --- change feeds ------------------------------------------------------------------------------------------
 
 
-async def test_snapshot_lists_current_activities_ending_after_the_window_start(erp: HttpErp) -> None:
+async def test_snapshot_lists_current_activities_ending_after_the_window_start(erp: ErpPort) -> None:
     """Without a cursor the feed is a snapshot of the owner's activities that end after ends_after (R4)."""
     old = await erp.create_activity(
         meeting(start=datetime(2026, 11, 1, 9), end=datetime(2026, 11, 1, 10)), idempotency_key="k-old"
@@ -333,15 +351,14 @@ async def test_snapshot_lists_current_activities_ending_after_the_window_start(e
     assert all(not change.deleted and change.activity is not None for change in everything.items)
 
 
-async def test_feed_after_cursor_holds_each_change_once_with_tombstones(erp: HttpErp, raw: httpx.AsyncClient) -> None:
+async def test_feed_after_cursor_holds_each_change_once_with_tombstones(erp: ErpPort, erp_store: ErpStore) -> None:
     """After a cursor the feed holds every changed activity once, as it is now, deleted ones as tombstones."""
     kept = await erp.create_activity(meeting(), idempotency_key="k-kept")
     doomed = await erp.create_activity(meeting(subject="Doomed"), idempotency_key="k-doomed")
     start = await erp.activity_changes(user_id="U1", cursor=None)
     moved = await erp.update_activity(kept.id, ActivityPatch(subject="Renamed"), version=kept.version)
     moved = await erp.update_activity(kept.id, ActivityPatch(location="Room 2"), version=moved.version)
-    deleted = await raw.delete(f"/activities/{doomed.id}", headers={"If-Match": f'"{doomed.version}"'})
-    assert deleted.status_code == 204
+    erp_store.delete_activity(doomed.id, version=doomed.version)  # a person deletes it in the ERP
     added = await erp.create_activity(meeting(subject="New"), idempotency_key="k-added")
 
     changes = await erp.activity_changes(user_id="U1", cursor=start.cursor)
@@ -356,9 +373,10 @@ async def test_feed_after_cursor_holds_each_change_once_with_tombstones(erp: Htt
     assert quiet.items == ()
 
 
-async def test_adapter_follows_every_page_of_the_feed(erp: HttpErp, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_adapter_follows_every_page_of_the_feed(erp: ErpPort, monkeypatch: pytest.MonkeyPatch) -> None:
     """The adapter follows nextCursor until hasMore is false, for the snapshot and for changes."""
     monkeypatch.setattr(http_client, "PAGE_SIZE", 2)
+    monkeypatch.setattr(in_process, "PAGE_SIZE", 2)
     ids = [(await erp.create_activity(meeting(subject=f"S{n}"), idempotency_key=f"k-page-{n}")).id for n in range(5)]
     snapshot = await erp.activity_changes(user_id="U1", cursor=None)
     assert sorted(change.activity_id for change in snapshot.items) == sorted(ids)
@@ -367,8 +385,9 @@ async def test_adapter_follows_every_page_of_the_feed(erp: HttpErp, monkeypatch:
     assert [change.activity_id for change in changes.items] == more
 
 
-async def test_feed_pages_skip_nothing_under_concurrent_writes(erp: HttpErp, raw: httpx.AsyncClient) -> None:
+async def test_feed_pages_skip_nothing_under_concurrent_writes(http_erp: HttpErp, raw: httpx.AsyncClient) -> None:
     """Writes that commit while a client pages through the feed all reach it on a later page."""
+    erp = http_erp
     ids = [(await erp.create_activity(meeting(subject=f"S{n}"), idempotency_key=f"k-c-{n}")).id for n in range(6)]
     seen: dict[str, int] = {}
     cursor = ""
@@ -393,16 +412,21 @@ async def test_feed_pages_skip_nothing_under_concurrent_writes(erp: HttpErp, raw
     assert seen[ids[5]] == 2
 
 
-async def test_bad_cursor_is_a_bad_request(raw: httpx.AsyncClient, erp: HttpErp) -> None:
-    """A cursor the ERP did not issue is refused with 400 problem details → ErpInvalid."""
-    answer = await raw.get("/activity-changes", params={"ownerId": "U1", "cursor": "not-a-cursor"})
+async def test_bad_cursor_is_a_bad_request(raw: httpx.AsyncClient) -> None:
+    """A cursor the ERP did not issue is refused with 400 problem details."""
+    answer = await raw.get("/activity-changes", params={"userId": "U1", "cursor": "not-a-cursor"})
     assert answer.status_code == 400
     assert answer.json()["type"].endswith("/bad-cursor")
-    with pytest.raises(ErpInvalid):
+
+
+async def test_bad_cursor_is_invalid(erp: ErpPort) -> None:
+    """A cursor the ERP did not issue → ErpInvalid with the bad-cursor problem type."""
+    with pytest.raises(ErpInvalid) as caught:
         await erp.activity_changes(user_id="U1", cursor="%%%")
+    assert str(caught.value.problem_type).endswith("/bad-cursor")
 
 
-async def test_leave_request_feed_follows_approval_and_cancellation(erp: HttpErp, raw: httpx.AsyncClient) -> None:
+async def test_leave_request_feed_follows_approval_and_cancellation(erp: ErpPort, erp_store: ErpStore) -> None:
     """Leave requests have their own feed: created, approved, then cancelled, each seen as it is now (R30)."""
     body = {
         "userId": "U2",
@@ -413,27 +437,22 @@ async def test_leave_request_feed_follows_approval_and_cancellation(erp: HttpErp
         "timeZone": "Europe/Oslo",
         "allDay": True,
     }
-    created = await raw.post("/leave-requests", json=body)
-    assert created.status_code == 201
-    leave = created.json()
+    leave = erp_store.create_leave_request(LeaveRequestFields.model_validate(body)).model_dump(by_alias=True)
     snapshot = await erp.leave_request_changes(user_id="U2", cursor=None, ends_after=datetime(2026, 12, 1, tzinfo=UTC))
     assert [change.leave_request_id for change in snapshot.items] == [leave["id"]]
     assert snapshot.items[0].leave_request is not None
     assert snapshot.items[0].leave_request.status is LeaveStatus.REQUESTED
 
-    approved = await raw.patch(
-        f"/leave-requests/{leave['id']}", json={"status": "approved"}, headers={"If-Match": '"1"'}
-    )
-    assert approved.status_code == 200
+    erp_store.update_leave_request(leave["id"], LeaveRequestPatch(status=LeaveStatus.APPROVED), version=1)
     changes = await erp.leave_request_changes(user_id="U2", cursor=snapshot.cursor)
     assert [(c.leave_request_id, c.leave_request.status if c.leave_request else None) for c in changes.items] == [
         (leave["id"], LeaveStatus.APPROVED)
     ]
-    stale = await raw.patch(f"/leave-requests/{leave['id']}", json={"status": "cancelled"}, headers={"If-Match": '"1"'})
-    assert stale.status_code == 412
-    fetched = await raw.get(f"/leave-requests/{leave['id']}")
-    assert fetched.json()["status"] == "approved"
-    assert fetched.headers["etag"] == '"2"'
+    with pytest.raises(Problem) as stale:
+        erp_store.update_leave_request(leave["id"], LeaveRequestPatch(status=LeaveStatus.CANCELLED), version=1)
+    assert stale.value.status == 412
+    fetched = erp_store.get_leave_request(leave["id"])
+    assert (fetched.status, fetched.version) == (LeaveStatus.APPROVED, 2)
     assert (await erp.leave_request_changes(user_id="U1", cursor=None)).items == ()
 
 
@@ -452,21 +471,21 @@ async def test_wrong_api_key_is_refused_without_echoing_any_key(erp_server: obje
     assert "wrong-key-123" not in repr(client)
 
 
-async def test_throttled_and_unavailable_answers_are_retried(erp: HttpErp, raw: httpx.AsyncClient) -> None:
+async def test_throttled_and_unavailable_answers_are_retried(http_erp: HttpErp, raw: httpx.AsyncClient) -> None:
     """429 and 503 with Retry-After are retried and the call then succeeds (RFC 9110 §10.2.3)."""
     await raw.post("/_erp/faults", json={"status": 503, "count": 2, "retryAfter": 0})
-    assert len(await erp.list_users()) == 2
+    assert len(await http_erp.list_users()) == 2
     await raw.post("/_erp/faults", json={"status": 429, "count": 1, "retryAfter": 0})
-    assert len(await erp.list_facilities()) == 2
+    assert len(await http_erp.list_facilities()) == 2
 
 
 async def test_lasting_unavailability_becomes_transient_error(
-    erp: HttpErp, raw: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+    http_erp: HttpErp, raw: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
     """When the ERP stays unavailable past the retries the call fails with ErpTransient; no log line holds the key."""
     await raw.post("/_erp/faults", json={"status": 503, "count": 50, "retryAfter": 0})
-    with caplog.at_level(logging.DEBUG), pytest.raises(http_client.ErpTransient) as caught:
-        await erp.get_user("U1")
+    with caplog.at_level(logging.DEBUG), pytest.raises(ErpTransient) as caught:
+        await http_erp.get_user("U1")
     assert caught.value.status == 503
     assert "retry" in caplog.text.lower()  # stamina logged its retries ...
     assert API_KEY not in caplog.text  # ... without the key
@@ -478,7 +497,7 @@ async def test_unreachable_erp_becomes_transient_error() -> None:
     # stamina's test mode keeps the attempts but drops the waits between them.
     with stamina.set_testing(True, attempts=3):
         async with HttpErp(f"http://127.0.0.1:{free_port()}", api_key="secret-xyz", timeout=0.5) as client:
-            with pytest.raises(http_client.ErpTransient) as caught:
+            with pytest.raises(ErpTransient) as caught:
                 await client.list_facilities()
     assert "secret-xyz" not in str(caught.value)
 

@@ -10,9 +10,9 @@ from datetime import datetime
 import httpx
 import pytest
 
+from shared.core.activities import ActivityFields, ActivityPatch, ActivityType
 from shared.erp.hook import HookRejected, sign_hook, verify_hook
 from shared.erp.http_client import HttpErp
-from shared.core.activities import ActivityFields, ActivityPatch, ActivityType
 from tests.erp.conftest import HOOK_SECRET, HookReceiver
 
 Mutation = Callable[[dict[str, str], bytes], tuple[dict[str, str], bytes]]
@@ -34,19 +34,19 @@ def fields(**overrides: object) -> ActivityFields:
 # --- delivery by the reference ERP -----------------------------------------------------------------------
 
 
-async def test_write_calls_the_hook_with_a_verifiable_signature(erp: HttpErp, hook_receiver: HookReceiver) -> None:
+async def test_write_calls_the_hook_with_a_verifiable_signature(http_erp: HttpErp, hook_receiver: HookReceiver) -> None:
     """After a create the ERP posts a signed call naming the activity and its users (R5)."""
-    created = await erp.create_activity(fields(registered_user_ids=("U2",)), idempotency_key="hook-1")
+    created = await http_erp.create_activity(fields(registered_user_ids=("U2",)), idempotency_key="hook-1")
     calls = hook_receiver.wait_for(1)
     assert len(calls) == 1
     payload = verify_hook(calls[0].headers, calls[0].body, secret=HOOK_SECRET, now=time.time())
     assert [(c.entity, c.id, c.user_ids) for c in payload.changes] == [("activity", created.id, ("U1", "U2"))]
 
 
-async def test_update_hook_names_users_removed_by_the_change(erp: HttpErp, hook_receiver: HookReceiver) -> None:
+async def test_update_hook_names_users_removed_by_the_change(http_erp: HttpErp, hook_receiver: HookReceiver) -> None:
     """A user taken off an activity still hears about it, so their calendar copy is removed (R5, R8)."""
-    created = await erp.create_activity(fields(registered_user_ids=("U2",)), idempotency_key="hook-2")
-    await erp.update_activity(created.id, ActivityPatch(registered_user_ids=()), version=created.version)
+    created = await http_erp.create_activity(fields(registered_user_ids=("U2",)), idempotency_key="hook-2")
+    await http_erp.update_activity(created.id, ActivityPatch(registered_user_ids=()), version=created.version)
     calls = hook_receiver.wait_for(2)
     payloads = [verify_hook(c.headers, c.body, secret=HOOK_SECRET, now=time.time()) for c in calls]
     assert len(calls) == 2
@@ -55,11 +55,11 @@ async def test_update_hook_names_users_removed_by_the_change(erp: HttpErp, hook_
 
 
 async def test_idempotent_replay_of_a_create_does_not_call_the_hook_again(
-    erp: HttpErp, hook_receiver: HookReceiver, raw: httpx.AsyncClient
+    http_erp: HttpErp, hook_receiver: HookReceiver, raw: httpx.AsyncClient
 ) -> None:
     """A replayed create changes nothing, so it announces nothing (R10)."""
-    await erp.create_activity(fields(), idempotency_key="hook-3")
-    await erp.create_activity(fields(), idempotency_key="hook-3")
+    await http_erp.create_activity(fields(), idempotency_key="hook-3")
+    await http_erp.create_activity(fields(), idempotency_key="hook-3")
     # The test surface waits for every hook call in flight, so the count below is final.
     (await raw.get("/_erp/hooks")).raise_for_status()
     assert len(hook_receiver.calls) == 1
@@ -74,10 +74,10 @@ async def test_leave_request_write_calls_the_hook(raw: httpx.AsyncClient, hook_r
     assert [(c.entity, c.id, c.user_ids) for c in payload.changes] == [("leaveRequest", leave["id"], ("U2",))]
 
 
-async def test_failed_hook_call_is_retried(erp: HttpErp, hook_receiver: HookReceiver) -> None:
+async def test_failed_hook_call_is_retried(http_erp: HttpErp, hook_receiver: HookReceiver) -> None:
     """A receiver answering 503 gets the call again, freshly signed, and the write itself succeeded (R32)."""
     hook_receiver.fail_next = 1
-    created = await erp.create_activity(fields(), idempotency_key="hook-4")
+    created = await http_erp.create_activity(fields(), idempotency_key="hook-4")
     calls = hook_receiver.wait_for(2)
     assert len(calls) == 2
     assert calls[0].body == calls[1].body
@@ -135,10 +135,10 @@ def test_call_from_the_future_beyond_the_window_is_rejected() -> None:
 
 
 async def test_replayed_real_call_is_rejected_once_outside_the_window(
-    erp: HttpErp, hook_receiver: HookReceiver
+    http_erp: HttpErp, hook_receiver: HookReceiver
 ) -> None:
     """A genuine call captured and sent again after the replay window no longer verifies."""
-    await erp.create_activity(fields(), idempotency_key="hook-replay")
+    await http_erp.create_activity(fields(), idempotency_key="hook-replay")
     call = hook_receiver.wait_for(1)[0]
     stamp = int(call.headers["x-erp-timestamp"])
     assert verify_hook(call.headers, call.body, secret=HOOK_SECRET, now=stamp + 5).changes

@@ -18,14 +18,14 @@ import httpx
 import pytest
 
 from emulators.erp import create_app, seed_store
-from shared.erp.http_client import HttpErp
 from shared.core.activities import ActivityFields, ActivityType, Origin
+from shared.erp.http_client import HttpErp
 from tests.erp.conftest import API_KEY, SEED, RunningErp, free_port, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def test_home_page_lists_activities_for_a_person(erp: HttpErp, erp_server: RunningErp) -> None:
+async def test_home_page_lists_activities_for_a_person(http_erp: HttpErp, erp_server: RunningErp) -> None:
     """The page at / shows each activity's subject, type, state, times, owner and origin, without an API key."""
     fields = ActivityFields(
         type=ActivityType.PHONE_CALL,
@@ -36,7 +36,7 @@ async def test_home_page_lists_activities_for_a_person(erp: HttpErp, erp_server:
         owner_id="U1",
         origin=Origin(mailbox="alice@contoso.example", event_id="AAMk9"),
     )
-    created = await erp.create_activity(fields, idempotency_key="page-1")
+    created = await http_erp.create_activity(fields, idempotency_key="page-1")
     async with httpx.AsyncClient(base_url=erp_server.base_url) as client:
         page = await client.get("/")
     assert page.status_code == 200
