@@ -134,7 +134,7 @@ class Person:
         await self.erp_call("POST", f"/activities/{activity_id}/void", headers={"If-Match": f'"{current["version"]}"'})
 
     async def activities(self, owner: str) -> dict[str, dict[str, Any]]:
-        page = await self.erp_call("GET", "/activity-changes", params={"ownerId": owner, "limit": "200"})
+        page = await self.erp_call("GET", "/activity-changes", params={"userId": owner, "limit": "200"})
         return {c["activity"]["subject"]: c["activity"] for c in page["items"] if c.get("activity")}
 
 

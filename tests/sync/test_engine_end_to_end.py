@@ -63,7 +63,7 @@ async def _events(stack: Stack) -> dict[str, dict[str, Any]]:
 
 
 async def _activities(stack: Stack) -> dict[str, dict[str, Any]]:
-    page = (await stack.erp_call("GET", "/activity-changes", params={"ownerId": USER})).json()
+    page = (await stack.erp_call("GET", "/activity-changes", params={"userId": USER})).json()
     return {c["activity"]["subject"]: c["activity"] for c in page["items"] if c.get("activity")}
 
 
