@@ -187,22 +187,38 @@ class GraphApi:
         return Reply(status=204)
 
     async def respond(self, call: Call, p: dict[str, str]) -> Reply:
+        """accept / tentativelyAccept / decline / cancel (pages "event: accept", "event: decline", "event: cancel").
+
+        ``sendResponse`` defaults to true; with false no response reaches the organizer, so their attendee
+        status stays as it was (only a response message updates the organizer's tracking). ``proposedNewTime``
+        needs ``sendResponse`` true (page "event: decline": otherwise 400).
+        """
         u = self.state.mailbox_user(p["user"])
-        body = call.body if isinstance(call.body, dict) else {}
-        unknown = set(body) - {"comment", "sendResponse", "proposedNewTime"}
+        raw = call.body if isinstance(call.body, dict) else {}
+        # Action parameter names are matched case-insensitively: msgraph-sdk sends "SendResponse", "Comment".
+        body = {str(k).lower(): v for k, v in raw.items()}
+        unknown = sorted(str(k) for k in raw if str(k).lower() not in {"comment", "sendresponse", "proposednewtime"})
         if unknown:
             raise GraphError(
                 400,
                 "RequestBodyRead",
-                f"The parameter '{sorted(unknown)[0]}' in the request payload "
-                "is not a valid parameter for the operation.",
+                f"The parameter '{unknown[0]}' in the request payload is not a valid parameter for the operation.",
             )
+        send = body.get("sendresponse", True)
+        if send is None:
+            send = True
+        if not isinstance(send, bool):
+            raise GraphError(
+                400, "RequestBodyRead", f"Cannot convert the literal '{send}' to the expected type 'Edm.Boolean'."
+            )
+        if body.get("proposednewtime") is not None and not send:
+            raise bad_request("Your request can't be completed. A proposed new time requires sendResponse to be true.")
         action = p["action"].lower()
         if action == "cancel":
             self.state.cancel_event(u, p["event"])
         else:
             response = {"accept": "accepted", "decline": "declined", "tentativelyaccept": "tentativelyAccepted"}
-            self.state.respond(u, p["event"], response[action])
+            self.state.respond(u, p["event"], response[action], send_response=send)
         return Reply(status=202)
 
     async def instances(self, call: Call, p: dict[str, str]) -> Reply:

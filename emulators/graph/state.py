@@ -407,8 +407,13 @@ class EmulatorState:
             raise bad_request("Your request can't be completed. You need to be an organizer to cancel a meeting.")
         self.delete_event(user, event_id)
 
-    def respond(self, user: User, event_id: str, response: str) -> None:
-        """accept / decline / tentativelyAccept by an attendee (page "event: accept")."""
+    def respond(self, user: User, event_id: str, response: str, *, send_response: bool = True) -> None:
+        """accept / decline / tentativelyAccept by an attendee (page "event: accept").
+
+        Only a response that is sent reaches the organizer's attendee list: with ``sendResponse: false``
+        (https://learn.microsoft.com/en-us/graph/api/event-accept) Exchange sends no meeting response, so
+        the organizer's copy keeps the attendee's previous status.
+        """
         inst = self.instance(user, event_id)
         ev = inst.event
         if ev.is_organizer:
@@ -427,7 +432,8 @@ class EmulatorState:
             ev.props["_seriesKey"] = ids.new_change_key()
         self._touch(ev)
         self._changed(user.id, ev.id, "updated")
-        self._tell_organizer(user, ev, status)
+        if send_response:
+            self._tell_organizer(user, ev, status)
 
     def _tell_organizer(self, attendee: User, copy: StoredEvent, status: dict[str, Any]) -> None:
         if copy.organizer_ref is None:

@@ -7,7 +7,7 @@ built by ``GraphClientFactory`` so the SDK's retry handler (429/503/504, Retry-A
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -21,7 +21,13 @@ from msgraph.generated.models.event import Event
 from msgraph.generated.models.subscription import Subscription as GraphSubscription
 from msgraph.generated.users.item.calendar_view.delta.delta_get_response import DeltaGetResponse
 from msgraph.generated.users.item.calendar_view.delta.delta_request_builder import DeltaRequestBuilder
+from msgraph.generated.users.item.events.events_request_builder import EventsRequestBuilder
+from msgraph.generated.users.item.events.item.accept.accept_post_request_body import AcceptPostRequestBody
+from msgraph.generated.users.item.events.item.decline.decline_post_request_body import DeclinePostRequestBody
 from msgraph.generated.users.item.events.item.event_item_request_builder import EventItemRequestBuilder
+from msgraph.generated.users.item.events.item.tentatively_accept.tentatively_accept_post_request_body import (
+    TentativelyAcceptPostRequestBody,
+)
 from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph.graph_service_client import GraphServiceClient
 from msgraph_core.graph_client_factory import GraphClientFactory
@@ -42,6 +48,7 @@ T = TypeVar("T")
 PREFER = ('outlook.timezone="UTC"', 'outlook.body-content-type="text"', 'IdType="ImmutableId"')
 SCOPES = ["https://graph.microsoft.com/.default"]
 _STAMP_EXPAND = f"singleValueExtendedProperties($filter=id eq '{ERP_STAMP_PROPERTY}')"
+RESPONSES = ("accepted", "tentativelyAccepted", "declined")
 
 
 def _headers(*extra: str) -> HeadersCollection:
@@ -52,8 +59,12 @@ def _headers(*extra: str) -> HeadersCollection:
 
 def _translate(error: APIError) -> GraphError:
     """Graph's status and error code to the project's errors; the message never holds a token."""
-    status = error.response_status_code
     code = getattr(getattr(error, "error", None), "code", None)
+    return graph_error(error.response_status_code, code, error.response_headers or {})
+
+
+def graph_error(status: int | None, code: str | None, headers: Mapping[str, str]) -> GraphError:
+    """The project's error for a Graph error answer (also used by the in-process fake, so both agree)."""
     message = f"Graph answered {status} {code or ''}".strip()
     if status == 410 or (code or "").lower() in ("syncstatenotfound", "resyncrequired"):
         return GraphSyncStateLost(message, status=status, code=code)
@@ -62,8 +73,7 @@ def _translate(error: APIError) -> GraphError:
     if status == 404:
         return GraphNotFound(message, status=status, code=code)
     if status in (429, 500, 502, 503, 504):
-        headers = {k.lower(): v for k, v in (error.response_headers or {}).items()}
-        retry_after = headers.get("retry-after")
+        retry_after = {k.lower(): v for k, v in headers.items()}.get("retry-after")
         return GraphTransient(
             message,
             status=status,
@@ -180,6 +190,39 @@ class GraphCalendar:
         if updated is None:
             raise GraphError("update answered no event")
         return event_from_graph(updated)
+
+    async def events_by_ical_uid(self, mailbox: str, ical_uid: str) -> Sequence[M365Event]:
+        """``GET /users/{m}/events?$filter=iCalUId eq '…'`` (page "List events"), every page, stamp expanded."""
+        builder = self._client.users.by_user_id(mailbox).events
+        query = EventsRequestBuilder.EventsRequestBuilderGetQueryParameters(
+            filter=f"iCalUId eq '{ical_uid.replace(chr(39), chr(39) * 2)}'", expand=[_STAMP_EXPAND]
+        )
+        config = RequestConfiguration(query_parameters=query, headers=_headers())
+        page = await _call(lambda: builder.get(request_configuration=config))
+        found: list[M365Event] = []
+        while page is not None:
+            found.extend(event_from_graph(e) for e in page.value or [])
+            if not page.odata_next_link:
+                break
+            next_builder = builder.with_url(page.odata_next_link)
+            next_config: RequestConfiguration[EventsRequestBuilder.EventsRequestBuilderGetQueryParameters] = (
+                RequestConfiguration(headers=_headers())
+            )
+            page = await _call(lambda b=next_builder, c=next_config: b.get(request_configuration=c))  # type: ignore[misc]
+        return tuple(found)
+
+    async def respond(self, mailbox: str, event_id: str, response: str) -> None:
+        """accept / tentativelyAccept / decline with ``sendResponse: false`` (pages "event: accept", "event:
+        tentativelyAccept", "event: decline"): 202. Responding to one's own meeting is a 400 (GraphInvalid)."""
+        item = self._event(mailbox, event_id)
+        if response == "accepted":
+            await _call(lambda: item.accept.post(AcceptPostRequestBody(send_response=False)))
+        elif response == "tentativelyAccepted":
+            await _call(lambda: item.tentatively_accept.post(TentativelyAcceptPostRequestBody(send_response=False)))
+        elif response == "declined":
+            await _call(lambda: item.decline.post(DeclinePostRequestBody(send_response=False)))
+        else:
+            raise ValueError(f"response must be one of {', '.join(RESPONSES)}, not {response!r}")
 
     async def delete_event(self, mailbox: str, event_id: str) -> None:
         try:

@@ -140,3 +140,48 @@ async def test_resent_attendee_list_keeps_responses(http: httpx.AsyncClient, ali
     attendees = [{"type": "required", "emailAddress": {"address": "bob@contoso.com"}}]
     resp = await http.patch(f"/v1.0/users/{alice}/events/{organizer['id']}", json={"attendees": attendees})
     assert resp.json()["attendees"][0]["status"]["response"] == "accepted"
+
+
+@pytest.mark.parametrize(
+    ("action", "response"),
+    [("accept", "accepted"), ("decline", "declined"), ("tentativelyAccept", "tentativelyAccepted")],
+)
+async def test_response_not_sent_leaves_organizer_attendee_status_unchanged(
+    http: httpx.AsyncClient, alice: str, bob: str, action: str, response: str
+) -> None:
+    """With sendResponse false the attendee's copy takes the response but no response reaches the organizer, whose
+    attendee status and event stay as they were (https://learn.microsoft.com/en-us/graph/api/event-accept)."""
+    organizer = await create(http, alice, _meeting(("bob@contoso.com", "required")))
+    copy = await _only_event(http, bob)
+    resp = await http.post(f"/v1.0/users/{bob}/events/{copy['id']}/{action}", json={"sendResponse": False})
+    assert resp.status_code == 202
+    mine = (await http.get(f"/v1.0/users/{bob}/events/{copy['id']}")).json()
+    theirs = (await http.get(f"/v1.0/users/{alice}/events/{organizer['id']}")).json()
+    assert mine["responseStatus"]["response"] == response
+    assert theirs["attendees"][0]["status"]["response"] == "none"
+    assert theirs["changeKey"] == organizer["changeKey"]
+
+
+async def test_response_sent_by_default_reaches_organizer(http: httpx.AsyncClient, alice: str, bob: str) -> None:
+    """sendResponse is optional and defaults to true, so a bare accept reaches the organizer
+    (https://learn.microsoft.com/en-us/graph/api/event-accept)."""
+    organizer = await create(http, alice, _meeting(("bob@contoso.com", "required")))
+    copy = await _only_event(http, bob)
+    assert (await http.post(f"/v1.0/users/{bob}/events/{copy['id']}/accept", json={})).status_code == 202
+    theirs = (await http.get(f"/v1.0/users/{alice}/events/{organizer['id']}")).json()
+    assert theirs["attendees"][0]["status"]["response"] == "accepted"
+
+
+async def test_proposed_new_time_without_sending_is_refused(http: httpx.AsyncClient, alice: str, bob: str) -> None:
+    """A proposedNewTime needs sendResponse true, else 400 (https://learn.microsoft.com/en-us/graph/api/event-decline)."""
+    await create(http, alice, _meeting(("bob@contoso.com", "required")))
+    copy = await _only_event(http, bob)
+    slot = {
+        "start": {"dateTime": "2026-12-02T10:00:00", "timeZone": "UTC"},
+        "end": {"dateTime": "2026-12-02T11:00:00", "timeZone": "UTC"},
+    }
+    resp = await http.post(
+        f"/v1.0/users/{bob}/events/{copy['id']}/decline", json={"sendResponse": False, "proposedNewTime": slot}
+    )
+    assert resp.status_code == 400
+    assert (await _only_event(http, bob))["responseStatus"]["response"] == "notResponded"
