@@ -67,8 +67,15 @@ def copy_changed(run: RunInput, entry: DeltaEntry, link: Link, change: ActivityC
     if link.state is not LinkState.ACTIVE:
         return
     event = entry.event
-    if event is None or event.is_cancelled:
-        yield RetireCopy(link=link, reason="the copy was removed or the meeting cancelled")
+    if event is None:
+        # The person deleted their copy (Outlook declines what it deletes; Exchange may also remove a
+        # declined copy): their row says declined, and the copy stops syncing.
+        if link.response != "declined" and change is None:
+            yield AnswerInErp(link=link, response="declined")
+        yield RetireCopy(link=link, reason="the copy was removed from the mailbox")
+        return
+    if event.is_cancelled:
+        yield RetireCopy(link=link, reason="the meeting was cancelled or the person removed from it")
         return
     if change is not None:
         yield from both_answers(run, link, event, change)

@@ -219,8 +219,9 @@ def test_activity_another_mailbox_owns_and_this_one_has_no_link_for_is_not_creat
 
 def test_participant_answers_alone_changed_in_the_erp_write_nothing_to_the_organizers_event() -> None:
     """R27: Graph lets only attendees answer; an answer changed in the ERP is not an event update."""
-    ev, act = event(attendees=(Attendee(email="eve@fabrikam.example"),)), activity(
-        participants=(Participant(email="eve@fabrikam.example", kind=ParticipantKind.CONTACT),)
+    ev, act = (
+        event(attendees=(Attendee(email="eve@fabrikam.example"),)),
+        activity(participants=(Participant(email="eve@fabrikam.example", kind=ParticipantKind.CONTACT),)),
     )
     answered = act.model_copy(
         update={
@@ -233,3 +234,13 @@ def test_participant_answers_alone_changed_in_the_erp_write_nothing_to_the_organ
     actions = plan(run(links=[link(ev, act)], erp_changes=[change(answered)])).actions
     assert not any(isinstance(a, UpdateEvent) for a in actions)
     assert not any(isinstance(a, UpdateActivity) for a in actions)
+
+
+def test_attendee_deleting_their_copy_declines_and_retires_the_copy() -> None:
+    """R27: deleting an invitation in Outlook declines it (Exchange may also remove a declined copy): the
+    person's row says declined; the meeting's activity is not voided."""
+    ev, act = copy_of_bobs_meeting(), activity(owner_id="u2")
+    actions = plan(run(links=[copy_link(ev, act)], m365_changes=[DeltaEntry(event_id=ev.id)])).actions  # type: ignore[attr-defined]
+    assert [type(a) for a in actions] == [AnswerInErp, RetireCopy]
+    assert isinstance(actions[0], AnswerInErp)
+    assert actions[0].response == "declined"
