@@ -78,9 +78,7 @@ class SyncEngine:
             return
         run = RunContext(ports=ports, user=user, mailbox=user.email or "", report=report, open_issue_keys=open_keys)
         try:
-            m365, delta_cursor, m365_initial = await inputs.m365_changes(
-                ports, run.mailbox, now, ports.policy.window_days
-            )
+            read = await inputs.m365_changes(ports, run.mailbox, now, ports.policy.window_days)
         except GraphMailboxUnavailable:
             reason = f"the mailbox {run.mailbox} cannot be read through Graph (R2)"
             await issues.record(run, "user", IssueKind.UNSYNCABLE_USER, reason)
@@ -93,11 +91,13 @@ class SyncEngine:
             ends_after=now - timedelta(hours=ports.policy.erp_lookback_hours),
         )
         links = list(await ports.state.links_for_user(user_id))
-        m365 = await inputs.confirmed(ports, run.mailbox, m365, links)
+        m365 = await inputs.confirmed(ports, run.mailbox, read.entries, links)
+        if read.resynced:
+            m365 += await inputs.missing_from_snapshot(ports, run.mailbox, m365, links)
         m365_retries, erp_retries = await inputs.retries(run, links, m365, feed.items, open_issues)
         m365 = [*m365, *m365_retries, *await inputs.copies_to_link(run, feed.items, links, m365)]
         the_plan = await self._plan(
-            run, links, m365, [*feed.items, *erp_retries], now, m365_initial, erp_cursor is None
+            run, links, m365, [*feed.items, *erp_retries], now, read.initial, erp_cursor is None
         )
         if the_plan.halted:
             await issues.record(run, "mass-delete", IssueKind.MASS_DELETE, the_plan.halted)
@@ -105,7 +105,7 @@ class SyncEngine:
             return  # R11: nothing written, cursors unchanged, until a person looks
         for action in the_plan.actions:
             await execute(action, run)
-        await ports.state.save_delta_cursor(await self._absorb_own_writes(delta_cursor, run, now))
+        await ports.state.save_delta_cursor(await self._absorb_own_writes(read.cursor, run, now))
         await ports.state.save_erp_cursor(
             ErpCursor(
                 user_id=user_id,

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from shared.core.activities import ActivityChange, ErpUser
-from shared.core.links import Link
+from shared.core.links import Link, LinkState
 from shared.core.m365 import DeltaEntry
 from shared.core.meetings import Meeting
 from shared.errors import ErpNotFound, GraphNotFound, GraphSyncStateLost
@@ -33,10 +34,22 @@ def missing_for_sync(user: ErpUser | None) -> list[str]:
     )
 
 
-async def m365_changes(
-    ports: Ports, mailbox: str, now: datetime, window_days: int
-) -> tuple[list[DeltaEntry], DeltaCursor, bool]:
-    """The calendar-view delta since the stored token, or the initial window (R4) when there is none."""
+@dataclass(frozen=True)
+class CalendarRead:
+    """What a run read of the mailbox: the entries, the cursor to store, and what kind of read it was."""
+
+    entries: list[DeltaEntry]
+    cursor: DeltaCursor
+    # R4: the very first pull of the mailbox; it never deletes anything.
+    initial: bool
+    # A fresh pull of the window that replaced a stored token (lost, 410; or a window renewed): a snapshot,
+    # so linked events missing from it must be looked at one by one (``missing_from_snapshot``).
+    resynced: bool
+
+
+async def m365_changes(ports: Ports, mailbox: str, now: datetime, window_days: int) -> CalendarRead:
+    """The calendar-view delta since the stored token, or a fresh pull of the window (R4) when there is none
+    or it is lost."""
     cursor = await ports.state.get_delta_cursor(mailbox)
     result = None
     if cursor is not None and cursor.window_end - now > WINDOW_RENEW_BEFORE:
@@ -44,7 +57,7 @@ async def m365_changes(
             result = await ports.calendar.delta_follow(cursor.delta_link)
         except GraphSyncStateLost:
             log.warning("delta token lost for a mailbox; restarting its window (R4)")
-    initial = result is None
+    fresh = result is None
     if result is None:  # R4: from today to the window's end
         start = datetime.combine(now.date(), time.min, tzinfo=now.tzinfo)
         end = start + timedelta(days=window_days)
@@ -61,7 +74,26 @@ async def m365_changes(
         updated_at=now,
         etag=cursor.etag if cursor else None,
     )
-    return list(result.entries), new_cursor, initial
+    return CalendarRead(
+        entries=list(result.entries),
+        cursor=new_cursor,
+        initial=fresh and cursor is None,
+        resynced=fresh and cursor is not None,
+    )
+
+
+async def missing_from_snapshot(
+    ports: Ports, mailbox: str, snapshot: Sequence[DeltaEntry], links: Sequence[Link]
+) -> list[DeltaEntry]:
+    """R9/R4/R32: after a resync, every linked event the fresh snapshot lacks is read directly: gone (404)
+    means deleted while the token was dead, and goes through the delete rules (R8, under R11's guard); one
+    that still exists moved out of the window, and is offered as it is (a change like any other)."""
+    seen = {e.event_id for e in snapshot}
+    return [
+        await _read(ports, mailbox, link.event_id)
+        for link in links
+        if link.state is LinkState.ACTIVE and link.event_id and link.event_id not in seen
+    ]
 
 
 async def confirmed(
