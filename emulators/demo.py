@@ -39,8 +39,8 @@ from shared.composition import close_services, services
 ROOT = Path(__file__).resolve().parent.parent
 ZONE = ZoneInfo("Europe/Oslo")
 TENANT = "contoso.example"
-ERP_KEY = "demo-erp-key"
-HOOK_SECRET = "demo-hook-secret"  # noqa: S105  # a demo value for a loopback-only stack
+ERP_KEY = "demo-erp-key-0123456789"
+HOOK_SECRET = "demo-hook-secret-0123456789"  # noqa: S105  # a demo value for a loopback-only stack
 ALICE, BOB = "alice@contoso.example", "bob@contoso.example"
 
 
@@ -221,7 +221,7 @@ async def run_demo(*, keep_running: bool) -> int:
                 "GRAPH_TENANT_ID": TENANT,
                 "GRAPH_CLIENT_ID": "calendar-sync",
                 "GRAPH_CLIENT_SECRET": "demo-secret",
-                "GRAPH_CLIENT_STATE": "demo-client-state",
+                "GRAPH_CLIENT_STATE": "demo-client-state-0123456789",
                 "GRAPH_BASE_URL": f"{graph_url}/v1.0",
                 "GRAPH_AUTHORITY_HOST": graph_url,
                 "GRAPH_NOTIFICATION_URL": f"{functions_url}/api/graph/notifications",

@@ -22,7 +22,7 @@ from shared.settings import Settings, load_settings
 # Never listened on: every request goes through an in-process ASGI transport.
 GRAPH_HOST = "http://127.0.0.1:2"
 ERP_URL = "http://127.0.0.1:1"
-ERP_KEY = "erp-test-key"
+ERP_KEY = "erp-test-key-0123456789"
 TENANT = "contoso.example"
 
 Wrap = Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport]
@@ -40,7 +40,7 @@ def stack_settings(storage: str, *, prefix: str, **extra: str) -> Settings:
             "GRAPH_AUTHORITY_HOST": GRAPH_HOST,
             "ERP_BASE_URL": ERP_URL,
             "ERP_API_KEY": ERP_KEY,
-            "ERP_HOOK_SECRET": "hook-secret",
+            "ERP_HOOK_SECRET": "hook-secret-0123456789",
             "AzureWebJobsStorage": storage,
             "STATE_TABLE_PREFIX": prefix,
             **extra,

@@ -2,21 +2,33 @@
 
 Messages are base64-encoded JSON, because the Functions host's queue trigger decodes base64 by
 default (host.json ``extensions.queues.messageEncoding``); a plain-text message would be refused.
+A message that failed on every try (host.json ``maxDequeueCount``) is moved by the host, unchanged, to
+``<queue>-poison``; ``drain_poison`` hands each such message over (to be recorded for the admin) and
+deletes it, so set-aside requests never pile up there.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from azure.core.credentials_async import AsyncTokenCredential
-from azure.core.exceptions import ResourceExistsError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.storage.queue import BinaryBase64DecodePolicy, BinaryBase64EncodePolicy
 from azure.storage.queue.aio import QueueClient
 from pydantic import BaseModel, ConfigDict, Field
 
 SYNC_QUEUE = "sync-user"
+POISON_SUFFIX = "-poison"  # where the Functions host sets aside a message that failed maxDequeueCount times
+POISON_BATCH = 32  # Queue Storage's most messages per receive
+POISON_DRAIN_LIMIT = 1024  # per drain; the rest waits for the next one
+POISON_HOLD_SECONDS = 120  # a message being handled stays hidden this long (back if the drain dies)
 
 
 class SyncRequest(BaseModel):
@@ -35,16 +47,35 @@ class SyncRequest(BaseModel):
         return cls.model_validate(json.loads(text))
 
 
+@dataclass(frozen=True)
+class SetAside:
+    """A message the host set aside on the poison queue: its body (None if it was not base64)."""
+
+    body: bytes | None
+    inserted_on: datetime | None = None
+
+
 class WorkQueue(Protocol):
-    async def enqueue(self, request: SyncRequest, *, delay_seconds: int = 0) -> None: ...
+    async def enqueue(self, request: SyncRequest, *, delay_seconds: int = 0) -> None:
+        """Queue a sync; ``delay_seconds`` keeps the message invisible that long."""
+        ...
+
+    async def drain_poison(
+        self, handle: Callable[[SetAside], Awaitable[None]], *, limit: int = POISON_DRAIN_LIMIT
+    ) -> int:
+        """Hand each set-aside message to ``handle``, then delete it; how many. A message whose ``handle``
+        raised stays (hidden for a while) and the error propagates."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
 class StorageWorkQueue:
-    """The sync queue in Azure Queue Storage (Azurite locally)."""
+    """The sync queue in Azure Queue Storage (Azurite locally), and its poison queue."""
 
-    def __init__(self, client: QueueClient) -> None:
+    def __init__(self, client: QueueClient, poison: QueueClient | None = None) -> None:
         self._client = client
+        self._poison = poison  # read as raw text: a message the host found undecodable is there too
         self._ready = False
 
     @classmethod
@@ -55,7 +86,8 @@ class StorageWorkQueue:
                 queue,
                 message_encode_policy=BinaryBase64EncodePolicy(),
                 message_decode_policy=BinaryBase64DecodePolicy(),
-            )
+            ),
+            QueueClient.from_connection_string(conn, queue + POISON_SUFFIX),
         )
 
     @classmethod
@@ -69,7 +101,8 @@ class StorageWorkQueue:
                 credential=credential,
                 message_encode_policy=BinaryBase64EncodePolicy(),
                 message_decode_policy=BinaryBase64DecodePolicy(),
-            )
+            ),
+            QueueClient(f"https://{account_name}.queue.core.windows.net", queue + POISON_SUFFIX, credential=credential),
         )
 
     async def enqueue(self, request: SyncRequest, *, delay_seconds: int = 0) -> None:
@@ -79,5 +112,38 @@ class StorageWorkQueue:
             self._ready = True
         await self._client.send_message(request.to_json().encode(), visibility_timeout=delay_seconds or None)
 
+    async def drain_poison(
+        self, handle: Callable[[SetAside], Awaitable[None]], *, limit: int = POISON_DRAIN_LIMIT
+    ) -> int:
+        if self._poison is None:
+            return 0
+        done = 0
+        while done < limit:
+            try:
+                pages = self._poison.receive_messages(
+                    messages_per_page=POISON_BATCH,
+                    max_messages=min(POISON_BATCH, limit - done),
+                    visibility_timeout=POISON_HOLD_SECONDS,
+                )
+                batch = [message async for message in pages]
+            except ResourceNotFoundError:
+                return done  # nothing was ever set aside
+            if not batch:
+                break
+            for message in batch:
+                await handle(SetAside(body=_base64_body(message.content), inserted_on=message.inserted_on))
+                await self._poison.delete_message(message)
+                done += 1
+        return done
+
     async def aclose(self) -> None:
         await self._client.close()
+        if self._poison is not None:
+            await self._poison.close()
+
+
+def _base64_body(content: object) -> bytes | None:
+    try:
+        return base64.b64decode(str(content or ""), validate=True)
+    except (binascii.Error, ValueError):
+        return None

@@ -10,7 +10,15 @@ import json
 from functools import cached_property
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.core.items import Field as ItemField
@@ -19,6 +27,12 @@ from shared.core.policy import DEFAULT_M365_OWNED_FIELDS, Direction, PrivateEven
 from shared.errors import SettingsError
 
 CsvSet = Annotated[frozenset[str], NoDecode]
+
+# The shared secrets that let a caller in: GRAPH_CLIENT_STATE (every notification), ERP_HOOK_SECRET (the
+# hook's HMAC key) and ERP_API_KEY. An empty or short one is guessable, so it is refused at start.
+MIN_SECRET_CHARS = 16
+# graph-facts §2: Graph accepts a clientState of at most 128 characters (a longer one fails every subscribe).
+MAX_CLIENT_STATE_CHARS = 128
 
 
 def _csv(value: Any) -> Any:
@@ -91,6 +105,19 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: Any) -> Any:
         # local.settings.json and Bicep leave unused optional settings as "": that means "not set".
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("graph_client_state", "erp_api_key", "erp_hook_secret")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        # The messages state the rule, never the value or its length.
+        secret = value.get_secret_value()
+        if not secret.strip():
+            raise ValueError("must not be empty")
+        if len(secret) < MIN_SECRET_CHARS:
+            raise ValueError(f"must be at least {MIN_SECRET_CHARS} characters (use a long random value)")
+        if info.field_name == "graph_client_state" and len(secret) > MAX_CLIENT_STATE_CHARS:
+            raise ValueError(f"must be at most {MAX_CLIENT_STATE_CHARS} characters (Graph's clientState limit)")
+        return value
 
     @field_validator(
         "sync_activity_types",

@@ -2,7 +2,9 @@
 
 Calls run as background tasks so a slow or absent receiver never delays the write that caused them,
 and are retried a few times with backoff (the receiver's timer-driven delta run repairs anything that
-is still lost, R32).
+is still lost, R32). Each delivery gets a fresh random delivery id (``X-Erp-Delivery``), which its
+retries keep: the receiver accepts an id once, so a retry of a delivery that already got through is
+refused with 401, which ends it (its sync was queued by the first attempt).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 
 import httpx
 import stamina
@@ -50,13 +53,14 @@ class HookSender:
 
     async def _deliver(self, payload: HookPayload) -> None:
         body = payload.model_dump_json(by_alias=True).encode()
+        delivery_id = str(uuid.uuid4())  # one per delivery, kept by its retries
         try:
             async for attempt in stamina.retry_context(
                 on=_retryable, attempts=self.attempts, wait_initial=0.2, wait_max=2.0, wait_jitter=0.1, timeout=15.0
             ):
                 with attempt:
                     # A fresh timestamp per attempt, so a late retry is still inside the receiver's window.
-                    headers = sign_hook(body, secret=self._secret, timestamp=int(time.time()))
+                    headers = sign_hook(body, secret=self._secret, timestamp=int(time.time()), delivery_id=delivery_id)
                     response = await self._client.post(self._url, content=body, headers=headers)
                     if response.status_code >= 500 or response.status_code == 429:
                         raise HookRefused(f"hook answered {response.status_code}")

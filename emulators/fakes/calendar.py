@@ -37,7 +37,7 @@ from emulators.graph.app import Emulator, create_app
 from emulators.graph.dispatch import Call, Reply, decode_path
 from shared.core.items import Attendee, AttendeeRole
 from shared.core.m365 import DeltaEntry, EventType, EventWrite, M365Event
-from shared.core.timezones import UnknownTimeZone, to_iana, to_windows
+from shared.core.timezones import UnknownTimeZone, covered_days, day_bounds, to_iana, to_windows, zone
 from shared.errors import GraphError, GraphNotFound
 from shared.graph.client import PREFER, RESPONSES, graph_error
 from shared.graph.convert import ERP_STAMP_PROPERTY
@@ -292,16 +292,23 @@ def _enum(cls: type[Enum], raw: Any, default: str) -> str:
     return value if isinstance(value, str) and value else default
 
 
-def _when(value: Any) -> datetime:
-    """``parse_graph_datetime`` on the JSON ``dateTimeTimeZone``."""
+def _local(value: Any) -> datetime:
     if not isinstance(value, dict) or not value.get("dateTime"):
         raise ValueError("event without start or end")
-    moment = datetime.fromisoformat(_FRACTION.sub(r"\1", str(value["dateTime"]).rstrip("Z")))
-    if moment.tzinfo is None:
-        from shared.core.timezones import zone
+    return datetime.fromisoformat(_FRACTION.sub(r"\1", str(value["dateTime"]).rstrip("Z")))
 
+
+def _when(value: Any) -> datetime:
+    """``parse_graph_datetime`` on the JSON ``dateTimeTimeZone``."""
+    moment = _local(value)
+    if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone(value.get("timeZone") or "UTC"))
     return moment.astimezone(UTC)
+
+
+def _days(start: Any, end: Any, zone_name: str) -> tuple[datetime, datetime]:
+    """``parse_graph_days``: an all-day event's floating midnights are its dates, in the event's zone."""
+    return day_bounds(*covered_days(_local(start), _local(end)), zone_name)
 
 
 def _stamp_of(d: dict[str, Any]) -> str | None:
@@ -330,6 +337,10 @@ def event_from_json(d: dict[str, Any]) -> M365Event:
     location = d.get("location")
     organizer = (d.get("organizer") or {}).get("emailAddress")
     modified = d.get("lastModifiedDateTime")
+    if d.get("isAllDay"):
+        start, end = _days(d.get("start"), d.get("end"), zone_name)
+    else:
+        start, end = _when(d.get("start")), _when(d.get("end"))
     return M365Event(
         id=d.get("id") or "",
         ical_uid=d.get("iCalUId"),
@@ -338,8 +349,8 @@ def event_from_json(d: dict[str, Any]) -> M365Event:
         series_master_id=d.get("seriesMasterId"),
         subject=d.get("subject") or "",
         body=(d["body"].get("content") or "") if d.get("body") else "",
-        start=_when(d.get("start")),
-        end=_when(d.get("end")),
+        start=start,
+        end=end,
         time_zone=zone_name,
         is_all_day=bool(d.get("isAllDay")),
         is_cancelled=bool(d.get("isCancelled")),

@@ -227,6 +227,18 @@ class InMemoryStateStore:
         granted = self.data.leases[user_id] = self.data.stamp(lease)
         return granted
 
+    async def renew_lease(self, lease: Lease, *, now: datetime, ttl_seconds: float) -> Lease | None:
+        """Extend the lease if its ETag is still the stored one; None when it was released or taken over."""
+        stored = self.data.leases.get(lease.user_id)
+        if stored is None or lease.etag is None or stored.etag != lease.etag:
+            return None
+        renewed = stored.model_copy(update={"expires_at": now + timedelta(seconds=ttl_seconds)})
+        granted = self.data.leases[lease.user_id] = self.data.stamp(renewed)
+        return granted
+
+    async def get_lease(self, user_id: str) -> Lease | None:
+        return self.data.leases.get(user_id)
+
     async def release_lease(self, lease: Lease) -> None:
         """Give the lease up; a lease taken over by another worker since is left alone."""
         stored = self.data.leases.get(lease.user_id)

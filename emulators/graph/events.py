@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from emulators.graph.errors import GraphError, body_read_error
@@ -348,11 +348,12 @@ def event_times_utc(ev: StoredEvent) -> tuple[datetime, datetime]:
     return to_utc(ev.start_local, ev.start_tz), to_utc(ev.end_local, ev.end_tz)
 
 
-def _when(moment: datetime, *, all_day: bool, native_local: datetime, native_tz: str, out_tz: str) -> dict[str, str]:
+def _when(moment: datetime, *, all_day: bool, native_tz: str, out_tz: str) -> dict[str, str]:
     if all_day:
-        # All-day events float: midnight of the same calendar day in whatever zone is asked for.
-        shift = moment - to_utc(native_local, native_tz)
-        day = (native_local + shift).date()
+        # All-day events float: midnight of the event's own date (in its zone) in whatever zone is asked for.
+        # The date is the nearest midnight in the event's zone: an occurrence's bounds are a whole number of
+        # 24 hours from the series' and so sit an hour off midnight across a DST change.
+        day = (moment.astimezone(zone(native_tz)) + timedelta(hours=12)).date()
         return {"dateTime": day.isoformat() + "T00:00:00.0000000", "timeZone": out_tz}
     return {"dateTime": format_local(moment, out_tz), "timeZone": out_tz}
 
@@ -419,10 +420,8 @@ def render(
         "hideAttendees": props.get("hideAttendees", False),
         "responseStatus": (ov.response if ov and ov.response else ev.response),
         "body": body,
-        "start": _when(
-            start_utc, all_day=ev.is_all_day, native_local=ev.start_local, native_tz=ev.start_tz, out_tz=out_tz
-        ),
-        "end": _when(end_utc, all_day=ev.is_all_day, native_local=ev.end_local, native_tz=ev.end_tz, out_tz=out_tz),
+        "start": _when(start_utc, all_day=ev.is_all_day, native_tz=ev.start_tz, out_tz=out_tz),
+        "end": _when(end_utc, all_day=ev.is_all_day, native_tz=ev.end_tz, out_tz=out_tz),
         "location": location,
         "locations": props.get("locations") or ([location] if location.get("displayName") else []),
         "recurrence": ev.recurrence if inst.kind == "seriesMaster" else None,

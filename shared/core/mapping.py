@@ -1,13 +1,16 @@
 """Map an M365 event and an ERP activity to the neutral item, and neutral fields back to each side.
 
-Rules: R12 (fields), R13 (all-day free/busy), R15/R16 (attendees, rooms), R17 (access level),
-R19/R21 (titles and bodies of ERP-born items), R27 (responses).
+Rules: R12 (fields), R13 (all-day free/busy), R14 (all-day dates), R15/R16 (attendees, rooms), R17 (access
+level), R19/R21 (titles and bodies of ERP-born items), R27 (responses).
+
+All-day bounds are dates on both sides (``shared.core.timezones``): they are read by their own wall-clock
+date and written as midnights of those dates, never converted between zones.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Mapping
+from datetime import datetime, time
 
 from shared.core.activities import (
     AccessLevel,
@@ -16,6 +19,7 @@ from shared.core.activities import (
     ActivityPatch,
     ActivityType,
     ErpUser,
+    Facility,
     Origin,
     Participant,
     ParticipantKind,
@@ -25,7 +29,7 @@ from shared.core.activities import (
 from shared.core.directory import Directory
 from shared.core.items import Attendee, AttendeeRole, CalendarItem, Field, ItemKind, Sensitivity, Side
 from shared.core.m365 import EventWrite, M365Event
-from shared.core.timezones import localize, wall_clock, zone
+from shared.core.timezones import covered_days, day_bounds, localize, wall_clock, zone
 
 _ERP_RESPONSE = {
     "none": Response.NONE,
@@ -52,12 +56,16 @@ _ERP_SHOW_AS = {s.value for s in ShowAs}
 def item_from_event(event: M365Event, *, kind: ItemKind, conflict_category: str) -> CalendarItem:
     """The neutral view of an event. The sync's own conflict marker is not a user category (R7)."""
     free_all_day = event.is_all_day and event.show_as == "free"
+    if event.is_all_day:  # R14: the event's dates, at midnight in its zone (not instants to convert)
+        start, end = day_bounds(*covered_days(event.start, event.end), event.time_zone)
+    else:
+        start, end = event.start.astimezone(zone(event.time_zone)), event.end.astimezone(zone(event.time_zone))
     return CalendarItem(
         kind=kind,
         subject=event.subject,
         body=event.body,
-        start=event.start.astimezone(zone(event.time_zone)),
-        end=event.end.astimezone(zone(event.time_zone)),
+        start=start,
+        end=end,
         time_zone=event.time_zone,
         all_day=event.is_all_day,
         no_specified_time=free_all_day,  # R13: all-day + free = no specified time
@@ -85,15 +93,48 @@ def _attendees_from_participants(participants: Iterable[Participant]) -> tuple[A
     )
 
 
+def rooms_unresolved(activity: Activity) -> bool:
+    """Whether the activity books a facility that has no participant row (booked in the ERP directly): only
+    then are the facilities' room mailboxes needed (R16)."""
+    rows = {p.ref_id for p in activity.participants if p.kind is ParticipantKind.FACILITY}
+    return any(f not in rows for f in activity.facility_ids)
+
+
+def with_booked_rooms(activity: Activity, facilities: Mapping[str, Facility]) -> Activity:
+    """R16: the activity with a facility participant row for each facility it books that has a room mailbox
+    and no row yet, so ``item_from_activity`` invites the room (a resource attendee, and the location) as
+    Outlook does it. ``facilities`` by id; one without a room mailbox, unknown, or already a participant
+    (by row or address) adds nothing. Apply it wherever an activity enters a run, so every view of the
+    activity (plan, fingerprints, writes) is the same."""
+    rows = {p.ref_id for p in activity.participants if p.kind is ParticipantKind.FACILITY}
+    emails = {p.email.lower() for p in activity.participants}
+    added: list[Participant] = []
+    for facility_id in activity.facility_ids:
+        facility = facilities.get(facility_id)
+        if facility is None or not facility.room_mailbox or facility_id in rows:
+            continue
+        email = facility.room_mailbox.lower()
+        if email in emails:
+            continue
+        emails.add(email)
+        added.append(Participant(email=email, name=facility.name, kind=ParticipantKind.FACILITY, ref_id=facility.id))
+    if not added:
+        return activity
+    return activity.model_copy(update={"participants": (*activity.participants, *added)})
+
+
 def item_from_activity(activity: Activity) -> CalendarItem:
     """The neutral view of an activity (R17: private and show-as-busy are both private in Outlook)."""
     all_day = activity.all_day or activity.no_specified_time
+    start, end = localize(activity.start, activity.time_zone), localize(activity.end, activity.time_zone)
+    if all_day:  # R14: the dates the activity covers in its own zone, midnight to midnight
+        start, end = day_bounds(*covered_days(start, end), activity.time_zone)
     return CalendarItem(
         kind=ItemKind(activity.type.value),
         subject=activity.subject,
         body=activity.description,
-        start=localize(activity.start, activity.time_zone),
-        end=localize(activity.end, activity.time_zone),
+        start=start,
+        end=end,
         time_zone=activity.time_zone,
         all_day=all_day,
         no_specified_time=activity.no_specified_time,
@@ -181,10 +222,20 @@ def _unique(ids: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(i for i in ids if i))
 
 
+def _wall_clock_when(item: CalendarItem) -> tuple[datetime, datetime]:
+    """The item's start and end as wall-clock times in its zone; an all-day item's are the midnights of its
+    dates (R14), read from its own bounds, never converted."""
+    if item.all_day:
+        first, last = covered_days(item.start, item.end)
+        return datetime.combine(first, time(0)), datetime.combine(last, time(0))
+    return wall_clock(item.start, item.time_zone), wall_clock(item.end, item.time_zone)
+
+
 def _erp_when(item: CalendarItem) -> dict[str, object]:
+    start, end = _wall_clock_when(item)
     return {
-        "start": wall_clock(item.start, item.time_zone),
-        "end": wall_clock(item.end, item.time_zone),
+        "start": start,
+        "end": end,
         "time_zone": item.time_zone,
         "all_day": item.all_day and not item.no_specified_time,
         "no_specified_time": item.no_specified_time,
@@ -289,12 +340,7 @@ def _m365_values(
         case Field.BODY:
             return {"body": event_body(item, origin=origin, web_url=web_url, contact_lines=contact_lines)}
         case Field.WHEN:
-            start, end = wall_clock(item.start, item.time_zone), wall_clock(item.end, item.time_zone)
-            if item.all_day:  # R14: exact dates, midnight to midnight (end exclusive)
-                start = datetime.combine(start.date(), datetime.min.time())
-                end = datetime.combine(end.date(), datetime.min.time())
-                if end <= start:
-                    end = start + timedelta(days=1)
+            start, end = _wall_clock_when(item)  # R14: an all-day item's exact dates, midnight to midnight
             values: dict[str, object] = {
                 "start": start,
                 "end": end,

@@ -13,7 +13,7 @@ from shared.core.links import Link, LinkState
 from shared.core.m365 import DeltaEntry, EventType, M365Event
 from shared.core.mapping import item_from_event
 from shared.core.plan_copies import new_meeting_event
-from shared.core.policy import PrivateEvents
+from shared.core.policy import PrivateEvents, SyncPolicy
 from shared.core.run import RunInput, Ways
 
 
@@ -58,13 +58,14 @@ def event_gone(run: RunInput, event_id: str, link: Link | None, ways: Ways) -> I
     if run.m365_initial:
         yield Skip(side=Side.M365, record_id=event_id, reason="initial pull never deletes (R4)")
         return
-    if not ways.to_erp:
-        yield DetachLink(link=link, vanished_on=Side.M365)
-        return
-    if run.policy.void_on_event_delete.get(link.kind, False) or link.origin is Side.M365:
-        yield VoidActivity(link=link, reason="event deleted in M365 (R8)", vanished_on=Side.M365)
-    else:
-        yield DetachLink(link=link, vanished_on=Side.M365)  # R8: ERP-born tasks and calls stay in the ERP
+    yield removal_for(run.policy, link, ways)
+
+
+def removal_for(policy: SyncPolicy, link: Link, ways: Ways) -> Action:
+    """R8: an event deleted in M365 voids its meeting; ERP-born tasks and calls stay in the ERP (detached)."""
+    if ways.to_erp and (policy.void_on_event_delete.get(link.kind, False) or link.origin is Side.M365):
+        return VoidActivity(link=link, reason="event deleted in M365 (R8)", vanished_on=Side.M365)
+    return DetachLink(link=link, vanished_on=Side.M365)
 
 
 def new_event(run: RunInput, event: M365Event, ways: Ways) -> Iterator[Action]:

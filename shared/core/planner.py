@@ -76,9 +76,12 @@ def plan(run: RunInput) -> Plan:
             if ended_for_owner(event):  # R27: a decline or cancel voids, whatever the ERP changed meanwhile
                 actions.extend(m365_side(run, entry, link, ways))
             else:
-                actions.extend(merge_both(run, link, event, other.activity, ways))
+                actions.extend(merge_both(run.policy, link, event, other.activity, ways))
             continue
-        actions.extend(m365_side(run, entry, link, ways))
+        planned = list(m365_side(run, entry, link, ways))
+        # R10: an activity this event is relinked to is handled with it, never created again from the ERP side.
+        handled.update(a.activity_id for a in planned if isinstance(a, Relink))
+        actions.extend(planned)
     for change in erp_by_activity.values():
         if change.activity_id in handled:
             continue

@@ -63,6 +63,41 @@ def paired(
     )
 
 
+def relinked(
+    *, user_id: str, link_id: str, origin: Side, event: M365Event, activity: Activity, policy: SyncPolicy, now: datetime
+) -> Link:
+    """R10: a pair found again after a crash. Fields on which both records agree are synced; a field on which
+    they differ counts as changed on both sides, so the merge takes the newer record's (R6)."""
+    kind = ItemKind(activity.type.value)
+    m365_now, erp_now = m365_fingerprint(event, kind, policy), erp_fingerprint(activity)
+    agreed = {field: digest for field, digest in m365_now.items() if erp_now.get(field) == digest}
+    return paired(
+        user_id=user_id,
+        link_id=link_id,
+        origin=origin,
+        event=event,
+        activity=activity,
+        policy=policy,
+        now=now,
+        m365_fields=agreed,
+        erp_fields=dict(agreed),
+    )
+
+
+def orphan(*, user_id: str, link_id: str, activity: Activity, origin: Side, now: datetime) -> Link:
+    """A link for an activity whose event is gone (a crash fell between its create and its link), so the
+    activity can be voided and the pair remembered as a tombstone (R8, R10)."""
+    return Link(
+        user_id=user_id,
+        link_id=link_id,
+        kind=ItemKind(activity.type.value),
+        origin=origin,
+        activity_id=activity.id,
+        erp_version=activity.version,
+        updated_at=now,
+    )
+
+
 def copied(*, user_id: str, link_id: str, event: M365Event, activity: Activity, response: str, now: datetime) -> Link:
     """A copy's link (R10): which event and activity, and the answer both sides now agree on (R27)."""
     return Link(

@@ -58,7 +58,11 @@ class Ways:
 
     @classmethod
     def of(cls, run: RunInput) -> Ways:
-        direction = run.policy.direction_for(run.mailbox, run.user_id)
+        return cls.for_user(run.policy, run.mailbox, run.user_id)
+
+    @classmethod
+    def for_user(cls, policy: SyncPolicy, mailbox: str, user_id: str) -> Ways:
+        direction = policy.direction_for(mailbox, user_id)
         return cls(to_erp=direction.writes_to(Side.ERP), to_m365=direction.writes_to(Side.M365))
 
 

@@ -1,12 +1,20 @@
-"""Time zone names: Graph speaks Windows or IANA names, the ERP and Python speak IANA (R12).
+"""Time zone names: Graph speaks Windows or IANA names, the ERP and Python speak IANA (R12); and the dates
+of all-day items, which are dates, not instants (R13, R14).
 
 The Windows→IANA table is CLDR's windowsZones, as shipped by tzlocal (a well-kept copy we do not
 maintain ourselves).
+
+All-day bounds are calendar dates. Graph returns them as "floating" midnights (midnight of the event's date
+in whatever zone the request asked for, page "event resource type"), the ERP as local midnights in the
+activity's zone. Reading either as an instant and converting it to another zone moves the date (an event on
+4 December in Berlin, read as 00:00 UTC, is 01:00 in Berlin and 19:00 on 3 December in New York). So an
+all-day bound is only ever read by its own wall-clock date (``covered_days``) and written as the midnight
+of that date in the item's zone (``day_bounds``), never converted.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tzlocal.windows_tz import tz_win, win_tz
@@ -63,3 +71,19 @@ def localize(wall_clock: datetime, zone_name: str) -> datetime:
 def wall_clock(moment: datetime, zone_name: str) -> datetime:
     """The naive wall-clock time of an aware ``moment`` in ``zone_name``."""
     return moment.astimezone(zone(zone_name)).replace(tzinfo=None)
+
+
+def covered_days(start: datetime, end: datetime) -> tuple[date, date]:
+    """The dates an all-day item covers, end exclusive, read from the bounds' own wall clocks (never
+    converted to another zone): a start's date, and an end's date when it is a midnight, else the next day
+    (Exchange rounds an all-day end up the same way). At least one day."""
+    first = start.date()
+    last = end.date() if end.time() == time(0) else end.date() + timedelta(days=1)
+    return first, max(last, first + timedelta(days=1))
+
+
+def day_bounds(first: date, last: date, zone_name: str) -> tuple[datetime, datetime]:
+    """Midnight of ``first`` and of ``last`` (exclusive) in ``zone_name``: an all-day item's start and end.
+    Where a DST change skips midnight the wall clock still reads 00:00 (the day's first moment)."""
+    tz = zone(zone_name)
+    return datetime.combine(first, time(0), tzinfo=tz), datetime.combine(last, time(0), tzinfo=tz)

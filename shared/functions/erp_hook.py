@@ -8,13 +8,18 @@ import azure.functions as func
 
 from shared import handlers
 from shared.composition import services
+from shared.handlers.common import body_too_large
 
 bp = func.Blueprint()
 
 
 # Anonymous: the call is authenticated by its HMAC signature, checked before anything is queued.
+# A body over the cap (shared/handlers/common.py) is answered 413 unread, before the signature is checked.
 @bp.function_name("erp_change_hook")
 @bp.route(route="erp/hook", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def erp_change_hook(req: func.HttpRequest) -> func.HttpResponse:
-    answer = await handlers.erp_hook(await services(), headers=dict(req.headers), body=req.get_body(), now=time.time())
+    body = req.get_body()
+    answer = body_too_large(body) or await handlers.erp_hook(
+        await services(), headers=dict(req.headers), body=body, now=time.time()
+    )
     return func.HttpResponse(answer.body, status_code=answer.status, mimetype=answer.mimetype)

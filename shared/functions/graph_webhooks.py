@@ -6,6 +6,7 @@ import azure.functions as func
 
 from shared import handlers
 from shared.composition import services
+from shared.handlers.common import body_too_large
 
 bp = func.Blueprint()
 
@@ -15,12 +16,17 @@ def _answer(answer: handlers.Answer) -> func.HttpResponse:
 
 
 # Anonymous: Graph cannot send a function key; every notification is checked by its clientState instead.
+# A body over the cap is answered 413 before the services are even built.
 @bp.function_name("graph_notifications")
 @bp.route(route="graph/notifications", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def graph_notifications(req: func.HttpRequest) -> func.HttpResponse:
+    body = req.get_body()
+    too_large = body_too_large(body)
+    if too_large is not None:
+        return _answer(too_large)
     return _answer(
         await handlers.graph_notification(
-            await services(), body=req.get_body(), validation_token=req.params.get("validationToken")
+            await services(), body=body, validation_token=req.params.get("validationToken")
         )
     )
 
@@ -28,8 +34,10 @@ async def graph_notifications(req: func.HttpRequest) -> func.HttpResponse:
 @bp.function_name("graph_lifecycle")
 @bp.route(route="graph/lifecycle", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def graph_lifecycle(req: func.HttpRequest) -> func.HttpResponse:
+    body = req.get_body()
+    too_large = body_too_large(body)
+    if too_large is not None:
+        return _answer(too_large)
     return _answer(
-        await handlers.graph_lifecycle(
-            await services(), body=req.get_body(), validation_token=req.params.get("validationToken")
-        )
+        await handlers.graph_lifecycle(await services(), body=body, validation_token=req.params.get("validationToken"))
     )

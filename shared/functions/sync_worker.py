@@ -14,5 +14,6 @@ bp = func.Blueprint()
 @bp.function_name("sync_user")
 @bp.queue_trigger(arg_name="msg", queue_name=SYNC_QUEUE, connection="AzureWebJobsStorage")
 async def sync_user(msg: func.QueueMessage) -> None:
-    # An exception here makes the host retry the message, then move it to sync-user-poison.
+    # A failed run is recorded for the admin, then raised: the host retries the message and, after
+    # maxDequeueCount tries, moves it to sync-user-poison, which the safety-net timer drains into issues.
     await handlers.sync_message(await services(), msg.get_body())

@@ -20,7 +20,7 @@ from msgraph.generated.models.single_value_legacy_extended_property import Singl
 
 from shared.core.items import Attendee, AttendeeRole
 from shared.core.m365 import EventType, EventWrite, M365Event
-from shared.core.timezones import UnknownTimeZone, to_iana, to_windows
+from shared.core.timezones import UnknownTimeZone, covered_days, day_bounds, to_iana, to_windows, zone
 
 # Our named property in the PS_PUBLIC_STRINGS-like namespace of this product (a fixed GUID of our own).
 ERP_STAMP_PROPERTY = "String {5b0c8e36-1d7a-4f0e-9c55-8a2f3d6e7b91} Name erpActivityId"
@@ -34,10 +34,22 @@ def parse_graph_datetime(value: DateTimeTimeZone | None) -> datetime:
     text = _FRACTION.sub(r"\1", value.date_time.rstrip("Z"))
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
-        from shared.core.timezones import zone  # local: only for non-UTC answers
-
         moment = moment.replace(tzinfo=zone(value.time_zone or "UTC"))
     return moment.astimezone(UTC)
+
+
+def parse_graph_days(
+    start: DateTimeTimeZone | None, end: DateTimeTimeZone | None, zone_name: str
+) -> tuple[datetime, datetime]:
+    """An all-day event's start and end: DATES. Graph returns them as midnight of the event's dates in
+    whatever zone was asked for (``Prefer: outlook.timezone``, UTC for us), not as instants (page "event
+    resource type": all-day start and end are midnight). So the dates are taken as written and become
+    midnights in the event's own zone; reading them as UTC instants would move them (R14)."""
+    if start is None or end is None or not start.date_time or not end.date_time:
+        raise ValueError("event without start or end")
+    first = datetime.fromisoformat(_FRACTION.sub(r"\1", start.date_time.rstrip("Z")))
+    last = datetime.fromisoformat(_FRACTION.sub(r"\1", end.date_time.rstrip("Z")))
+    return day_bounds(*covered_days(first, last), zone_name)
 
 
 def _enum_value(value: object, default: str) -> str:
@@ -70,6 +82,10 @@ def event_from_graph(event: Event) -> M365Event:
         None,
     )
     location = event.location
+    if event.is_all_day:
+        start, end = parse_graph_days(event.start, event.end, zone_name)
+    else:
+        start, end = parse_graph_datetime(event.start), parse_graph_datetime(event.end)
     return M365Event(
         id=event.id or "",
         ical_uid=event.i_cal_u_id,
@@ -78,8 +94,8 @@ def event_from_graph(event: Event) -> M365Event:
         series_master_id=event.series_master_id,
         subject=event.subject or "",
         body=(event.body.content or "") if event.body else "",
-        start=parse_graph_datetime(event.start),
-        end=parse_graph_datetime(event.end),
+        start=start,
+        end=end,
         time_zone=zone_name,
         is_all_day=bool(event.is_all_day),
         is_cancelled=bool(event.is_cancelled),

@@ -1,8 +1,9 @@
 """Reading Graph change and lifecycle notifications (graph-facts §2); no I/O.
 
-The body is untrusted: anything malformed raises ``MalformedNotification`` with a reason safe to
-show the admin, and a ``clientState`` that does not match (compared in constant time) marks the
-notification as forged, never as a reason to sync.
+The body is untrusted: anything malformed (not JSON, nested too deeply, a number too long to read, no
+``value`` array, an item without a subscriptionId) raises ``MalformedNotification`` with a reason safe
+to show the admin (it never quotes the body), and a ``clientState`` that does not match (compared in
+constant time) marks the notification as forged, never as a reason to sync.
 """
 
 from __future__ import annotations
@@ -12,6 +13,11 @@ import json
 from dataclasses import dataclass
 
 from shared.errors import SyncError
+
+# Graph's subscription ids are GUIDs (36 characters); anything far longer cannot be one of ours.
+MAX_SUBSCRIPTION_ID_CHARS = 128
+# graph-facts §2: the lifecycle events Graph sends; anything else is not a lifecycle event.
+LIFECYCLE_EVENTS = frozenset({"reauthorizationRequired", "subscriptionRemoved", "missed"})
 
 
 class MalformedNotification(SyncError):
@@ -27,28 +33,49 @@ class Notification:
     lifecycle_event: str | None = None
 
 
+def plausible_subscription_id(value: str) -> bool:
+    """Could Graph have issued this id? Short, printable, valid Unicode; otherwise it is not ours."""
+    return (
+        0 < len(value) <= MAX_SUBSCRIPTION_ID_CHARS
+        and value.isprintable()
+        and not any(0xD800 <= ord(char) <= 0xDFFF for char in value)
+    )
+
+
+def _utf8(text: str) -> bytes:
+    # JSON may carry lone surrogates ("\ud800"); they must compare unequal, not raise.
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _load(body: bytes) -> object:
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise MalformedNotification("body is nested too deeply") from None
+    except (UnicodeDecodeError, ValueError):  # JSONDecodeError, and numbers too long to convert
+        raise MalformedNotification("body is not JSON") from None
+
+
 def parse_notifications(body: bytes, *, client_state: str) -> list[Notification]:
     """``{"value": [...]}`` → notifications, each with its clientState checked."""
-    try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise MalformedNotification("body is not JSON") from None
+    document = _load(body)
     if not isinstance(document, dict) or not isinstance(document.get("value"), list):
         raise MalformedNotification("body has no 'value' array")
-    expected = client_state.encode()
+    expected = _utf8(client_state)
     notifications = []
     for index, item in enumerate(document["value"]):
         if not isinstance(item, dict) or not isinstance(item.get("subscriptionId"), str):
             raise MalformedNotification(f"value[{index}] has no subscriptionId")
         given = item.get("clientState")
-        ok = isinstance(given, str) and hmac.compare_digest(given.encode(), expected)
+        ok = isinstance(given, str) and hmac.compare_digest(_utf8(given), expected)
+        event = item.get("lifecycleEvent")
         notifications.append(
             Notification(
                 subscription_id=item["subscriptionId"],
                 change_type=str(item.get("changeType", "")),
                 resource=str(item.get("resource", "")),
                 client_state_ok=ok,
-                lifecycle_event=item.get("lifecycleEvent") if isinstance(item.get("lifecycleEvent"), str) else None,
+                lifecycle_event=event if isinstance(event, str) and event in LIFECYCLE_EVENTS else None,
             )
         )
     return notifications

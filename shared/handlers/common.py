@@ -11,12 +11,25 @@ from shared.state.model import Issue, IssueKind, SubscriptionRecord
 
 TENANT = "_tenant"  # issues that belong to no single user
 
+# The largest body an HTTP endpoint reads (Graph notifications, lifecycle notifications, the ERP hook).
+# A basic Graph notification is under 1 KB and Graph documents no per-POST maximum (graph-facts §2:
+# "one POST may carry several notifications"), so 1 MiB holds over a thousand; an ERP hook names changes,
+# not records. Anything larger is refused with 413 before it is parsed.
+MAX_BODY_BYTES = 1024 * 1024
+
 
 @dataclass(frozen=True)
 class Answer:
     status: int
     body: str = ""
     mimetype: str = "text/plain"
+
+
+def body_too_large(body: bytes) -> Answer | None:
+    """413 for a body over ``MAX_BODY_BYTES``, checked before anything parses it; None when it fits."""
+    if len(body) > MAX_BODY_BYTES:
+        return Answer(413, f"request body over {MAX_BODY_BYTES} bytes")
+    return None
 
 
 async def record_bad_input(services: Services, key: str, reason: str) -> None:

@@ -7,33 +7,108 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from shared.composition import Services
-from shared.erp.hook import SIGNATURE_HEADER, TIMESTAMP_HEADER, HookRejected, header_value, verify_hook
-from shared.errors import GraphError
-from shared.graph.notifications import MalformedNotification, parse_notifications
-from shared.handlers.common import Answer, record_bad_input, renew_subscription
+from shared.erp.hook import HookRejected, verify_delivery
+from shared.errors import GraphError, StateLimitExceeded
+from shared.graph.notifications import (
+    MalformedNotification,
+    Notification,
+    parse_notifications,
+    plausible_subscription_id,
+)
+from shared.handlers.common import Answer, body_too_large, record_bad_input, renew_subscription
 from shared.queueing import SyncRequest
+from shared.safe_log import outside
+from shared.state.model import SubscriptionRecord
 
 log = logging.getLogger(__name__)
 
 
-async def graph_notification(services: Services, *, body: bytes, validation_token: str | None) -> Answer:
-    """Graph's webhook: the validation handshake, then one queued sync per affected user (graph-facts §2)."""
+# Graph's validation tokens are a short sentence with a request id; a far longer one is not Graph's.
+MAX_VALIDATION_TOKEN_CHARS = 1024
+_ENDPOINT_TEXT = {"graph-notification": "Graph notification", "graph-lifecycle": "lifecycle notification"}
+
+
+def _validation_answer(endpoint: str, token: str) -> Answer:
+    """Graph's handshake: the decoded token echoed as text/plain within 10 s (graph-facts §2), if it is sane."""
+    if len(token) > MAX_VALIDATION_TOKEN_CHARS:
+        log.warning("%s: validation token of %d characters refused", endpoint, len(token))
+        return Answer(400, f"validation token over {MAX_VALIDATION_TOKEN_CHARS} characters")
+    return Answer(200, token)
+
+
+def _refused_unread(endpoint: str, body: bytes, validation_token: str | None) -> Answer | None:
+    """413 for a body over the cap, else the validation handshake's answer, else None (go on and parse)."""
+    too_large = body_too_large(body)
+    if too_large is not None:
+        log.warning("%s: body of %d bytes refused unread", endpoint, len(body))
+        return too_large
     if validation_token is not None:
-        return Answer(200, validation_token)  # plain text, the decoded token, within 10 s
+        return _validation_answer(endpoint, validation_token)
+    return None
+
+
+async def _read_notifications(services: Services, endpoint: str, body: bytes) -> list[Notification] | Answer:
+    """The notifications in ``body``, or 400 when it is malformed, recorded for the admin (R31)."""
     try:
-        notifications = parse_notifications(body, client_state=services.settings.graph_client_state.get_secret_value())
+        return parse_notifications(body, client_state=services.settings.graph_client_state.get_secret_value())
     except MalformedNotification as error:
-        await record_bad_input(services, "graph-notification", f"malformed Graph notification: {error}")
+        await record_bad_input(services, endpoint, f"malformed {_ENDPOINT_TEXT[endpoint]}: {error}")
         return Answer(400, "malformed notification")
+
+
+async def _our_subscription(services: Services, subscription_id: str) -> SubscriptionRecord | None:
+    """The subscription this deployment created, or None: unknown, or an id Graph cannot have issued."""
+    if not plausible_subscription_id(subscription_id):
+        return None
+    try:
+        return await services.state.get_subscription(subscription_id)
+    except StateLimitExceeded:
+        return None
+
+
+def _log_discarded(endpoint: str, notes: list[Notification], ignored: list[Notification]) -> None:
+    """One line per request, however many items it carried; outside ids escaped and cut."""
+    if not ignored:
+        return
+    forged = sum(not note.client_state_ok for note in ignored)
+    log.warning(
+        "%s: %d of %d notification(s) discarded (%d with a wrong clientState, %d of no subscription of ours);"
+        " first: subscription %s",
+        endpoint,
+        len(ignored),
+        len(notes),
+        forged,
+        len(ignored) - forged,
+        outside(ignored[0].subscription_id),
+    )
+
+
+async def graph_notification(services: Services, *, body: bytes, validation_token: str | None) -> Answer:
+    """Graph's webhook: the validation handshake, then one queued sync per affected user (graph-facts §2).
+
+    Notifications with a wrong clientState or of no subscription of ours are discarded with 202, as
+    Graph expects; a body over the cap is 413 and a malformed one 400, neither parsed further."""
+    refused = _refused_unread("graph-notification", body, validation_token)
+    if refused is not None:
+        return refused
+    read = await _read_notifications(services, "graph-notification", body)
+    if isinstance(read, Answer):
+        return read
     users: dict[str, str] = {}
-    for note in notifications:
+    owners: dict[str, SubscriptionRecord | None] = {}
+    ignored: list[Notification] = []
+    for note in read:
         if not note.client_state_ok:
-            log.warning("notification with a wrong clientState ignored (subscription %s)", note.subscription_id)
+            ignored.append(note)
             continue
-        record = await services.state.get_subscription(note.subscription_id)
+        if note.subscription_id not in owners:
+            owners[note.subscription_id] = await _our_subscription(services, note.subscription_id)
+        record = owners[note.subscription_id]
         if record is None:
-            continue  # not ours (or already deleted): ignored, as Graph recommends
+            ignored.append(note)  # not ours (or already deleted): ignored, as Graph recommends
+            continue
         users[record.user_id] = note.lifecycle_event or "notification"
+    _log_discarded("graph-notification", read, ignored)
     for user_id, reason in users.items():
         await services.queue.enqueue(SyncRequest(user_id=user_id, reason=reason))
     return Answer(202)
@@ -42,16 +117,17 @@ async def graph_notification(services: Services, *, body: bytes, validation_toke
 async def graph_lifecycle(services: Services, *, body: bytes, validation_token: str | None) -> Answer:
     """Lifecycle notifications: a removed subscription is forgotten (the renewal job recreates it) and
     every lifecycle event queues a delta run for the user, which repairs anything missed (R32)."""
-    if validation_token is not None:
-        return Answer(200, validation_token)
-    try:
-        notifications = parse_notifications(body, client_state=services.settings.graph_client_state.get_secret_value())
-    except MalformedNotification as error:
-        await record_bad_input(services, "graph-lifecycle", f"malformed lifecycle notification: {error}")
-        return Answer(400, "malformed notification")
-    for note in notifications:
-        record = await services.state.get_subscription(note.subscription_id) if note.client_state_ok else None
+    refused = _refused_unread("graph-lifecycle", body, validation_token)
+    if refused is not None:
+        return refused
+    read = await _read_notifications(services, "graph-lifecycle", body)
+    if isinstance(read, Answer):
+        return read
+    ignored: list[Notification] = []
+    for note in read:
+        record = await _our_subscription(services, note.subscription_id) if note.client_state_ok else None
         if record is None:
+            ignored.append(note)
             continue
         if note.lifecycle_event == "subscriptionRemoved":
             await services.state.delete_subscription(record.subscription_id)
@@ -61,23 +137,29 @@ async def graph_lifecycle(services: Services, *, body: bytes, validation_token: 
             except GraphError:
                 log.warning("renewal after reauthorizationRequired failed; the renewal job recreates it")
         await services.queue.enqueue(SyncRequest(user_id=record.user_id, reason=note.lifecycle_event or "lifecycle"))
+    _log_discarded("graph-lifecycle", read, ignored)
     return Answer(202)
 
 
 async def erp_hook(services: Services, *, headers: Mapping[str, str], body: bytes, now: float) -> Answer:
-    """The ERP's change hook: authentic and fresh, or 401 with nothing queued."""
+    """The ERP's change hook: authentic, fresh and a delivery not seen before, or 401 with nothing queued.
+
+    Replays are refused by delivery id (docs/erp-sync-api.yaml, ``webhooks.erpChange``): each id is accepted
+    once, so two changes signed in the same second are two deliveries (R5), and a copy of an accepted call,
+    or the ERP's retry of a delivery that already got through (its sync is queued), is refused.
+    """
     try:
-        payload = verify_hook(headers, body, secret=services.settings.erp_hook_secret.get_secret_value(), now=now)
+        delivery = verify_delivery(headers, body, secret=services.settings.erp_hook_secret.get_secret_value(), now=now)
     except HookRejected as error:
         log.warning("ERP hook call rejected: %s", error.reason)
         return Answer(401, "rejected")
-    # verify_hook checked both headers exist and the timestamp is unix seconds.
-    signature = header_value(headers, SIGNATURE_HEADER) or ""
-    signed_at = datetime.fromtimestamp(int((header_value(headers, TIMESTAMP_HEADER) or "0").strip()), tz=UTC)
-    if not await services.state.first_use(f"erp-hook|{signature.strip().lower()}", at=signed_at):
-        log.warning("ERP hook call rejected: replayed")
+    # Looked up in the UTC hour of this call's timestamp: a copy of the call always lands in the same hour;
+    # a retry re-signed in the next hour is accepted again, which only queues one more sync.
+    signed_at = datetime.fromtimestamp(delivery.timestamp, tz=UTC)
+    if not await services.state.first_use(f"erp-hook-delivery|{delivery.delivery_id}", at=signed_at):
+        log.warning("ERP hook call rejected: delivery %s seen before", delivery.delivery_id)
         return Answer(401, "rejected")
-    users = {user_id for change in payload.changes for user_id in change.user_ids}
+    users = {user_id for change in delivery.payload.changes for user_id in change.user_ids}
     for user_id in sorted(users):
         await services.queue.enqueue(SyncRequest(user_id=user_id, reason="erp-hook"))
     return Answer(202)

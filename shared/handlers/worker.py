@@ -1,25 +1,57 @@
-"""The queue worker: one user's sync per message."""
+"""The queue worker: one user's sync per message.
+
+- A busy user (another worker holds the lease) or a run that lost its lease is queued again, hidden until the
+  holder's lease ends: it comes back once, when the user is free, not every few seconds.
+- A run that raises is recorded for the admin at once (R31: issue ``run``, kind FAILURE, the error's class
+  and a safe message) and raised again, so the host retries it and, after ``maxDequeueCount`` tries, sets it
+  aside on ``sync-user-poison`` (which the safety net drains, ``shared/handlers/poison.py``). The exception
+  the host sees carries the safe message only. A run that completes resolves the issue.
+"""
 
 from __future__ import annotations
+
+import math
 
 from pydantic import ValidationError
 
 from shared.composition import Services
 from shared.handlers.common import record_bad_input
+from shared.handlers.failures import RUN_ISSUE, record_run_failure
 from shared.queueing import SyncRequest
 from shared.sync.report import RunReport
 
-BUSY_RETRY_SECONDS = 30
+BUSY_RETRY_SECONDS = 1  # the least a busy user's message waits (its lease may end any moment)
+BUSY_RETRY_MAX_SECONDS = 3600  # and the most, whatever lease a worker of an older version holds
+REQUEUED = ("busy", "lease-lost")
+
+
+class SyncRunFailed(Exception):
+    """A run failed; the message is the safe text the admin sees (no secrets, outside text escaped)."""
 
 
 async def sync_message(services: Services, text: str | bytes) -> RunReport | None:
-    """The queue worker: sync the user named in the message (a busy user is re-queued for later)."""
+    """The queue worker: sync the user named in the message (a busy user is queued for when it is free)."""
     try:
         request = SyncRequest.from_json(text)
     except (ValueError, ValidationError):
         await record_bad_input(services, "queue-message", "a sync queue message was not a valid SyncRequest")
         return None
-    report = await services.engine.sync_user(request.user_id)
-    if report.status == "busy":
-        await services.queue.enqueue(request, delay_seconds=BUSY_RETRY_SECONDS)
+    try:
+        report = await services.engine.sync_user(request.user_id)
+    except Exception as error:
+        reason = await record_run_failure(services, request.user_id, error)
+        raise SyncRunFailed(reason).with_traceback(error.__traceback__) from None
+    if report.status in REQUEUED:
+        await services.queue.enqueue(request, delay_seconds=await busy_delay(services, request.user_id))
+    else:
+        await services.state.resolve_issue(request.user_id, RUN_ISSUE, now=services.clock())
     return report
+
+
+async def busy_delay(services: Services, user_id: str) -> int:
+    """Seconds until the user's current lease ends (and one more), within the bounds above."""
+    lease = await services.state.get_lease(user_id)
+    if lease is None:
+        return BUSY_RETRY_SECONDS
+    left = (lease.expires_at - services.clock()).total_seconds()
+    return min(BUSY_RETRY_MAX_SECONDS, max(BUSY_RETRY_SECONDS, math.ceil(left) + 1))

@@ -65,6 +65,19 @@ class LeaseStore(Protocol):
         """The lease when free or expired, else None (another worker holds it)."""
         ...
 
+    async def renew_lease(self, lease: Lease, *, now: datetime, ttl_seconds: float) -> Lease | None:
+        """Extend the holder's lease to ``now + ttl_seconds``; the renewed lease (new ETag), or None when it was
+        lost: released, or taken over by another worker since ``lease`` was granted or last renewed.
+
+        A lease that expired but that no other worker took over is still the holder's (its ETag is unchanged)
+        and is renewed: nobody else can have started, and a racing takeover loses on the ETag.
+        """
+        ...
+
+    async def get_lease(self, user_id: str) -> Lease | None:
+        """The stored lease (possibly expired), None when the user is free: when a busy user's lease ends."""
+        ...
+
     async def release_lease(self, lease: Lease) -> None: ...
 
 

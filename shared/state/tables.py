@@ -295,6 +295,26 @@ class TableStateStore:
             return lease.model_copy(update={"etag": str(replaced["etag"])})
         return None
 
+    async def renew_lease(self, lease: Lease, *, now: datetime, ttl_seconds: float) -> Lease | None:
+        """Replace the lease with a later expiry on condition of its ETag; None when it was lost meanwhile."""
+        if lease.etag is None:
+            return None  # cannot prove it is still ours
+        renewed = lease.model_copy(update={"expires_at": now + timedelta(seconds=ttl_seconds), "etag": None})
+        try:
+            replaced = await self._leases.update_entity(
+                ent.lease_entity(renewed),
+                mode=UpdateMode.REPLACE,
+                etag=lease.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return None  # released, or expired and taken over by another worker
+        return renewed.model_copy(update={"etag": str(replaced["etag"])})
+
+    async def get_lease(self, user_id: str) -> Lease | None:
+        stored = await rows.get(self._leases, *ent.lease_keys(user_id))
+        return None if stored is None else ent.lease_from_entity(stored, ent.etag_of(stored))
+
     async def release_lease(self, lease: Lease) -> None:
         """Give the lease up; a lease that expired and was taken over by another worker is left alone."""
         partition, row = ent.lease_keys(lease.user_id)

@@ -29,13 +29,16 @@ from shared.state.port import StateStore
 from shared.sync import inputs, issues
 from shared.sync.context import Ports, RunContext
 from shared.sync.executor import execute
+from shared.sync.lease import LeaseLost, run_under_lease
 from shared.sync.report import RunReport
 
 log = logging.getLogger(__name__)
 ACTIVITY_FEED = "activities"
-# Longer than the host's functionTimeout (10 min in host.json): a run cannot outlive its lease, so two
-# workers never sync one user at once even when a large initial pull takes minutes.
-LEASE_SECONDS = 660.0
+# A short lease, renewed by a heartbeat while the run is alive (shared/sync/lease.py): a run keeps its user
+# however long it takes, and a worker that dies blocks its user for at most LEASE_SECONDS. A renewal that
+# finds the lease lost cancels the run, so two workers never write for one user at once.
+LEASE_SECONDS = 60.0
+LEASE_RENEW_SECONDS = 15.0  # three renewals may fail (storage hiccups) before the lease ends
 # Delta rounds after the plan's own calendar writes (each absorbs the writes of the one before).
 FOLLOW_UP_ROUNDS = 3
 WINDOW_RENEW_BEFORE = inputs.WINDOW_RENEW_BEFORE
@@ -63,9 +66,16 @@ class SyncEngine:
             report.status = "busy"
             return report
         try:
-            await self._run(user_id, report)
-        finally:
-            await state.release_lease(lease)
+            await run_under_lease(
+                state,
+                lease,
+                self._run(user_id, report),
+                clock=self._ports.clock,
+                ttl_seconds=LEASE_SECONDS,
+                renew_every=LEASE_RENEW_SECONDS,
+            )
+        except LeaseLost:
+            report.status = "lease-lost"  # another worker has the user now; the caller queues it again
         log.info(report.summary())
         return report
 
@@ -97,7 +107,13 @@ class SyncEngine:
         m365_retries, erp_retries = await inputs.retries(run, links, m365, feed.items, open_issues)
         m365 = [*m365, *m365_retries, *await inputs.copies_to_link(run, feed.items, links, m365)]
         the_plan = await self._plan(
-            run, links, m365, [*feed.items, *erp_retries], now, read.initial, erp_cursor is None
+            run,
+            links,
+            m365,
+            await inputs.booked_rooms(run, [*feed.items, *erp_retries]),
+            now,
+            read.initial,
+            erp_cursor is None,
         )
         if the_plan.halted:
             await issues.record(run, "mass-delete", IssueKind.MASS_DELETE, the_plan.halted)

@@ -49,7 +49,7 @@ from shared.state.model import IssueKind
 from shared.sync import issues, write_erp, write_links, write_m365
 from shared.sync.context import RunContext
 
-_EXECUTORS: dict[type[Any], Callable[[Any, RunContext], Awaitable[Action | None]]] = {
+_EXECUTORS: dict[type[Any], Callable[[Any, RunContext], Awaitable[Action | list[Action] | None]]] = {
     CreateActivity: write_erp.create_activity,
     UpdateActivity: write_erp.update_activity,
     VoidActivity: write_erp.void_activity,
@@ -92,9 +92,11 @@ async def execute(action: Action, run: RunContext) -> None:
             payload=issues.payload_of(action),
         )
         return
-    if follow_up is not None:
-        await execute(follow_up, run)
-        return
+    if follow_up:
+        for then in follow_up if isinstance(follow_up, list) else [follow_up]:
+            await execute(then, run)
+        if not isinstance(action, Relink | CreateEvent):
+            return
     if key in run.open_issue_keys and not isinstance(action, Skip | Wait):
         await run.ports.state.resolve_issue(run.user.id, key, now=run.now())
         run.open_issue_keys.discard(key)

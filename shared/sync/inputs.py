@@ -11,6 +11,7 @@ from datetime import datetime, time, timedelta
 from shared.core.activities import ActivityChange, ErpUser
 from shared.core.links import Link, LinkState
 from shared.core.m365 import DeltaEntry
+from shared.core.mapping import rooms_unresolved, with_booked_rooms
 from shared.core.meetings import Meeting
 from shared.errors import ErpNotFound, GraphNotFound, GraphSyncStateLost
 from shared.state.model import DeltaCursor, Issue, IssueKind
@@ -153,6 +154,22 @@ async def retries(
                 ActivityChange(seq=0, activity_id=activity.id, owner_id=activity.owner_id, activity=activity)
             )
     return m365_retries, erp_retries
+
+
+async def booked_rooms(run: RunContext, changes: Sequence[ActivityChange]) -> list[ActivityChange]:
+    """R16: the ERP changes with the facilities each activity books directly (no participant row) resolved
+    into facility rows, so the plan invites their rooms in Outlook. Facilities are read once per run, and
+    only when an activity books one without a row. Every activity the plan sees must come through here, or
+    its fingerprints would differ with and without the rooms."""
+    if not any(c.activity is not None and rooms_unresolved(c.activity) for c in changes):
+        return list(changes)
+    if run.facilities is None:
+        run.facilities = list(await run.ports.erp.list_facilities())
+    by_id = {f.id: f for f in run.facilities}
+    return [
+        c if c.activity is None else c.model_copy(update={"activity": with_booked_rooms(c.activity, by_id)})
+        for c in changes
+    ]
 
 
 async def copies_to_link(

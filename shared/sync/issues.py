@@ -18,6 +18,7 @@ from shared.core.actions import (
     Wait,
 )
 from shared.core.links import Link
+from shared.safe_log import outside
 from shared.state.model import Issue, IssueKind
 from shared.state.port import IssueLog
 from shared.sync.context import RunContext
@@ -78,7 +79,7 @@ async def record_for(
         )
     )
     report.issues.append(f"{kind.value}: {reason}")
-    log.warning("sync issue for user %s: %s: %s", user_id, kind.value, reason)
+    log.warning("sync issue for user %s: %s: %s", outside(user_id), kind.value, outside(reason, limit=300))
 
 
 def event_id_of(action: Action) -> str | None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from shared.safe_log import outside
+
 
 @dataclass
 class RunReport:
     user_id: str
-    status: str = "ok"  # ok | busy | unsyncable | halted | failed
+    status: str = "ok"  # ok | busy | unsyncable | halted | failed | lease-lost
     detail: str = ""
     done: Counter[str] = field(default_factory=Counter)
     skipped: list[str] = field(default_factory=list)
@@ -21,7 +23,7 @@ class RunReport:
     def summary(self) -> str:
         parts = [f"{k}={v}" for k, v in sorted(self.done.items())]
         return (
-            f"user {self.user_id}: {self.status}"
+            f"user {outside(self.user_id)}: {self.status}"
             + (f" ({self.detail})" if self.detail else "")
             + (" " + ", ".join(parts) if parts else "")
         )

@@ -7,9 +7,23 @@ from __future__ import annotations
 import uuid
 
 from shared.core import records
-from shared.core.actions import Demote, DetachLink, LinkCopy, Relink, Remember, RetireCopy, Skip, Wait
+from shared.core.actions import (
+    Action,
+    Demote,
+    DetachLink,
+    LinkCopy,
+    Relink,
+    Remember,
+    RetireCopy,
+    Skip,
+    VoidActivity,
+    Wait,
+)
 from shared.core.activities import ActivityState
+from shared.core.items import Side
 from shared.core.meetings import ANSWERS, answer, participant_answer, with_answer
+from shared.core.plan_merge import after_relink
+from shared.core.run import Ways
 from shared.errors import ErpNotFound, GraphNotFound
 from shared.state.model import IssueKind
 from shared.sync import issues
@@ -17,18 +31,30 @@ from shared.sync.context import RunContext
 from shared.sync.write_m365 import claim_created
 
 
-async def relink(action: Relink, run: RunContext) -> None:
-    """R10: both records exist (a crash fell between a write and saving its link): pair them."""
+async def relink(action: Relink, run: RunContext) -> list[Action]:
+    """R10: both records exist (a crash fell between a write and saving its link): pair them, then merge what
+    differs. An activity made from an event that is gone since is voided (R8)."""
+    try:
+        activity = await run.ports.erp.get_activity(action.activity_id)
+    except ErpNotFound:
+        run.report.skipped.append(f"relink {action.event_id}: the activity is gone")
+        return []
     try:
         event = await run.ports.calendar.get_event(run.mailbox, action.event_id)
-        activity = await run.ports.erp.get_activity(action.activity_id)
-    except (GraphNotFound, ErpNotFound):
-        run.report.skipped.append(f"relink {action.event_id}: one side is gone")
-        return
+    except GraphNotFound:
+        if action.origin is not Side.M365 or activity.state is ActivityState.VOIDED:
+            run.report.skipped.append(f"relink {action.event_id}: the event is gone")
+            return []
+        orphan = await run.save(
+            records.orphan(
+                user_id=run.user.id, link_id=str(uuid.uuid4()), activity=activity, origin=Side.M365, now=run.now()
+            )
+        )
+        return [VoidActivity(link=orphan, reason="its event was deleted before the relink (R8)")]
     if activity.owner_id == run.user.id:
         await claim_created(run, event.ical_uid, activity.id)
-    await run.save(
-        records.paired(
+    link = await run.save(
+        records.relinked(
             user_id=run.user.id,
             link_id=str(uuid.uuid4()),
             origin=action.origin,
@@ -39,6 +65,8 @@ async def relink(action: Relink, run: RunContext) -> None:
         )
     )
     run.report.count("relinked")
+    ways = Ways.for_user(run.ports.policy, run.mailbox, run.user.id)
+    return after_relink(run.ports.policy, link, event, activity, ways)
 
 
 async def remember(action: Remember, run: RunContext) -> None:

@@ -6,18 +6,33 @@ from __future__ import annotations
 import uuid
 
 from shared.core import records
-from shared.core.actions import AnswerInOutlook, CreateEvent, DeleteEvent, UpdateEvent
+from shared.core.actions import Action, AnswerInOutlook, CreateEvent, DeleteEvent, Relink, UpdateEvent
 from shared.core.fingerprint import fingerprint
 from shared.core.items import Field, Side
 from shared.core.mapping import event_write
-from shared.errors import GraphNotFound
+from shared.core.plan_m365 import removal_for
+from shared.core.run import Ways
+from shared.errors import GraphNotFound, StateConflict
 from shared.sync.context import RunContext
 
 _NAMESPACE = uuid.UUID("0f5b9a9e-6c1e-4c55-a3e4-2f6a4b7d9c10")
 
 
-async def create_event(action: CreateEvent, run: RunContext) -> None:
+async def create_event(action: CreateEvent, run: RunContext) -> list[Action]:
     activity, item = action.activity, action.item
+    earlier = await run.ports.state.meeting_by_activity(activity.id)
+    if earlier is not None and earlier.owner_user_id == run.user.id:
+        # R10: this mailbox made an event for the activity before, and a crash lost its link.
+        found = await run.ports.calendar.events_by_ical_uid(run.mailbox, earlier.ical_uid)
+        if found:
+            return [Relink(event_id=found[0].id, activity_id=activity.id, origin=Side.ERP)]
+        # R8: a person deleted that event before the sync could link it: a deletion like any other.
+        orphan = await run.save(
+            records.orphan(
+                user_id=run.user.id, link_id=str(uuid.uuid4()), activity=activity, origin=Side.ERP, now=run.now()
+            )
+        )
+        return [removal_for(run.ports.policy, orphan, Ways.for_user(run.ports.policy, run.mailbox, run.user.id))]
     write = event_write(
         item,
         tuple(f for f in Field if action.invite or f is not Field.ATTENDEES),
@@ -44,6 +59,7 @@ async def create_event(action: CreateEvent, run: RunContext) -> None:
         )
     )
     run.report.count("m365 created")
+    return []
 
 
 async def claim_created(run: RunContext, ical_uid: str | None, activity_id: str) -> None:
@@ -54,7 +70,17 @@ async def claim_created(run: RunContext, ical_uid: str | None, activity_id: str)
     claim = records.claim(
         ical_uid=ical_uid, user_id=run.user.id, mailbox=run.mailbox, activity_id=activity_id, now=run.now()
     )
-    if await state.claim_meeting(claim) is None:
+    try:
+        claimed = await state.claim_meeting(claim)
+    except StateConflict:
+        # The activity's earlier event (made before a crash, then deleted) still holds its claim: it moves to
+        # this event, so later runs do not fail on it (R10).
+        earlier = await state.meeting_by_activity(activity_id)
+        if earlier is None or earlier.owner_user_id != run.user.id or earlier.ical_uid == ical_uid:
+            raise
+        await state.delete_meeting(earlier)
+        claimed = await state.claim_meeting(claim)
+    if claimed is None:
         existing = await state.get_meeting(ical_uid)
         if existing is not None and existing.activity_id is None and existing.owner_user_id == run.user.id:
             await state.save_meeting(records.claimed_with(existing, activity_id=activity_id, now=run.now()))

@@ -20,8 +20,8 @@ VALID = {
     "GRAPH_CLIENT_SECRET": "very-secret-value",
     "GRAPH_CLIENT_STATE": "client-state-secret",
     "ERP_BASE_URL": "https://erp.example.com/sync-api",
-    "ERP_API_KEY": "erp-key-secret",
-    "ERP_HOOK_SECRET": "hook-secret",
+    "ERP_API_KEY": "erp-key-secret-value",
+    "ERP_HOOK_SECRET": "hook-secret-value-0123",
     "AzureWebJobsStorage": "UseDevelopmentStorage=true",
 }
 
@@ -88,6 +88,47 @@ def test_plain_http_is_refused_except_on_loopback(monkeypatch: pytest.MonkeyPatc
         monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match="ERP_BASE_URL"):
         load_settings()
+
+
+SECRETS = ("GRAPH_CLIENT_STATE", "ERP_HOOK_SECRET", "ERP_API_KEY")
+
+
+@pytest.mark.parametrize("name", SECRETS)
+@pytest.mark.parametrize(
+    "value",
+    ["", " " * 20, "guessable-15chr"],
+    ids=["empty", "blank", "15-characters"],
+)
+def test_empty_or_short_secrets_are_refused_by_name_without_echo(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    """Issue 9 part 7: an empty clientState let anyone in. The shared secrets (clientState, hook HMAC key, ERP
+    API key) must be at least 16 characters; the error names the setting and shows neither value nor length."""
+    _clear_env(monkeypatch)
+    for key, given in {**VALID, name: value}.items():
+        monkeypatch.setenv(key, given)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert name in message
+    assert [other for other in SECRETS if other != name and other in message] == []
+    if value.strip():
+        assert value not in message
+        assert str(len(value)) not in message
+
+
+def test_a_client_state_over_128_characters_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Graph accepts a clientState of at most 128 characters (graph-facts §2), so a longer one would fail every
+    subscription; it is refused at start, named, not shown. Exactly 128 is accepted."""
+    _clear_env(monkeypatch)
+    for key, given in {**VALID, "GRAPH_CLIENT_STATE": "c" * 129}.items():
+        monkeypatch.setenv(key, given)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert "GRAPH_CLIENT_STATE" in str(caught.value)
+    assert "c" * 129 not in str(caught.value)
+    monkeypatch.setenv("GRAPH_CLIENT_STATE", "c" * 128)
+    assert load_settings().graph_client_state.get_secret_value() == "c" * 128
 
 
 def test_example_local_settings_list_every_setting() -> None:

@@ -10,7 +10,14 @@ from shared.core.activities import AccessLevel, ActivityType, Contact, ErpUser, 
 from shared.core.directory import Directory
 from shared.core.fingerprint import fingerprint
 from shared.core.items import Attendee, AttendeeRole, Field, ItemKind, Sensitivity, Side
-from shared.core.mapping import activity_fields, event_write, item_from_activity, item_from_event
+from shared.core.mapping import (
+    activity_fields,
+    event_write,
+    item_from_activity,
+    item_from_event,
+    rooms_unresolved,
+    with_booked_rooms,
+)
 from shared.core.timezones import UnknownTimeZone, to_iana, to_windows
 from tests.core.builders import activity, event
 
@@ -190,3 +197,47 @@ def test_whitespace_reflow_of_the_body_is_not_a_change() -> None:
 def test_private_in_erp_reads_as_private_neutral_item() -> None:
     """R17: both Private and Show as Busy are private in neutral form."""
     assert item_from_activity(activity(access_level=AccessLevel.PRIVATE)).sensitivity is Sensitivity.PRIVATE
+
+
+FJORD = Facility(id="F-FJORD", name="Fjord room", room_mailbox="Fjord@contoso.example")
+
+
+def test_facility_booked_in_the_erp_is_a_room_attendee_and_the_location_in_outlook() -> None:
+    """R16: an ERP meeting booking "Fjord room" (room mailbox fjord@…) is written to Outlook with the room as a
+    resource attendee and as the location (display name and room address), as Outlook books a room."""
+    act = activity(facility_ids=("F-FJORD",))
+    assert rooms_unresolved(act)
+    write = event_write(item_from_activity(with_booked_rooms(act, {"F-FJORD": FJORD})), tuple(Field), origin=Side.ERP)
+    assert write.attendees == (Attendee(email="fjord@contoso.example", name="Fjord room", role=AttendeeRole.RESOURCE),)
+    assert (write.location, write.location_email) == ("Fjord room", "fjord@contoso.example")
+
+
+def test_room_rows_are_added_once_and_only_for_facilities_with_a_room_mailbox() -> None:
+    """R16: resolving rooms again changes nothing (fingerprints stay put, R5); a facility without a room
+    mailbox, an unknown one, or one already a participant adds no row."""
+    van = Facility(id="F-VAN", name="Van")
+    act = activity(facility_ids=("F-FJORD", "F-VAN", "F-GONE"))
+    facilities = {"F-FJORD": FJORD, "F-VAN": van}
+    once = with_booked_rooms(act, facilities)
+    assert with_booked_rooms(once, facilities) == once
+    assert fingerprint(item_from_activity(with_booked_rooms(once, facilities))) == fingerprint(item_from_activity(once))
+    assert [(p.kind, p.ref_id) for p in once.participants] == [(ParticipantKind.FACILITY, "F-FJORD")]
+    assert with_booked_rooms(activity(), facilities) == activity()
+    assert not rooms_unresolved(activity())
+
+
+def test_room_booked_from_outlook_reads_the_same_as_one_booked_in_the_erp() -> None:
+    """R16 both ways: the activity an Outlook room booking made (facility row + facility id) and an ERP
+    booking of the same room give the same attendees, so neither side sees a change."""
+    directory = Directory.build(facilities=[FJORD])
+    ev = event(attendees=(Attendee(email="fjord@contoso.example", name="Fjord room", role=AttendeeRole.RESOURCE),))
+    fields = activity_fields(
+        item_from_event(ev, kind=ItemKind.MEETING, conflict_category="x"), user=USER, origin=ORIGIN, directory=directory
+    )
+    from_outlook = activity(participants=fields.participants, facility_ids=fields.facility_ids)
+    from_erp = with_booked_rooms(activity(facility_ids=("F-FJORD",)), {"F-FJORD": FJORD})
+    assert with_booked_rooms(from_outlook, {"F-FJORD": FJORD}) == from_outlook
+    assert (
+        fingerprint(item_from_activity(from_outlook))[Field.ATTENDEES]
+        == fingerprint(item_from_activity(from_erp))[Field.ATTENDEES]
+    )

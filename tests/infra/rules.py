@@ -151,10 +151,10 @@ def policy_default_problems(template: Template) -> list[str]:
         "GRAPH_TENANT_ID": "t",
         "GRAPH_CLIENT_ID": "c",
         "GRAPH_CLIENT_SECRET": "s",
-        "GRAPH_CLIENT_STATE": "s",
+        "GRAPH_CLIENT_STATE": "placeholder-client-state",
         "ERP_BASE_URL": "https://erp.example",
-        "ERP_API_KEY": "k",
-        "ERP_HOOK_SECRET": "h",
+        "ERP_API_KEY": "placeholder-erp-api-key",
+        "ERP_HOOK_SECRET": "placeholder-hook-secret",
         "AzureWebJobsStorage__accountName": "a",
     }
     try:

@@ -73,3 +73,77 @@ async def test_releasing_a_lease_taken_over_leaves_the_new_holder_alone(store: S
     await store.release_lease(old)
     await store.release_lease(old.model_copy(update={"etag": None}))
     assert await store.acquire_lease(USER, owner="worker-c", now=NOW + timedelta(seconds=6), ttl_seconds=60) is None
+
+
+async def test_holder_renews_its_lease_and_it_stays_exclusive_past_the_first_expiry(store: StateStore) -> None:
+    """Issue 9.6: a live run's heartbeat extends its short lease; no other worker gets the user meanwhile."""
+    lease = await store.acquire_lease(USER, owner="worker-a", now=NOW, ttl_seconds=60)
+    assert lease is not None
+    renewed = await store.renew_lease(lease, now=NOW + timedelta(seconds=20), ttl_seconds=60)
+    assert renewed is not None
+    assert renewed.owner == "worker-a"
+    assert renewed.expires_at == NOW + timedelta(seconds=80)
+    assert renewed.etag
+    assert renewed.etag != lease.etag
+    later = NOW + timedelta(seconds=70)  # past the first expiry, before the renewed one
+    assert await store.acquire_lease(USER, owner="worker-b", now=later, ttl_seconds=60) is None
+    again = await store.renew_lease(renewed, now=later, ttl_seconds=60)
+    assert again is not None
+    assert again.expires_at == later + timedelta(seconds=60)
+
+
+async def test_renewal_finds_a_lease_taken_over_lost_and_leaves_the_new_holder_alone(
+    store: StateStore, other_store: StateStore
+) -> None:
+    """Issue 9.6: a worker whose lease expired and went to another worker learns it lost it (None), so its
+    run stops; the new holder keeps the user (exactly one run per user)."""
+    old = await store.acquire_lease(USER, owner="slow", now=NOW, ttl_seconds=60)
+    assert old is not None
+    taken = await other_store.acquire_lease(USER, owner="worker-b", now=NOW + timedelta(seconds=61), ttl_seconds=60)
+    assert taken is not None
+    assert await store.renew_lease(old, now=NOW + timedelta(seconds=62), ttl_seconds=60) is None
+    assert await store.get_lease(USER) == taken
+    assert await store.acquire_lease(USER, owner="worker-c", now=NOW + timedelta(seconds=63), ttl_seconds=60) is None
+
+
+async def test_renewal_of_a_released_lease_finds_it_lost(store: StateStore) -> None:
+    """Issue 9.6: a released lease cannot be brought back by a late heartbeat; the user stays free."""
+    lease = await store.acquire_lease(USER, owner="worker-a", now=NOW, ttl_seconds=60)
+    assert lease is not None
+    await store.release_lease(lease)
+    assert await store.renew_lease(lease, now=NOW + timedelta(seconds=1), ttl_seconds=60) is None
+    assert await store.get_lease(USER) is None
+
+
+async def test_expired_lease_nobody_took_over_is_still_renewed_by_its_holder(store: StateStore) -> None:
+    """Issue 9.6: a heartbeat that came late finds the lease expired but untouched: still the holder's
+    (no other worker can have started), so it is renewed rather than the run abandoned."""
+    lease = await store.acquire_lease(USER, owner="worker-a", now=NOW, ttl_seconds=60)
+    assert lease is not None
+    renewed = await store.renew_lease(lease, now=NOW + timedelta(seconds=65), ttl_seconds=60)
+    assert renewed is not None
+    assert renewed.expires_at == NOW + timedelta(seconds=125)
+
+
+async def test_concurrent_renewal_and_takeover_of_an_expired_lease_have_exactly_one_winner(
+    store: StateStore, other_store: StateStore
+) -> None:
+    """Issue 9.6: a late heartbeat racing a takeover: the ETag lets exactly one of them through."""
+    lease = await store.acquire_lease(USER, owner="late", now=NOW, ttl_seconds=60)
+    assert lease is not None
+    later = NOW + timedelta(seconds=90)
+    renewed, taken = await asyncio.gather(
+        store.renew_lease(lease, now=later, ttl_seconds=60),
+        other_store.acquire_lease(USER, owner="worker-b", now=later, ttl_seconds=60),
+    )
+    assert (renewed is None) != (taken is None)
+
+
+async def test_stored_lease_tells_when_a_busy_user_is_free_again(store: StateStore) -> None:
+    """Issue 9.6: a busy user's work item waits until the holder's lease ends, so the end must be readable."""
+    assert await store.get_lease(USER) is None
+    lease = await store.acquire_lease(USER, owner="worker-a", now=NOW, ttl_seconds=60)
+    assert lease is not None
+    stored = await store.get_lease(USER)
+    assert stored is not None
+    assert (stored.owner, stored.expires_at, stored.etag) == ("worker-a", NOW + timedelta(seconds=60), lease.etag)

@@ -129,24 +129,29 @@ async def test_signed_erp_hook_queues_each_user_once(
         }
     ).encode()
     secret = stack.services.settings.erp_hook_secret.get_secret_value()
-    headers = sign_hook(body, secret=secret, timestamp=int(time.time()))
+    headers = sign_hook(body, secret=secret, timestamp=int(time.time()), delivery_id=str(uuid.uuid4()))
     answer = await handlers.erp_hook(stack.services, headers=headers, body=body, now=time.time())
     assert answer.status == 202
     queued = await _messages(azurite_connection_string, queue_name)
     assert sorted(str(m["userId"]) for m in queued) == ["U-ANN", "U-BOB"]
 
 
-@pytest.mark.parametrize("tamper", ["signature", "secret", "stale"])
+@pytest.mark.parametrize("tamper", ["signature", "secret", "stale", "no-delivery-id"])
 async def test_bad_or_replayed_erp_hook_is_refused_with_nothing_queued(
     stack: Stack, queue_name: str, azurite_connection_string: str, tamper: str
 ) -> None:
-    """A wrong signature, wrong secret or a timestamp outside the replay window: 401, nothing queued."""
+    """A wrong signature, wrong secret, a timestamp outside the replay window, or no delivery id (the contract
+    requires one; there is no older rule to fall back to): 401, nothing queued."""
     body = json.dumps({"changes": [{"entity": "activity", "id": "a1", "userIds": ["U-ANN"]}]}).encode()
     secret = stack.services.settings.erp_hook_secret.get_secret_value()
     stamp = int(time.time()) - (3600 if tamper == "stale" else 0)
-    headers = sign_hook(body, secret="other" if tamper == "secret" else secret, timestamp=stamp)
+    headers = sign_hook(
+        body, secret="other" if tamper == "secret" else secret, timestamp=stamp, delivery_id=str(uuid.uuid4())
+    )
     if tamper == "signature":
         headers["X-Erp-Signature"] = "sha256=" + "0" * 64
+    if tamper == "no-delivery-id":
+        del headers["X-Erp-Delivery"]
     answer = await handlers.erp_hook(stack.services, headers=headers, body=body, now=time.time())
     assert answer.status == 401
     assert await _messages(azurite_connection_string, queue_name) == []
@@ -170,8 +175,60 @@ async def test_replayed_erp_hook_call_is_refused_the_second_time(
     """Issue 4: a valid call sent again inside the replay window is a replay: 401, nothing more queued."""
     body = json.dumps({"changes": [{"entity": "activity", "id": "a1", "userIds": ["U-ANN"]}]}).encode()
     secret = stack.services.settings.erp_hook_secret.get_secret_value()
-    headers = sign_hook(body, secret=secret, timestamp=int(time.time()))
+    headers = sign_hook(body, secret=secret, timestamp=int(time.time()), delivery_id=str(uuid.uuid4()))
     first = await handlers.erp_hook(stack.services, headers=headers, body=body, now=time.time())
     again = await handlers.erp_hook(stack.services, headers=headers, body=body, now=time.time())
     assert (first.status, again.status) == (202, 401)
+    assert len(await _messages(azurite_connection_string, queue_name)) == 1
+
+
+def _hook_call(stack: Stack, *, stamp: int, delivery_id: str) -> tuple[dict[str, str], bytes]:
+    """One signed change-hook call announcing a change of activity a1 for U-ANN."""
+    body = json.dumps({"changes": [{"entity": "activity", "id": "a1", "userIds": ["U-ANN"]}]}).encode()
+    secret = stack.services.settings.erp_hook_secret.get_secret_value()
+    return sign_hook(body, secret=secret, timestamp=stamp, delivery_id=delivery_id), body
+
+
+async def test_two_changes_of_one_activity_in_one_second_both_queue_a_sync(
+    stack: Stack, queue_name: str, azurite_connection_string: str
+) -> None:
+    """Issue 9: an activity edited twice within a second gives two calls with the same timestamp and body; they
+    are two deliveries (distinct ids), so both queue a sync and the second change is not left to the 15-minute
+    safety net (R5)."""
+    stamp = int(time.time())
+    answers = []
+    for _ in range(2):
+        headers, body = _hook_call(stack, stamp=stamp, delivery_id=str(uuid.uuid4()))
+        answers.append((await handlers.erp_hook(stack.services, headers=headers, body=body, now=stamp)).status)
+    assert answers == [202, 202]
+    assert len(await _messages(azurite_connection_string, queue_name)) == 2
+
+
+async def test_retry_of_an_accepted_delivery_is_refused_with_nothing_more_queued(
+    stack: Stack, queue_name: str, azurite_connection_string: str
+) -> None:
+    """The ERP re-signs a retry with a fresh timestamp but keeps its delivery id: once that delivery was accepted
+    (its answer lost on the way back), the retry is a replay, 401 with nothing more queued; the first attempt
+    already queued the sync, so nothing is lost (R5)."""
+    stamp = int(time.time()) // 3600 * 3600 + 60  # both attempts inside one UTC hour, the replay table's partition
+    delivery_id = str(uuid.uuid4())
+    headers, body = _hook_call(stack, stamp=stamp, delivery_id=delivery_id)
+    first = await handlers.erp_hook(stack.services, headers=headers, body=body, now=stamp)
+    headers, body = _hook_call(stack, stamp=stamp + 2, delivery_id=delivery_id)
+    retry = await handlers.erp_hook(stack.services, headers=headers, body=body, now=stamp + 2)
+    assert (first.status, retry.status) == (202, 401)
+    assert len(await _messages(azurite_connection_string, queue_name)) == 1
+
+
+async def test_captured_call_with_a_forged_delivery_id_is_refused(
+    stack: Stack, queue_name: str, azurite_connection_string: str
+) -> None:
+    """Someone replaying a captured call under a fresh delivery id, to get past the replay guard, breaks the
+    signature, which covers the id: 401, nothing more queued."""
+    stamp = int(time.time())
+    headers, body = _hook_call(stack, stamp=stamp, delivery_id=str(uuid.uuid4()))
+    genuine = await handlers.erp_hook(stack.services, headers=headers, body=body, now=stamp)
+    forged = {**headers, "X-Erp-Delivery": str(uuid.uuid4())}
+    replayed = await handlers.erp_hook(stack.services, headers=forged, body=body, now=stamp)
+    assert (genuine.status, replayed.status) == (202, 401)
     assert len(await _messages(azurite_connection_string, queue_name)) == 1
