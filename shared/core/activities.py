@@ -10,7 +10,7 @@ at midnight, end exclusive), the way ERPs store them; ``modified_at`` is an inst
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Generic, Literal, TypeVar
 
@@ -125,11 +125,88 @@ class Origin(ErpModel):
     ical_uid: str | None = None
 
 
-class Recurrence(ErpModel):
-    """Same vocabulary as Graph's patternedRecurrence (R28), for ERPs that support series."""
+class PatternType(StrEnum):
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    ABSOLUTE_MONTHLY = "absoluteMonthly"
+    RELATIVE_MONTHLY = "relativeMonthly"
+    ABSOLUTE_YEARLY = "absoluteYearly"
+    RELATIVE_YEARLY = "relativeYearly"
 
-    pattern: dict[str, object]
-    range: dict[str, object]
+
+class RangeType(StrEnum):
+    END_DATE = "endDate"
+    NO_END = "noEnd"
+    NUMBERED = "numbered"
+
+
+class DayOfWeek(StrEnum):
+    SUNDAY = "sunday"
+    MONDAY = "monday"
+    TUESDAY = "tuesday"
+    WEDNESDAY = "wednesday"
+    THURSDAY = "thursday"
+    FRIDAY = "friday"
+    SATURDAY = "saturday"
+
+
+class WeekIndex(StrEnum):
+    FIRST = "first"
+    SECOND = "second"
+    THIRD = "third"
+    FOURTH = "fourth"
+    LAST = "last"
+
+
+class RecurrencePattern(ErpModel):
+    """Graph's recurrencePattern: how often (R28)."""
+
+    type: PatternType
+    interval: int = Field(default=1, ge=1)
+    days_of_week: tuple[DayOfWeek, ...] = ()
+    day_of_month: int = Field(default=0, ge=0, le=31)
+    month: int = Field(default=0, ge=0, le=12)
+    index: WeekIndex = WeekIndex.FIRST
+    first_day_of_week: DayOfWeek = DayOfWeek.SUNDAY
+
+
+class RecurrenceRange(ErpModel):
+    """Graph's recurrenceRange: from when, and until when (R28). Dates are in the series' zone."""
+
+    type: RangeType
+    start_date: date
+    end_date: date | None = None
+    number_of_occurrences: int = Field(default=0, ge=0)
+    recurrence_time_zone: str | None = None
+
+
+class Recurrence(ErpModel):
+    """Graph's patternedRecurrence vocabulary (R28), typed, for ERPs that support series."""
+
+    pattern: RecurrencePattern
+    range: RecurrenceRange
+
+
+class OccurrenceException(ErpModel):
+    """One occurrence of a series that differs from its pattern (R28): cancelled, or moved/edited.
+
+    ``original_start`` is the wall-clock start the pattern gives the occurrence, in the series' zone: it
+    names the occurrence however it was moved. Fields left None are the series' own.
+    """
+
+    original_start: datetime
+    cancelled: bool = False
+    start: datetime | None = None
+    end: datetime | None = None
+    subject: str | None = None
+    description: str | None = None
+    location: str | None = None
+
+
+class ErpCapabilities(ErpModel):
+    """What an ERP can hold, read once by the adapter (R28: series)."""
+
+    series: bool = False
 
 
 class ActivityFields(ErpModel):
@@ -155,6 +232,8 @@ class ActivityFields(ErpModel):
     participants: tuple[Participant, ...] = ()
     categories: tuple[str, ...] = ()
     recurrence: Recurrence | None = None
+    # R28: occurrences of the series that were moved, edited or cancelled (empty unless ``recurrence``).
+    exceptions: tuple[OccurrenceException, ...] = ()
     state: ActivityState = ActivityState.CONFIRMED
     origin: Origin | None = None
 
@@ -195,6 +274,7 @@ class ActivityPatch(ErpModel):
     participants: tuple[Participant, ...] | None = None
     categories: tuple[str, ...] | None = None
     recurrence: Recurrence | None = None
+    exceptions: tuple[OccurrenceException, ...] | None = None
 
 
 class ActivityChange(ErpModel):

@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from shared.core.activities import Recurrence
 from shared.core.items import Attendee
 
 
@@ -30,6 +31,9 @@ class M365Event(BaseModel):
     change_key: str | None = None
     type: EventType = EventType.SINGLE_INSTANCE
     series_master_id: str | None = None
+    # R28: a series master's pattern; an occurrence's or exception's start as the pattern gives it.
+    recurrence: Recurrence | None = None
+    original_start: AwareDatetime | None = None
     subject: str = ""
     body: str = ""
     start: AwareDatetime
@@ -72,6 +76,8 @@ class EventWrite(BaseModel):
     categories: tuple[str, ...] | None = None
     erp_stamp: str | None = None
     transaction_id: str | None = None
+    # R28: makes the new event a series master (create), or changes its pattern (update).
+    recurrence: Recurrence | None = None
 
 
 class DeltaEntry(BaseModel):

@@ -20,6 +20,7 @@ from shared.core.activities import (
     ChangePage,
     Company,
     Contact,
+    ErpCapabilities,
     ErpUser,
     Facility,
     LeaveRequestChange,
@@ -29,6 +30,10 @@ from shared.core.activities import (
 class ErpPort(Protocol):
     async def list_users(self, *, enabled_only: bool = True) -> Sequence[ErpUser]:
         """ERP users; with ``enabled_only`` just those switched on for calendar sync (R2)."""
+        ...
+
+    async def capabilities(self) -> ErpCapabilities:
+        """What this ERP can hold (R28: series); read once and kept by the adapter."""
         ...
 
     async def get_user(self, user_id: str) -> ErpUser:

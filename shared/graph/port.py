@@ -45,6 +45,13 @@ class CalendarPort(Protocol):
 
     async def update_event(self, mailbox: str, event_id: str, write: EventWrite) -> M365Event: ...
 
+    async def instances(
+        self, mailbox: str, series_master_id: str, *, start: datetime, end: datetime
+    ) -> Sequence[M365Event]:
+        """R28: the occurrences and exceptions of a series between ``start`` and ``end`` (``/instances``),
+        each with its ``original_start``; cancelled occurrences are absent."""
+        ...
+
     async def events_by_ical_uid(self, mailbox: str, ical_uid: str) -> Sequence[M365Event]:
         """The mailbox's events with this iCalUId (its copy of a meeting, R10), with our ERP stamp."""
         ...
