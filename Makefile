@@ -40,6 +40,7 @@ demo: deps
 
 bench: deps
 	$(PY) -m emulators.azurite -- $(PY) -m bench.run
+	$(PY) -m emulators.azurite -- $(PY) -m bench.meetings
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
