@@ -164,6 +164,12 @@ def after_event_update(
     )
 
 
+def in_place_of(new: Link, earlier: Link) -> Link:
+    """``new`` stored in the place of an ``earlier`` link that is no longer active for the same records (a
+    person invited again after being taken off, an event made again): one link per pair, never two."""
+    return new.model_copy(update={"link_id": earlier.link_id, "etag": earlier.etag})
+
+
 def remembered(
     link: Link, *, event: M365Event | None, activity: Activity | None, policy: SyncPolicy, now: datetime
 ) -> Link:

@@ -11,13 +11,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from shared.core import records
 from shared.core.activities import Activity, ActivityType, Contact, ErpUser, Facility
 from shared.core.directory import Directory
 from shared.core.items import CalendarItem
-from shared.core.links import Link
+from shared.core.links import Link, LinkState
 from shared.core.policy import SyncPolicy
 from shared.erp.port import ErpPort
-from shared.errors import ErpNotFound
+from shared.errors import ErpNotFound, StateConflict
 from shared.graph.port import CalendarPort
 from shared.state.port import StateStore
 from shared.sync.report import RunReport
@@ -54,10 +55,32 @@ class RunContext:
         return self.links.get(link.link_id, link)
 
     async def save(self, link: Link) -> Link:
-        """Store the link and keep the stored copy (with its new ETag) for later actions of this run."""
-        stored = await self.ports.state.save_link(link)
+        """Store the link and keep the stored copy (with its new ETag) for later actions of this run.
+
+        A new link whose event or activity an inactive link of this user still holds takes that link's place.
+        """
+        state = self.ports.state
+        try:
+            stored = await state.save_link(link)
+        except StateConflict:
+            earlier = await self._inactive_holder(link)
+            if earlier is None:
+                raise
+            stored = await state.save_link(records.in_place_of(link, earlier))
         self.links[stored.link_id] = stored
         return stored
+
+    async def _inactive_holder(self, link: Link) -> Link | None:
+        if link.etag is not None:
+            return None
+        state = self.ports.state
+        for earlier in (
+            await state.link_by_activity(link.user_id, link.activity_id) if link.activity_id else None,
+            await state.link_by_event(link.user_id, link.event_id) if link.event_id else None,
+        ):
+            if earlier is not None and earlier.state is not LinkState.ACTIVE and earlier.link_id != link.link_id:
+                return earlier
+        return None
 
     def now(self) -> datetime:
         return self.ports.clock()
