@@ -2,7 +2,8 @@
 ``python -m emulators.erp seed --db erp.sqlite [--file seed.json]`` seeds it (the demo seed by default).
 
 The API key, hook URL and hook secret come from the options or from ``ERP_API_KEY``, ``ERP_HOOK_URL``
-and ``ERP_HOOK_SECRET`` (options win), so secrets need not appear on a command line.
+and ``ERP_HOOK_SECRET`` (options win), so secrets need not appear on a command line. ``--no-series`` serves an
+ERP without recurring series (R28), as many ERPs are: ``GET /capabilities`` answers ``series: false``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ def _serve(argv: list[str]) -> int:
     parser.add_argument("--hook-url", default=os.environ.get("ERP_HOOK_URL"))
     parser.add_argument("--hook-secret", default=os.environ.get("ERP_HOOK_SECRET"))
     parser.add_argument("--seed", help="seed this JSON file into --db before serving")
+    parser.add_argument(
+        "--no-series",
+        dest="series",
+        action="store_false",
+        help="serve an ERP without recurring series (R28): activities with a recurrence are refused",
+    )
     args = parser.parse_args(argv)
     if not args.api_key:
         parser.error("an API key is required: --api-key or ERP_API_KEY")
@@ -38,7 +45,13 @@ def _serve(argv: list[str]) -> int:
 
     from emulators.erp.app import create_app
 
-    app = create_app(args.db, api_key=args.api_key, hook_url=args.hook_url or None, hook_secret=args.hook_secret)
+    app = create_app(
+        args.db,
+        api_key=args.api_key,
+        hook_url=args.hook_url or None,
+        hook_secret=args.hook_secret,
+        series=args.series,
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 

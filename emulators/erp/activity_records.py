@@ -3,6 +3,9 @@
 Each write logs one change row per user it concerns: the activity's owner and registered users after
 the write, plus anyone the write took off it (a removed registered user, the old owner on an owner
 change, everyone on a delete). That is what lets each user's feed report an activity they just left.
+
+A recurring series (R28) is one activity whose ``recurrence`` and ``exceptions`` live in its document;
+``series.py`` holds their rules. An ERP started without series support refuses a recurrence.
 """
 
 from __future__ import annotations
@@ -16,12 +19,14 @@ from pydantic import ValidationError
 
 from emulators.erp.db import Database, check_times, now_utc, wall_end_utc
 from emulators.erp.problems import Problem, validation_errors
+from emulators.erp.series import checked_series
 from shared.core.activities import (
     READ_ONLY_STATES,
     Activity,
     ActivityFields,
     ActivityPatch,
     ActivityState,
+    ErpCapabilities,
     Facility,
     ParticipantKind,
 )
@@ -60,6 +65,12 @@ def activity_users(*activities: Activity) -> tuple[str, ...]:
 
 class ActivityRecords(Database):
     """Create, change, transition and delete activities; every write logged per user it concerns."""
+
+    # Whether this ERP holds recurring series (R28); ``ErpStore(..., series=False)`` makes one that does not.
+    series: bool = True
+
+    def capabilities(self) -> ErpCapabilities:
+        return ErpCapabilities(series=self.series)
 
     def _check_activity(self, db: sqlite3.Connection, fields: ActivityFields) -> None:
         """The contract's rules beyond field types: times, references, and the facility rule (R13)."""
@@ -155,6 +166,7 @@ class ActivityRecords(Database):
                     doc = current["doc"] if current is not None else row["first_doc"]
                     return CreateResult(activity=Activity.model_validate_json(doc), replayed=True)
             self._check_activity(db, fields)
+            fields = checked_series(fields, supported=self.series)
             moment = now_utc()
             activity = Activity.model_validate(
                 {
@@ -192,8 +204,12 @@ class ActivityRecords(Database):
                 fields = ActivityFields.model_validate(merged)
             except ValidationError as exc:
                 raise Problem(422, "invalid-request", errors=validation_errors(exc)) from exc
+            # A patch that changes the series but not its exceptions drops those naming no occurrence any more.
             self._check_activity(db, fields)
-            after = Activity.model_validate({**merged, "version": before.version + 1, "modified_at": now_utc()})
+            fields = checked_series(fields, supported=self.series, keep_named_only="exceptions" not in changes)
+            after = Activity.model_validate(
+                {**merged, **fields.model_dump(), "version": before.version + 1, "modified_at": now_utc()}
+            )
             self._record(db, after)
         return before, after
 

@@ -39,6 +39,7 @@ from emulators.erp.store import (
     leave_hook,
     parse_if_match,
 )
+from emulators.erp.wire import check_wire
 from shared.core.activities import Activity, ActivityFields, ActivityPatch, ActivityTypeDefinition, LeaveRequest
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "docs" / "erp-sync-api.yaml"
@@ -60,7 +61,6 @@ def _notify(request: Request, *changes: Any) -> None:
 ID = re.compile(r"^[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,199}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 MAX_EMAILS = 50
-LOCAL_DATE_TIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$")
 
 
 async def _body(request: Request, model: type[M]) -> M:
@@ -72,10 +72,7 @@ async def _body(request: Request, model: type[M]) -> M:
         raise Problem(400, "bad-request", "the body is not JSON") from exc
     if not isinstance(data, dict):
         raise Problem(422, "invalid-request", "the body is a JSON object")
-    for name in ("start", "end"):
-        value = data.get(name)
-        if name in data and not (isinstance(value, str) and LOCAL_DATE_TIME.match(value)):
-            raise Problem(422, "invalid-request", f"{name} is a wall-clock time YYYY-MM-DDThh:mm:ss without offset")
+    check_wire(data)
     try:
         return model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
@@ -143,6 +140,11 @@ def _page_json(request: Request, page: FeedPage) -> dict[str, Any]:
 
 
 # --- reference data ------------------------------------------------------------------------------------
+
+
+async def get_capabilities(request: Request) -> Response:
+    """What this ERP can hold (R28: recurring series)."""
+    return _json(_store(request).capabilities().model_dump(by_alias=True, mode="json"))
 
 
 async def list_users(request: Request) -> Response:
@@ -401,13 +403,15 @@ def create_app(
     hook_url: str | None = None,
     hook_secret: str | None = None,
     outbound: httpx.AsyncClient | None = None,
+    series: bool = True,
 ) -> Starlette:
-    """The reference ERP over SQLite at ``db_path`` (``:memory:`` for tests)."""
+    """The reference ERP over SQLite at ``db_path`` (``:memory:`` for tests); ``series=False`` makes one
+    without recurring series (R28: ``GET /capabilities`` says so, a recurrence is refused)."""
     if not api_key:
         raise ValueError("api_key is required")
     if hook_url and not hook_secret:
         raise ValueError("hook_secret is required with hook_url")
-    store = ErpStore(db_path)
+    store = ErpStore(db_path, series=series)
     owned_client = outbound is None and bool(hook_url)
 
     @contextlib.asynccontextmanager
@@ -422,6 +426,7 @@ def create_app(
     routes = [
         _route("/", GET=home),
         _route("/openapi.yaml", GET=openapi),
+        _route("/capabilities", GET=get_capabilities),
         _route("/users", GET=list_users),
         _route("/users/{user_id}", GET=get_user),
         _route("/contacts", GET=find_contacts),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from html import escape
 
+from emulators.erp.series import describe
 from shared.core.activities import Activity, ErpUser, LeaveRequest
 
 STYLE = """
@@ -18,6 +19,13 @@ th{background:#f4f4f4}.ro{color:#888}.state{font-weight:600}
 def _times(start: object, end: object, zone: str, *, all_day: bool, no_time: bool) -> str:
     note = " (all day)" if all_day else " (no specified time)" if no_time else ""
     return f"{start} → {end} {zone}{note}"
+
+
+def _series(item: Activity) -> str:
+    """The series' pattern and exceptions in one line under its times (R28); nothing for a single activity."""
+    if item.recurrence is None:
+        return ""
+    return f'<br><small class="series">{escape(describe(item.recurrence, item.exceptions))}</small>'
 
 
 def _user(users: Mapping[str, ErpUser], user_id: str) -> str:
@@ -36,7 +44,7 @@ def render_page(
             f'<tr id="activity-{escape(item.id)}" class="{"ro" if item.read_only else ""}">'
             f"<td>{escape(item.subject)}</td><td>{escape(item.type.value)}</td>"
             f'<td class="state">{escape(item.state.value)}</td>'
-            f"<td>{escape(times)}</td>"
+            f"<td>{escape(times)}{_series(item)}</td>"
             f"<td>{escape(_user(users, item.owner_id))}</td><td>{escape(origin)}</td>"
             f"<td>{item.version}</td><td><code>{escape(item.id)}</code></td></tr>"
         )

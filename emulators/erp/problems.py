@@ -17,6 +17,7 @@ TITLES = {
     "invalid-request": "The request does not satisfy the contract",
     "unknown-reference": "The request refers to a record that does not exist",
     "facility-forbids-no-specified-time": "A booked facility does not allow items with no specified time",
+    "series-not-supported": "This ERP holds no recurring series",
     "idempotency-key-reused": "The Idempotency-Key was already used with a different request body",
     "read-only": "The activity is in a read-only state",
     "invalid-transition": "The record's state does not allow this action",

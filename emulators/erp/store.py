@@ -28,7 +28,15 @@ from shared.erp.hook import HookChange
 
 
 class ErpStore(ActivityRecords, ActivityFeed, LeaveRecords):
-    """All records of one reference ERP. Thread-safe: one connection guarded by a lock."""
+    """All records of one reference ERP. Thread-safe: one connection guarded by a lock.
+
+    ``series=False`` makes an ERP without recurring series (R28): ``capabilities()`` says so and an activity
+    with a recurrence is refused.
+    """
+
+    def __init__(self, db_path: str, *, series: bool = True) -> None:
+        super().__init__(db_path)
+        self.series = series
 
     # --- master data --------------------------------------------------------------------------------
 

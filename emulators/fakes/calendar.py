@@ -3,11 +3,11 @@
 Every port call becomes the ``Call`` msgraph-sdk would have sent (same path, query, ``Prefer`` values and
 JSON body) and runs through the emulator's dispatcher, so control-API faults, throttling and the request
 log apply as they do over HTTP. What it skips is HTTP and kiota: the JSON answers are read by
-``event_from_json``, a dict twin of ``shared.graph.convert.event_from_graph`` (kiota's model parsing costs
-about 12 ms an event). Errors become the same ``shared.errors`` exceptions through ``graph_error``, and
-429/503/504 are retried like the SDK's ``RetryHandler`` (3 retries, ``Retry-After`` or its backoff, none at
-180 s or more); ``sleep`` may be swapped to skip the waits. ``tests/graph_port`` runs the same contract
-against this and ``GraphCalendar``.
+``event_from_json``, a dict twin of ``shared.graph.convert.event_from_graph`` in ``calendar_json`` (kiota's
+model parsing costs about 12 ms an event). Errors become the same ``shared.errors`` exceptions through
+``graph_error``, and 429/503/504 are retried like the SDK's ``RetryHandler`` (3 retries, ``Retry-After`` or
+its backoff, none at 180 s or more); ``sleep`` may be swapped to skip the waits. ``tests/graph_port`` runs
+the same contract against this and ``GraphCalendar``.
 
 ``app``/``emulator``/``state`` are the emulator itself: a test acts as a person in Outlook through
 ``outlook()`` (an HTTP client with a token) or seeds through ``emulator``.
@@ -17,36 +17,29 @@ from __future__ import annotations
 
 import asyncio
 import random
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from enum import Enum
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import httpx
 from kiota_abstractions.date_utils import datetime_from_iso_format_compat
-from msgraph.generated.models.attendee_type import AttendeeType
-from msgraph.generated.models.event_type import EventType as GraphEventType
-from msgraph.generated.models.free_busy_status import FreeBusyStatus
-from msgraph.generated.models.response_type import ResponseType
-from msgraph.generated.models.sensitivity import Sensitivity
 from starlette.applications import Starlette
 
+from emulators.fakes.calendar_json import body_from_write, event_from_json
 from emulators.graph.app import Emulator, create_app
 from emulators.graph.dispatch import Call, Reply, decode_path
-from shared.core.items import Attendee, AttendeeRole
-from shared.core.m365 import DeltaEntry, EventType, EventWrite, M365Event
-from shared.core.timezones import UnknownTimeZone, covered_days, day_bounds, to_iana, to_windows, zone
+from shared.core.m365 import DeltaEntry, EventWrite, M365Event
 from shared.errors import GraphError, GraphNotFound
 from shared.graph.client import PREFER, RESPONSES, graph_error
 from shared.graph.convert import ERP_STAMP_PROPERTY
 from shared.graph.port import DeltaResult, Subscription
 
+__all__ = ["InProcessCalendar", "accepting_receiver", "body_from_write", "event_from_json"]
+
 Sleep = Callable[[float], Awaitable[None]]
 SCOPE = "https://graph.microsoft.com/.default"
 _STAMP_EXPAND = f"singleValueExtendedProperties($filter=id eq '{ERP_STAMP_PROPERTY}')"
-_FRACTION = re.compile(r"(\.\d{6})\d+")
 _RETRY_STATUS = (429, 503, 504)
 _MAX_RETRIES, _BASE_DELAY, _MAX_DELAY, _BACKOFF_MAX = 3, 3.0, 180.0, 120.0
 _ACTIONS = {"accepted": "accept", "tentativelyAccepted": "tentativelyAccept", "declined": "decline"}
@@ -194,9 +187,24 @@ class InProcessCalendar:
             raise GraphError("update answered no event")
         return event_from_json(reply.body)
 
+    async def instances(
+        self, mailbox: str, series_master_id: str, *, start: datetime, end: datetime
+    ) -> Sequence[M365Event]:
+        query = {
+            "startDateTime": _utc(start),
+            "endDateTime": _utc(end),
+            "$expand": _STAMP_EXPAND,
+            "$top": str(self._page_size),
+        }
+        page = (await self._send("GET", f"{_event(mailbox, series_master_id)}/instances", query=query)).body
+        return await self._all_pages(page)
+
     async def events_by_ical_uid(self, mailbox: str, ical_uid: str) -> Sequence[M365Event]:
         query = {"$filter": f"iCalUId eq '{ical_uid.replace(chr(39), chr(39) * 2)}'", "$expand": _STAMP_EXPAND}
-        page = (await self._send("GET", f"{_user(mailbox)}/events", query=query)).body
+        return await self._all_pages((await self._send("GET", f"{_user(mailbox)}/events", query=query)).body)
+
+    async def _all_pages(self, page: Any) -> tuple[M365Event, ...]:
+        """Every event of a collection answer, following ``@odata.nextLink``."""
         found: list[M365Event] = []
         while isinstance(page, dict):
             found.extend(event_from_json(e) for e in page.get("value") or [])
@@ -276,143 +284,6 @@ def _retry_delay(retries: int, headers: dict[str, str]) -> float:
     if raw.isdigit() and int(raw) > 0:
         return float(raw)
     return min(_BACKOFF_MAX, 0.5 * 2.0 ** (retries - 1) + random.randint(0, 1000) / 1000 + _BASE_DELAY)
-
-
-# --- JSON ⇄ core, twins of shared.graph.convert (tests/graph_port/test_fake_fidelity.py keeps them equal) ---
-
-
-def _enum(cls: type[Enum], raw: Any, default: str) -> str:
-    """kiota's enum lookup (``raw[0].upper() + raw[1:]``, ``none`` → ``None_``), then ``_enum_value``."""
-    if raw is None or not str(raw):
-        return default
-    text = str(raw)
-    key = "None_" if text.lower() == "none" else text[0].upper() + text[1:]
-    member = cls.__members__.get(key)
-    value = member.value if member is not None else None
-    return value if isinstance(value, str) and value else default
-
-
-def _local(value: Any) -> datetime:
-    if not isinstance(value, dict) or not value.get("dateTime"):
-        raise ValueError("event without start or end")
-    return datetime.fromisoformat(_FRACTION.sub(r"\1", str(value["dateTime"]).rstrip("Z")))
-
-
-def _when(value: Any) -> datetime:
-    """``parse_graph_datetime`` on the JSON ``dateTimeTimeZone``."""
-    moment = _local(value)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone(value.get("timeZone") or "UTC"))
-    return moment.astimezone(UTC)
-
-
-def _days(start: Any, end: Any, zone_name: str) -> tuple[datetime, datetime]:
-    """``parse_graph_days``: an all-day event's floating midnights are its dates, in the event's zone."""
-    return day_bounds(*covered_days(_local(start), _local(end)), zone_name)
-
-
-def _stamp_of(d: dict[str, Any]) -> str | None:
-    for p in d.get("singleValueExtendedProperties") or []:
-        if str(p.get("id") or "").lower() == ERP_STAMP_PROPERTY.lower():
-            return p.get("value")  # type: ignore[no-any-return]
-    return None
-
-
-def event_from_json(d: dict[str, Any]) -> M365Event:
-    """``event_from_graph`` on Graph's JSON event, without kiota."""
-    try:
-        zone_name = to_iana(d.get("originalStartTimeZone"))
-    except UnknownTimeZone:
-        zone_name = "UTC"
-    attendees = tuple(
-        Attendee(
-            email=str(a["emailAddress"]["address"]).lower(),
-            name=a["emailAddress"].get("name") or "",
-            role=AttendeeRole(_enum(AttendeeType, a.get("type"), "required")),
-            response=_enum(ResponseType, (a.get("status") or {}).get("response"), "none"),
-        )
-        for a in d.get("attendees") or []
-        if a.get("emailAddress") and a["emailAddress"].get("address")
-    )
-    location = d.get("location")
-    organizer = (d.get("organizer") or {}).get("emailAddress")
-    modified = d.get("lastModifiedDateTime")
-    if d.get("isAllDay"):
-        start, end = _days(d.get("start"), d.get("end"), zone_name)
-    else:
-        start, end = _when(d.get("start")), _when(d.get("end"))
-    return M365Event(
-        id=d.get("id") or "",
-        ical_uid=d.get("iCalUId"),
-        change_key=d.get("changeKey"),
-        type=EventType(_enum(GraphEventType, d.get("type"), "singleInstance")),
-        series_master_id=d.get("seriesMasterId"),
-        subject=d.get("subject") or "",
-        body=(d["body"].get("content") or "") if d.get("body") else "",
-        start=start,
-        end=end,
-        time_zone=zone_name,
-        is_all_day=bool(d.get("isAllDay")),
-        is_cancelled=bool(d.get("isCancelled")),
-        is_organizer=d.get("isOrganizer") is not False,
-        response=_enum(ResponseType, (d.get("responseStatus") or {}).get("response"), "organizer"),
-        show_as=_enum(FreeBusyStatus, d.get("showAs"), "busy"),
-        sensitivity=_enum(Sensitivity, d.get("sensitivity"), "normal"),
-        location=(location.get("displayName") or "") if location else "",
-        location_email=(location.get("locationEmailAddress") or None) if location else None,
-        attendees=attendees,
-        categories=tuple(d.get("categories") or ()),
-        organizer_email=organizer.get("address") if organizer else None,
-        last_modified=datetime_from_iso_format_compat(modified)
-        if isinstance(modified, str) and len(modified) >= 10
-        else None,
-        web_link=d.get("webLink"),
-        erp_stamp=_stamp_of(d),
-    )
-
-
-def body_from_write(write: EventWrite) -> dict[str, Any]:
-    """The JSON msgraph-sdk sends for ``graph_from_write(write)``."""
-    body: dict[str, Any] = {"@odata.type": "#microsoft.graph.event"}
-    fields = write.model_fields_set
-    if "subject" in fields and write.subject is not None:
-        body["subject"] = write.subject
-    if "body" in fields:
-        body["body"] = {"content": write.body or "", "contentType": "text"}
-    if "start" in fields or "end" in fields:
-        zone_name = to_windows(write.time_zone or "UTC")
-        if write.start is not None:
-            body["start"] = {"dateTime": write.start.isoformat(), "timeZone": zone_name}
-        if write.end is not None:
-            body["end"] = {"dateTime": write.end.isoformat(), "timeZone": zone_name}
-    if "is_all_day" in fields and write.is_all_day is not None:
-        body["isAllDay"] = write.is_all_day
-    if "show_as" in fields and write.show_as:
-        body["showAs"] = FreeBusyStatus(write.show_as).value
-    if "sensitivity" in fields and write.sensitivity:
-        body["sensitivity"] = Sensitivity(write.sensitivity).value
-    if "location" in fields or "location_email" in fields:
-        location: dict[str, Any] = {"displayName": write.location or ""}
-        if write.location_email:
-            location["locationEmailAddress"] = write.location_email
-        location["locationType"] = "conferenceRoom" if write.location_email else "default"
-        body["location"] = location
-    if "attendees" in fields:
-        body["attendees"] = [
-            {
-                "emailAddress": {"address": a.email, **({"name": a.name} if a.name else {})},
-                "@odata.type": "#microsoft.graph.attendee",
-                "type": AttendeeType(a.role.value).value,
-            }
-            for a in (write.attendees or ())
-        ]
-    if "categories" in fields:
-        body["categories"] = list(write.categories or ())
-    if write.erp_stamp is not None:
-        body["singleValueExtendedProperties"] = [{"id": ERP_STAMP_PROPERTY, "value": write.erp_stamp}]
-    if write.transaction_id is not None:
-        body["transactionId"] = write.transaction_id
-    return body
 
 
 def _subscription(value: Any) -> Subscription:

@@ -30,8 +30,10 @@ from shared.core.activities import (
     ChangePage,
     Company,
     Contact,
+    ErpCapabilities,
     ErpUser,
     Facility,
+    LeaveRequest,
     LeaveRequestChange,
 )
 from shared.errors import ErpConflict, ErpError, ErpInvalid, ErpNotFound, ErpReadOnly, ErpTransient
@@ -89,7 +91,8 @@ def _check_wall_clock(values: dict[str, Any], what: str) -> None:
 
 
 class InProcessErp:
-    """The ``ErpPort`` on an ``ErpStore`` in this process (a fresh ``:memory:`` one unless given)."""
+    """The ``ErpPort`` on an ``ErpStore`` in this process (a fresh ``:memory:`` one unless given; ``series=False``
+    makes that one an ERP without recurring series, R28; a given store keeps its own option)."""
 
     def __init__(
         self,
@@ -97,9 +100,10 @@ class InProcessErp:
         *,
         seed: dict[str, Any] | None = None,
         web_base_url: str = "http://erp.invalid",
+        series: bool = True,
     ) -> None:
         self._owns_store = store is None
-        self.store = store if store is not None else ErpStore(":memory:")
+        self.store = store if store is not None else ErpStore(":memory:", series=series)
         self._web_base_url = web_base_url.rstrip("/")
         if seed is not None:
             seed_store(self.store, seed)
@@ -129,6 +133,10 @@ class InProcessErp:
         return activity.model_copy(update={"web_url": f"{self._web_base_url}/#activity-{activity.id}"})
 
     # --- reference data -----------------------------------------------------------------------------
+
+    async def capabilities(self) -> ErpCapabilities:
+        """The store's option, as ``GET /capabilities`` answers it (R28)."""
+        return self.store.capabilities()
 
     async def list_users(self, *, enabled_only: bool = True) -> Sequence[ErpUser]:
         return self.store.list_users(enabled=True if enabled_only else None)
@@ -242,6 +250,12 @@ class InProcessErp:
             cursor = page.next_cursor
             if not page.has_more:
                 return ChangePage[ActivityChange](items=tuple(items), cursor=cursor)
+
+    async def get_leave_request(self, leave_request_id: str) -> LeaveRequest:
+        if not leave_request_id:
+            raise ErpInvalid("an empty id")
+        # Over HTTP any id is one path segment; one the ERP cannot hold is simply not found.
+        return self._call(f"GET /leave-requests/{leave_request_id}", self.store.get_leave_request, leave_request_id)
 
     async def leave_request_changes(
         self, *, user_id: str, cursor: str | None, ends_after: datetime | None = None

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from emulators.graph import ids
 from emulators.graph.errors import GraphError, body_read_error
 from emulators.graph.model import OccurrenceOverride, StoredEvent
 from emulators.graph.timezones import format_local, format_utc_stamp, parse_local, to_utc, zone
@@ -376,9 +377,9 @@ def render(
     body, preview = render_body(props.get("body"), prefer.body_type)
     modified = ov.last_modified if ov and ov.last_modified else ev.last_modified
     ical = (
-        ev.ical_uid
-        if inst.kind in ("singleInstance", "seriesMaster")
-        else ev.ical_uid + (inst.original_start.strftime("%Y%m%d") if inst.original_start else "")
+        ids.occurrence_ical_uid(ev.ical_uid, inst.original_start.astimezone(UTC).date())
+        if inst.kind in ("occurrence", "exception") and inst.original_start is not None
+        else ev.ical_uid
     )
     if inst.kind == "seriesMaster":
         start_utc, end_utc = event_times_utc(ev)

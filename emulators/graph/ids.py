@@ -5,6 +5,10 @@ from __future__ import annotations
 import base64
 import secrets
 import uuid
+from datetime import date
+
+# The Byte Array ID that starts every Outlook Global Object ID (MS-OXOCAL 2.2.1.27).
+_GOID_PREFIX = "040000008200E00074C5B7101A82E008"
 
 
 def _b64(raw: bytes) -> str:
@@ -43,7 +47,17 @@ def new_change_key() -> str:
 
 
 def new_ical_uid() -> str:
-    return "040000008200E00074C5B7101A82E00800000000" + secrets.token_hex(28).upper()
+    return _GOID_PREFIX + "00000000" + secrets.token_hex(28).upper()
+
+
+def occurrence_ical_uid(series_uid: str, original_day: date) -> str:
+    """An occurrence's iCalUId: the series' Global Object ID with the occurrence's original date in its
+    year-high, year-low, month and day bytes (MS-OXOCAL 2.2.1.27 PidLidGlobalObjectId; zero in the master's),
+    so every copy of one occurrence shares it and each occurrence has its own."""
+    if len(series_uid) < 40 or not series_uid.upper().startswith(_GOID_PREFIX):
+        return series_uid + original_day.strftime("%Y%m%d")
+    stamp = f"{original_day.year:04X}{original_day.month:02X}{original_day.day:02X}"
+    return series_uid[:32] + stamp + series_uid[40:]
 
 
 def new_token() -> str:

@@ -15,6 +15,10 @@ PATTERN_TYPES = ("daily", "weekly", "absoluteMonthly", "relativeMonthly", "absol
 RANGE_TYPES = ("endDate", "noEnd", "numbered")
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 INDEXES = {"first": 1, "second": 2, "third": 3, "fourth": 4, "last": -1}
+# Graph's dayOfWeek enum order: Exchange keeps the days as a bit mask, so they come back in this order.
+WEEK_ORDER = ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
+PATTERN_FIELDS = frozenset({"type", "interval", "month", "dayOfMonth", "daysOfWeek", "firstDayOfWeek", "index"})
+RANGE_FIELDS = frozenset({"type", "startDate", "endDate", "recurrenceTimeZone", "numberOfOccurrences"})
 _RR_DAYS = (rrule.MO, rrule.TU, rrule.WE, rrule.TH, rrule.FR, rrule.SA, rrule.SU)
 # A series without end is expanded at most this far; calendar views are bounded anyway.
 _MAX_OCCURRENCES = 5000
@@ -26,19 +30,42 @@ def _enum(value: Any, allowed: tuple[str, ...] | dict[str, int], what: str) -> s
     return value
 
 
+def _known(value: dict[str, Any], allowed: frozenset[str], type_name: str) -> None:
+    """A property the type does not define is a 400, as for the event itself."""
+    for key in value:
+        if not key.startswith("@odata.") and key not in allowed:
+            raise body_read_error(
+                f"The property '{key}' does not exist on type 'microsoft.graph.{type_name}'. Make sure to only use "
+                "property names that are defined by the type or mark the type as open type."
+            )
+
+
 def normalize(recurrence: dict[str, Any], *, start_day: date, start_tz: str) -> dict[str, Any]:
-    """Check a recurrence as Graph does and fill Graph's defaults; returns the stored form."""
+    """Check a recurrence as Graph does and fill Graph's defaults; returns the stored form.
+
+    ``range.recurrenceTimeZone`` may be a Windows or an IANA name, like the event's own zones; an unknown
+    name is the same 400 as an unknown start zone (page "recurrenceRange resource type"); without one the
+    event's start zone is used and returned. Days come back in Graph's week order, whatever order was sent.
+    """
+    _known(recurrence, frozenset({"pattern", "range"}), "patternedRecurrence")
     pattern = recurrence.get("pattern")
     rng = recurrence.get("range")
     if not isinstance(pattern, dict) or not isinstance(rng, dict):
         raise GraphError(400, "ErrorInvalidRequest", "Recurrence requires both a pattern and a range.")
+    _known(pattern, PATTERN_FIELDS, "recurrencePattern")
+    _known(rng, RANGE_FIELDS, "recurrenceRange")
     ptype = _enum(pattern.get("type"), PATTERN_TYPES, "pattern.type")
     interval = pattern.get("interval", 1)
     if not isinstance(interval, int) or interval < 1:
         raise GraphError(400, "ErrorInvalidRequest", "The recurrence pattern interval must be at least 1.")
     days = pattern.get("daysOfWeek") or []
+    if not isinstance(days, list):
+        raise body_read_error("daysOfWeek must be a collection of dayOfWeek values.")
     for d in days:
         _enum(d, DAYS, "daysOfWeek")
+    days = [d for d in WEEK_ORDER if d in days]
+    time_zone = rng.get("recurrenceTimeZone") or start_tz
+    zone(str(time_zone))
     first_day = _enum(pattern.get("firstDayOfWeek", "sunday"), DAYS, "firstDayOfWeek")
     index = _enum(pattern.get("index", "first"), INDEXES, "index")
     month = int(pattern.get("month") or 0)
@@ -87,7 +114,7 @@ def normalize(recurrence: dict[str, Any], *, start_day: date, start_tz: str) -> 
             "type": rtype,
             "startDate": range_start.isoformat(),
             "endDate": end_date,
-            "recurrenceTimeZone": rng.get("recurrenceTimeZone") or start_tz,
+            "recurrenceTimeZone": str(time_zone),
             "numberOfOccurrences": count,
         },
     }

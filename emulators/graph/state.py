@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from emulators.graph import ids
 from emulators.graph.config import EmulatorConfig
+from emulators.graph.copies import MIN_TIME, MeetingCopies, stamp
 from emulators.graph.errors import GraphError, bad_request, not_found
 from emulators.graph.events import (
-    SHARED_FIELDS,
     Instance,
     check_properties,
     check_times,
@@ -34,18 +33,12 @@ from emulators.graph.recurrence import (
     occurrence_starts,
     parse_occurrence_key,
 )
-from emulators.graph.timezones import to_utc
+from emulators.graph.timezones import parse_local, to_utc
 
 ChangeListener = Callable[[str, str, str], None]  # (mailbox id, event id, changeType)
 
-_MIN_TIME = "0001-01-01T00:00:00Z"
 
-
-def _stamp() -> str:
-    return now().strftime("%Y-%m-%dT%H:%M:%S.%f0Z")
-
-
-class EmulatorState:
+class EmulatorState(MeetingCopies):
     """Everything the emulator knows. One instance per app; ``reset`` empties it."""
 
     def __init__(self, config: EmulatorConfig) -> None:
@@ -294,7 +287,7 @@ class EmulatorState:
             ical_uid=ical_uid or ids.new_ical_uid(),
             is_organizer=organizer_ref is None,
             organizer=organizer or {"emailAddress": user.email_address()},
-            response=response or {"response": "organizer", "time": _MIN_TIME},
+            response=response or {"response": "organizer", "time": MIN_TIME},
             transaction_id=transaction_id,
             extended=extended,
             organizer_ref=organizer_ref,
@@ -318,6 +311,7 @@ class EmulatorState:
 
     def _update_stored(self, ev: StoredEvent, props: dict[str, Any]) -> None:
         times_touched = any(k in props for k in ("start", "end", "isAllDay", "recurrence"))
+        before = (*event_times_utc(ev), ev.is_all_day, ev.recurrence)
         if times_touched:
             start = props.pop("start", None) or {"dateTime": ev.start_local.isoformat(), "timeZone": ev.start_tz}
             end = props.pop("end", None) or {"dateTime": ev.end_local.isoformat(), "timeZone": ev.end_tz}
@@ -330,8 +324,10 @@ class EmulatorState:
                 rng = dict(ev.recurrence["range"], startDate=s_local.date().isoformat())
                 ev.recurrence = normalize(dict(ev.recurrence, range=rng), start_day=s_local.date(), start_tz=s_tz)
             ev.start_local, ev.start_tz, ev.end_local, ev.end_tz, ev.is_all_day = s_local, s_tz, e_local, e_tz, all_day
-            if ev.recurrence is None or times_touched:
-                # A series whose time pattern changes loses its exceptions, as in Outlook.
+            if ev.recurrence is None or (*event_times_utc(ev), ev.is_all_day, ev.recurrence) != before:
+                # A series whose pattern (its times are part of it) changes loses its exceptions: modified and
+                # deleted occurrences are back to the pattern (MS-OXOCAL 3.1.4.7.3.5 "Updating a Recurring
+                # Series"). Sending the same times or pattern again changes nothing.
                 ev.exceptions.clear()
                 ev.deleted_occurrences.clear()
         if "singleValueExtendedProperties" in props:
@@ -362,8 +358,6 @@ class EmulatorState:
         if "start" in props or "end" in props:
             start = props.pop("start", None)
             end = props.pop("end", None)
-            from emulators.graph.timezones import parse_local
-
             s_utc = to_utc(parse_local(start["dateTime"]), start["timeZone"]) if start else inst.start_utc
             e_utc = to_utc(parse_local(end["dateTime"]), end["timeZone"]) if end else inst.end_utc
             if e_utc < s_utc:
@@ -418,7 +412,7 @@ class EmulatorState:
         ev = inst.event
         if ev.is_organizer:
             raise bad_request("Your request can't be completed. You can't respond to a meeting you organized.")
-        status = {"response": response, "time": _stamp()}
+        status = {"response": response, "time": stamp()}
         if inst.kind in ("occurrence", "exception"):
             key = occurrence_key(inst.original_start or inst.start_utc)
             ov = ev.exceptions.get(key) or OccurrenceOverride(change_key=ids.new_change_key())
@@ -434,132 +428,6 @@ class EmulatorState:
         self._changed(user.id, ev.id, "updated")
         if send_response:
             self._tell_organizer(user, ev, status)
-
-    def _tell_organizer(self, attendee: User, copy: StoredEvent, status: dict[str, Any]) -> None:
-        if copy.organizer_ref is None:
-            return
-        organizer_events = self.mailboxes.get(copy.organizer_ref[0], {})
-        master = organizer_events.get(copy.organizer_ref[1])
-        if master is None:
-            return
-        changed = False
-        for a in master.props.get("attendees") or []:
-            if a["emailAddress"]["address"].lower() == attendee.mail.lower():
-                a["status"] = dict(status)
-                changed = True
-        if changed:
-            self._touch(master)
-            master.props["_seriesKey"] = ids.new_change_key()
-            self._changed(master.mailbox_id, master.id, "updated")
-
-    # ----- meetings across mailboxes -----
-    def _sync_copies(self, ev: StoredEvent) -> None:
-        """Make the attendees' calendars match the organizer's event (page "Outlook calendar meetings")."""
-        organizer_user = self.users[ev.mailbox_id]
-        wanted: dict[str, dict[str, Any]] = {}
-        for a in ev.props.get("attendees") or []:
-            u = self.find_by_address(a["emailAddress"]["address"])
-            if u and u.has_mailbox and u.id != organizer_user.id:
-                wanted[u.id] = a
-        for mailbox_id, copy_id in list(ev.copies.items()):
-            if mailbox_id not in wanted:
-                copy = self.mailboxes.get(mailbox_id, {}).get(copy_id)
-                if copy:
-                    self._mark_cancelled(copy)
-                del ev.copies[mailbox_id]
-        for mailbox_id, attendee in wanted.items():
-            u = self.users[mailbox_id]
-            copy = self.mailboxes.get(mailbox_id, {}).get(ev.copies.get(mailbox_id, ""))
-            if copy is None:
-                self._create_copy(ev, u, attendee)
-            else:
-                self._refresh_copy(ev, copy)
-
-    def _shared_props(self, ev: StoredEvent) -> dict[str, Any]:
-        return {k: ev.props[k] for k in SHARED_FIELDS if k in ev.props}
-
-    def _create_copy(self, ev: StoredEvent, u: User, attendee: dict[str, Any]) -> None:
-        room = u.kind == "room"
-        response = {"response": "accepted" if room else "notResponded", "time": _stamp() if room else _MIN_TIME}
-        props = self._shared_props(ev)
-        props["showAs"] = "busy" if room else "tentative"
-        ck = ids.new_change_key()
-        props["_seriesKey"] = ck
-        moment = now()
-        copy = StoredEvent(
-            id=ids.new_event_id(u.id),
-            mailbox_id=u.id,
-            props=props,
-            start_local=ev.start_local,
-            start_tz=ev.start_tz,
-            end_local=ev.end_local,
-            end_tz=ev.end_tz,
-            is_all_day=ev.is_all_day,
-            recurrence=ev.recurrence,
-            change_key=ck,
-            created=moment,
-            last_modified=moment,
-            ical_uid=ev.ical_uid,
-            is_organizer=False,
-            organizer=ev.organizer,
-            response=response,
-            organizer_ref=(ev.mailbox_id, ev.id),
-            exceptions={k: replace(v) for k, v in ev.exceptions.items()},
-            deleted_occurrences=set(ev.deleted_occurrences),
-        )
-        self.events_of(u)[copy.id] = copy
-        ev.copies[u.id] = copy.id
-        self._changed(u.id, copy.id, "created")
-        if room:
-            # Rooms auto-accept; the organizer sees the acceptance.
-            attendee["status"] = dict(response)
-            self._touch(ev)
-            self._changed(ev.mailbox_id, ev.id, "updated")
-
-    def _refresh_copy(self, ev: StoredEvent, copy: StoredEvent) -> None:
-        kept = {k: v for k, v in copy.props.items() if k not in SHARED_FIELDS}
-        copy.props = {**kept, **self._shared_props(ev), "_seriesKey": ids.new_change_key()}
-        copy.start_local, copy.start_tz, copy.end_local, copy.end_tz = (
-            ev.start_local,
-            ev.start_tz,
-            ev.end_local,
-            ev.end_tz,
-        )
-        copy.is_all_day, copy.recurrence = ev.is_all_day, ev.recurrence
-        copy.exceptions = {k: replace(v, change_key=ids.new_change_key()) for k, v in ev.exceptions.items()}
-        copy.deleted_occurrences = set(ev.deleted_occurrences)
-        copy.is_cancelled = False
-        self._touch(copy)
-        self._changed(copy.mailbox_id, copy.id, "updated")
-
-    def _mark_cancelled(self, copy: StoredEvent) -> None:
-        if copy.is_cancelled:
-            return
-        copy.is_cancelled = True
-        subject = copy.props.get("subject") or ""
-        copy.props["subject"] = subject if subject.startswith("Canceled: ") else f"Canceled: {subject}"
-        copy.props["_seriesKey"] = ids.new_change_key()
-        self._touch(copy)
-        self._changed(copy.mailbox_id, copy.id, "updated")
-
-    def _cancel_copies(self, ev: StoredEvent) -> None:
-        for mailbox_id, copy_id in ev.copies.items():
-            copy = self.mailboxes.get(mailbox_id, {}).get(copy_id)
-            if copy:
-                self._mark_cancelled(copy)
-
-    def _cancel_copies_occurrence(self, ev: StoredEvent, key: str) -> None:
-        for mailbox_id, copy_id in ev.copies.items():
-            copy = self.mailboxes.get(mailbox_id, {}).get(copy_id)
-            if copy is None:
-                continue
-            ov = copy.exceptions.get(key) or OccurrenceOverride()
-            ov.is_cancelled = True
-            ov.change_key = ids.new_change_key()
-            ov.last_modified = now()
-            copy.exceptions[key] = ov
-            self._touch(copy)
-            self._changed(mailbox_id, copy.id, "updated")
 
     # ----- extended property filter -----
     @staticmethod

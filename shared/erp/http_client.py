@@ -1,14 +1,16 @@
 """``HttpErp``: the ERP port over the ERP Sync API (docs/erp-sync-api.yaml).
 
-Retries throttling and unavailability (429, 502, 503, 504, timeouts, dropped connections) with
-stamina's exponential backoff, waiting what ``Retry-After`` asks when the ERP says. Every call is
-safe to retry: reads are, creates carry an ``Idempotency-Key``, and writes carry ``If-Match`` so a
-repeated write cannot apply twice. Errors become the ``shared.errors`` hierarchy. The API key is only
-ever in the Authorization header: never in a message, a log line or ``repr``.
+Reads the ERP's capabilities (R28: series) once and keeps them; an ERP without ``GET /capabilities``
+(404: older than it) is one without series. Retries throttling and unavailability (429, 502, 503, 504,
+timeouts, dropped connections) with stamina's exponential backoff, waiting what ``Retry-After`` asks when
+the ERP says. Every call is safe to retry: reads are, creates carry an ``Idempotency-Key``, and writes carry
+``If-Match`` so a repeated write cannot apply twice. Errors become the ``shared.errors`` hierarchy. The API
+key is only ever in the Authorization header: never in a message, a log line or ``repr``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -30,9 +32,11 @@ from shared.core.activities import (
     ChangePage,
     Company,
     Contact,
+    ErpCapabilities,
     ErpModel,
     ErpUser,
     Facility,
+    LeaveRequest,
     LeaveRequestChange,
 )
 from shared.errors import ErpConflict, ErpError, ErpInvalid, ErpNotFound, ErpReadOnly, ErpTransient
@@ -145,6 +149,8 @@ class HttpErp:
             timeout=timeout,
             transport=transport,
         )
+        self._capabilities: ErpCapabilities | None = None
+        self._capabilities_lock = asyncio.Lock()
 
     def __repr__(self) -> str:
         return f"HttpErp({str(self._client.base_url)!r})"
@@ -207,6 +213,18 @@ class HttpErp:
             raise ErpInvalid(f"{what}: answer does not match the contract") from None
 
     # --- reference data -----------------------------------------------------------------------------
+
+    async def capabilities(self) -> ErpCapabilities:
+        """``GET /capabilities`` on the first call, then the same answer (R28); 404 is an ERP without series."""
+        async with self._capabilities_lock:
+            if self._capabilities is None:
+                try:
+                    response = await self._send("GET", "/capabilities")
+                except ErpNotFound:
+                    self._capabilities = ErpCapabilities(series=False)
+                else:
+                    self._capabilities = self._parse(ErpCapabilities, response, "GET /capabilities")
+            return self._capabilities
 
     async def list_users(self, *, enabled_only: bool = True) -> Sequence[ErpUser]:
         params = {"enabled": "true"} if enabled_only else None
@@ -331,6 +349,10 @@ class HttpErp:
         if cursor is None and ends_after is not None:
             params["endsAfter"] = _instant(ends_after)
         return await self._follow("/activity-changes", ActivityChange, params, cursor)
+
+    async def get_leave_request(self, leave_request_id: str) -> LeaveRequest:
+        path = f"/leave-requests/{_segment(leave_request_id)}"
+        return self._parse(LeaveRequest, await self._send("GET", path), f"GET {path}")
 
     async def leave_request_changes(
         self, *, user_id: str, cursor: str | None, ends_after: datetime | None = None

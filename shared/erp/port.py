@@ -23,6 +23,7 @@ from shared.core.activities import (
     ErpCapabilities,
     ErpUser,
     Facility,
+    LeaveRequest,
     LeaveRequestChange,
 )
 
@@ -90,6 +91,10 @@ class ErpPort(Protocol):
         Without a cursor: a snapshot of those activities ending after ``ends_after`` (R4), and the
         cursor that continues from that snapshot.
         """
+        ...
+
+    async def get_leave_request(self, leave_request_id: str) -> LeaveRequest:
+        """One leave request as stored now; ErpNotFound when it does not exist (R30 puts its event back)."""
         ...
 
     async def leave_request_changes(

@@ -25,6 +25,7 @@ from msgraph.generated.users.item.events.events_request_builder import EventsReq
 from msgraph.generated.users.item.events.item.accept.accept_post_request_body import AcceptPostRequestBody
 from msgraph.generated.users.item.events.item.decline.decline_post_request_body import DeclinePostRequestBody
 from msgraph.generated.users.item.events.item.event_item_request_builder import EventItemRequestBuilder
+from msgraph.generated.users.item.events.item.instances.instances_request_builder import InstancesRequestBuilder
 from msgraph.generated.users.item.events.item.tentatively_accept.tentatively_accept_post_request_body import (
     TentativelyAcceptPostRequestBody,
 )
@@ -46,9 +47,19 @@ from shared.graph.port import DeltaResult, Subscription
 
 T = TypeVar("T")
 PREFER = ('outlook.timezone="UTC"', 'outlook.body-content-type="text"', 'IdType="ImmutableId"')
-SCOPES = ["https://graph.microsoft.com/.default"]
 _STAMP_EXPAND = f"singleValueExtendedProperties($filter=id eq '{ERP_STAMP_PROPERTY}')"
 RESPONSES = ("accepted", "tentativelyAccepted", "declined")
+
+
+def graph_scope(base_url: str) -> str:
+    """The app-only token scope for a Graph endpoint: its root followed by ``/.default``.
+
+    A national cloud's Graph has its own root, and a token for it must name that root
+    (https://learn.microsoft.com/graph/sdks/national-clouds): ``https://graph.microsoft.us/v1.0`` needs
+    ``https://graph.microsoft.us/.default``, ``https://graph.microsoft.com/v1.0`` the global one.
+    """
+    url = httpx.URL(base_url)
+    return f"{url.scheme}://{url.netloc.decode('ascii')}/.default"
 
 
 def _headers(*extra: str) -> HeadersCollection:
@@ -68,7 +79,8 @@ def graph_error(status: int | None, code: str | None, headers: Mapping[str, str]
     message = f"Graph answered {status} {code or ''}".strip()
     if status == 410 or (code or "").lower() in ("syncstatenotfound", "resyncrequired"):
         return GraphSyncStateLost(message, status=status, code=code)
-    if code == "MailboxNotEnabledForRESTAPI":
+    if code == "MailboxNotEnabledForRESTAPI" or (status == 403 and code == "ErrorAccessDenied"):
+        # No mailbox, or one outside the app's Exchange role assignment (RBAC for Applications): R2.
         return GraphMailboxUnavailable(message, status=status, code=code)
     if status == 404:
         return GraphNotFound(message, status=status, code=code)
@@ -106,7 +118,7 @@ class GraphCalendar:
         page_size: int = 50,
     ) -> None:
         host = httpx.URL(base_url).host
-        auth = AzureIdentityAuthenticationProvider(credential, scopes=SCOPES, allowed_hosts=[host])
+        auth = AzureIdentityAuthenticationProvider(credential, scopes=[graph_scope(base_url)], allowed_hosts=[host])
         http = GraphClientFactory.create_with_default_middleware(
             client=httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(30.0))
             if transport
@@ -124,8 +136,7 @@ class GraphCalendar:
     async def delta_start(self, mailbox: str, *, start: datetime, end: datetime) -> DeltaResult:
         builder = self._client.users.by_user_id(mailbox).calendar_view.delta
         query = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(
-            start_date_time=start.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-            end_date_time=end.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            start_date_time=_utc(start), end_date_time=_utc(end)
         )
         config = RequestConfiguration(query_parameters=query, headers=_headers(f"odata.maxpagesize={self._page_size}"))
         first = await _call(lambda: builder.get(request_configuration=config))
@@ -190,6 +201,29 @@ class GraphCalendar:
         if updated is None:
             raise GraphError("update answered no event")
         return event_from_graph(updated)
+
+    async def instances(
+        self, mailbox: str, series_master_id: str, *, start: datetime, end: datetime
+    ) -> Sequence[M365Event]:
+        """``GET /users/{m}/events/{id}/instances?startDateTime&endDateTime`` (page "List instances"): the
+        series' occurrences and exceptions in the window, cancelled ones left out, every page, stamp expanded."""
+        builder = self._event(mailbox, series_master_id).instances
+        query = InstancesRequestBuilder.InstancesRequestBuilderGetQueryParameters(
+            start_date_time=_utc(start), end_date_time=_utc(end), expand=[_STAMP_EXPAND], top=self._page_size
+        )
+        config = RequestConfiguration(query_parameters=query, headers=_headers())
+        page = await _call(lambda: builder.get(request_configuration=config))
+        found: list[M365Event] = []
+        while page is not None:
+            found.extend(event_from_graph(e) for e in page.value or [])
+            if not page.odata_next_link:
+                break
+            next_builder = builder.with_url(page.odata_next_link)
+            next_config: RequestConfiguration[InstancesRequestBuilder.InstancesRequestBuilderGetQueryParameters] = (
+                RequestConfiguration(headers=_headers())
+            )
+            page = await _call(lambda b=next_builder, c=next_config: b.get(request_configuration=c))  # type: ignore[misc]
+        return tuple(found)
 
     async def events_by_ical_uid(self, mailbox: str, ical_uid: str) -> Sequence[M365Event]:
         """``GET /users/{m}/events?$filter=iCalUId eq '…'`` (page "List events"), every page, stamp expanded."""
@@ -265,6 +299,10 @@ class GraphCalendar:
     async def aclose(self) -> None:
         await self._http.aclose()
         await self._credential.close()
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _delta_entry(event: Event) -> DeltaEntry:

@@ -3,21 +3,37 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from msgraph.generated.models.attendee import Attendee as GraphAttendee
 from msgraph.generated.models.attendee_type import AttendeeType
 from msgraph.generated.models.body_type import BodyType
 from msgraph.generated.models.date_time_time_zone import DateTimeTimeZone
+from msgraph.generated.models.day_of_week import DayOfWeek as GraphDayOfWeek
 from msgraph.generated.models.email_address import EmailAddress
 from msgraph.generated.models.event import Event
 from msgraph.generated.models.free_busy_status import FreeBusyStatus
 from msgraph.generated.models.item_body import ItemBody
 from msgraph.generated.models.location import Location
 from msgraph.generated.models.location_type import LocationType
+from msgraph.generated.models.patterned_recurrence import PatternedRecurrence
+from msgraph.generated.models.recurrence_pattern import RecurrencePattern as GraphPattern
+from msgraph.generated.models.recurrence_pattern_type import RecurrencePatternType
+from msgraph.generated.models.recurrence_range import RecurrenceRange as GraphRange
+from msgraph.generated.models.recurrence_range_type import RecurrenceRangeType
 from msgraph.generated.models.sensitivity import Sensitivity
 from msgraph.generated.models.single_value_legacy_extended_property import SingleValueLegacyExtendedProperty
+from msgraph.generated.models.week_index import WeekIndex as GraphWeekIndex
 
+from shared.core.activities import (
+    DayOfWeek,
+    PatternType,
+    RangeType,
+    Recurrence,
+    RecurrencePattern,
+    RecurrenceRange,
+    WeekIndex,
+)
 from shared.core.items import Attendee, AttendeeRole
 from shared.core.m365 import EventType, EventWrite, M365Event
 from shared.core.timezones import UnknownTimeZone, covered_days, day_bounds, to_iana, to_windows, zone
@@ -25,6 +41,13 @@ from shared.core.timezones import UnknownTimeZone, covered_days, day_bounds, to_
 # Our named property in the PS_PUBLIC_STRINGS-like namespace of this product (a fixed GUID of our own).
 ERP_STAMP_PROPERTY = "String {5b0c8e36-1d7a-4f0e-9c55-8a2f3d6e7b91} Name erpActivityId"
 _FRACTION = re.compile(r"(\.\d{6})\d+")
+# Exchange keeps a pattern's days as a bit mask: Graph lists them in week order, whatever order was sent.
+WEEK = tuple(DayOfWeek)
+# Which pattern fields each pattern type uses (page "recurrencePattern resource type"); the others are not sent.
+DAYS_PATTERNS = (PatternType.WEEKLY, PatternType.RELATIVE_MONTHLY, PatternType.RELATIVE_YEARLY)
+DAY_OF_MONTH_PATTERNS = (PatternType.ABSOLUTE_MONTHLY, PatternType.ABSOLUTE_YEARLY)
+MONTH_PATTERNS = (PatternType.ABSOLUTE_YEARLY, PatternType.RELATIVE_YEARLY)
+INDEX_PATTERNS = (PatternType.RELATIVE_MONTHLY, PatternType.RELATIVE_YEARLY)
 
 
 def parse_graph_datetime(value: DateTimeTimeZone | None) -> datetime:
@@ -55,6 +78,120 @@ def parse_graph_days(
 def _enum_value(value: object, default: str) -> str:
     raw = getattr(value, "value", value)
     return raw if isinstance(raw, str) and raw else default
+
+
+def recurrence_of(
+    pattern_type: str,
+    *,
+    interval: int | None,
+    days: list[str],
+    day_of_month: int | None,
+    month: int | None,
+    index: str | None,
+    first_day: str | None,
+    range_type: str,
+    start_date: date,
+    end_date: date | None,
+    occurrences: int | None,
+    time_zone: str | None,
+) -> Recurrence:
+    """The core's ``Recurrence`` from a patternedRecurrence's values (page "patternedRecurrence resource type").
+
+    Graph fills the fields a pattern type does not use with defaults (``endDate`` 0001-01-01 for a range
+    without end date, ``numberOfOccurrences`` 0, ``index`` first): those are dropped, so a series reads back
+    as it was written. ``recurrenceTimeZone`` (a Windows name as Graph answers it) becomes IANA (R12); an
+    unknown one is left out (the event's own zone applies, as Graph says for a range without one)."""
+    rtype = RangeType(range_type)
+    try:
+        zone_name = to_iana(time_zone) if time_zone else None
+    except UnknownTimeZone:
+        zone_name = None
+    return Recurrence(
+        pattern=RecurrencePattern(
+            type=PatternType(pattern_type),
+            interval=interval or 1,
+            days_of_week=tuple(d for d in WEEK if d.value in {x.lower() for x in days}),
+            day_of_month=day_of_month or 0,
+            month=month or 0,
+            index=WeekIndex(index or "first"),
+            first_day_of_week=DayOfWeek(first_day or "sunday"),
+        ),
+        range=RecurrenceRange(
+            type=rtype,
+            start_date=start_date,
+            end_date=end_date if rtype is RangeType.END_DATE else None,
+            number_of_occurrences=(occurrences or 0) if rtype is RangeType.NUMBERED else 0,
+            recurrence_time_zone=zone_name,
+        ),
+    )
+
+
+def recurrence_from_graph(value: PatternedRecurrence | None) -> Recurrence | None:
+    """A series master's ``recurrence``; None for any other event (Graph answers null there)."""
+    if value is None or value.pattern is None or value.range is None:
+        return None
+    p, r = value.pattern, value.range
+    if p.type is None or r.type is None or r.start_date is None:
+        return None
+    return recurrence_of(
+        _enum_value(p.type, "daily"),
+        interval=p.interval,
+        days=[_enum_value(d, "") for d in p.days_of_week or []],
+        day_of_month=p.day_of_month,
+        month=p.month,
+        index=_enum_value(p.index, "first"),
+        first_day=_enum_value(p.first_day_of_week, "sunday"),
+        range_type=_enum_value(r.type, "noEnd"),
+        start_date=r.start_date,
+        end_date=r.end_date,
+        occurrences=r.number_of_occurrences,
+        time_zone=r.recurrence_time_zone,
+    )
+
+
+def recurrence_zone(write: EventWrite) -> str | None:
+    """The Windows name sent as ``range.recurrenceTimeZone``: the recurrence's own zone, else the event's.
+
+    Graph answers with Windows names (page "Create event", recurring example: "Eastern Standard Time") and
+    the adapter sends start and end zones as Windows names too, so the range's zone is sent the same way.
+    Without either, none is sent and Graph uses the event's zone (page "recurrenceRange resource type")."""
+    rec = write.recurrence
+    name = (rec.range.recurrence_time_zone if rec else None) or write.time_zone
+    return to_windows(name) if name else None
+
+
+def graph_recurrence(write: EventWrite) -> PatternedRecurrence | None:
+    """``write.recurrence`` as msgraph-sdk's patternedRecurrence: only the fields its pattern and range types use."""
+    if write.recurrence is None:
+        return None
+    p, r = write.recurrence.pattern, write.recurrence.range
+    return PatternedRecurrence(
+        pattern=GraphPattern(
+            type=RecurrencePatternType(p.type.value),
+            interval=p.interval,
+            days_of_week=[GraphDayOfWeek(d.value) for d in WEEK if d in p.days_of_week]
+            if p.type in DAYS_PATTERNS
+            else None,
+            day_of_month=p.day_of_month if p.type in DAY_OF_MONTH_PATTERNS else None,
+            month=p.month if p.type in MONTH_PATTERNS else None,
+            index=GraphWeekIndex(p.index.value) if p.type in INDEX_PATTERNS else None,
+            first_day_of_week=GraphDayOfWeek(p.first_day_of_week.value) if p.type is PatternType.WEEKLY else None,
+        ),
+        range=GraphRange(
+            type=RecurrenceRangeType(r.type.value),
+            start_date=r.start_date,
+            end_date=r.end_date if r.type is RangeType.END_DATE else None,
+            number_of_occurrences=r.number_of_occurrences if r.type is RangeType.NUMBERED else None,
+            recurrence_time_zone=recurrence_zone(write),
+        ),
+    )
+
+
+def original_start(moment: datetime | None) -> datetime | None:
+    """An occurrence's ``originalStart``: an instant (DateTimeOffset, in UTC; page "event resource type")."""
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def event_from_graph(event: Event) -> M365Event:
@@ -92,6 +229,8 @@ def event_from_graph(event: Event) -> M365Event:
         change_key=event.change_key,
         type=EventType(_enum_value(event.type, "singleInstance")),
         series_master_id=event.series_master_id,
+        recurrence=recurrence_from_graph(event.recurrence),
+        original_start=original_start(event.original_start),
         subject=event.subject or "",
         body=(event.body.content or "") if event.body else "",
         start=start,
@@ -157,4 +296,6 @@ def graph_from_write(write: EventWrite) -> Event:
         ]
     if write.transaction_id is not None:
         event.transaction_id = write.transaction_id
+    if "recurrence" in fields and write.recurrence is not None:
+        event.recurrence = graph_recurrence(write)
     return event

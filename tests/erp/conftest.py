@@ -5,7 +5,8 @@ stopped at its end. Each test starts from a reset ERP holding ``SEED``.
 
 ``erp`` is the ERP port under test, twice: ``HttpErp`` over the reference ERP (``[http]``) and the
 in-process fake ``InProcessErp`` (``[in-process]``); ``erp_store`` is that ERP's store, for a test
-acting as a person in the ERP. ``http_erp`` (with ``raw``) is for what only HTTP has.
+acting as a person in the ERP. ``http_erp`` (with ``raw``) is for what only HTTP has. ``erp_without_series``
+is the same two adapters over a reference ERP started without recurring series (R28).
 """
 
 from __future__ import annotations
@@ -191,6 +192,32 @@ async def erp_under_test(request: pytest.FixtureRequest) -> AsyncIterator[ErpUnd
     else:
         fake = InProcessErp(seed=SEED)
         yield ErpUnderTest(port=fake, store=fake.store)
+        await fake.aclose()
+
+
+@pytest.fixture(scope="session")
+def running_erp_without_series() -> Iterator[RunningErp]:
+    """A second reference ERP, started with ``series=False`` (``--no-series``): it holds no recurring series."""
+    app = create_app(":memory:", api_key=API_KEY, series=False)
+    with serving(app) as base:
+        yield RunningErp(base_url=base, store=app.state.store)
+
+
+@pytest.fixture(params=["http", "in-process"])
+async def erp_without_series(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[ErpPort]:
+    """The ERP port over an ERP without series support (R28) holding ``SEED``: over HTTP, or in this process."""
+    if request.param == "http":
+        server: RunningErp = request.getfixturevalue("running_erp_without_series")
+        server.store.reset()
+        seed_store(server.store, SEED)
+        client = HttpErp(server.base_url, api_key=API_KEY, timeout=5.0)
+        yield client
+        await client.aclose()
+    else:
+        fake = InProcessErp(seed=SEED, series=False)
+        yield fake
         await fake.aclose()
 
 

@@ -456,6 +456,23 @@ async def test_leave_request_feed_follows_approval_and_cancellation(erp: ErpPort
     assert (await erp.leave_request_changes(user_id="U1", cursor=None)).items == ()
 
 
+async def test_one_leave_request_is_read_as_stored_and_an_unknown_one_is_not_found(
+    erp: ErpPort, erp_store: ErpStore
+) -> None:
+    """R30: the sync reads a leave request by id to put its event back; an id the ERP does not hold is 404."""
+    body = {"userId": "U2", "leaveType": "Sick leave", "start": "2026-12-07T08:00:00", "end": "2026-12-07T12:00:00"}
+    created = erp_store.create_leave_request(LeaveRequestFields.model_validate({**body, "allDay": False}))
+    fetched = await erp.get_leave_request(created.id)
+    assert (fetched.leave_type, fetched.all_day, fetched.status, fetched.version) == (
+        "Sick leave",
+        False,
+        LeaveStatus.REQUESTED,
+        1,
+    )
+    with pytest.raises(ErpNotFound):
+        await erp.get_leave_request("no-such-leave")
+
+
 # --- transport: auth, retries, errors ----------------------------------------------------------------------
 
 

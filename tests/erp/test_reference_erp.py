@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from emulators.erp import create_app, seed_store
-from shared.core.activities import ActivityFields, ActivityType, Origin
+from shared.core.activities import ActivityFields, ActivityType, OccurrenceException, Origin, Recurrence
 from shared.erp.http_client import HttpErp
 from tests.erp.conftest import API_KEY, SEED, RunningErp, free_port, serving
 
@@ -107,6 +107,31 @@ def _wait_listening(port: int, deadline: float, process: subprocess.Popen[bytes]
     raise TimeoutError("the reference ERP did not listen")
 
 
+@contextlib.contextmanager
+def _cli_server(*args: str) -> Iterator[str]:
+    """`python -m emulators.erp --port <free> ARGS` with ERP_API_KEY=cli-key; yields its base URL, stopped after."""
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603 - this interpreter with fixed arguments
+        [sys.executable, "-m", "emulators.erp", "--host", "127.0.0.1", "--port", str(port), *args],
+        cwd=ROOT,
+        env={**os.environ, "ERP_API_KEY": "cli-key"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        _wait_listening(port, time.monotonic() + 20, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
 @pytest.fixture
 def cli_erp(tmp_path: Path) -> Iterator[tuple[str, dict[str, list[str]]]]:
     """The demo seed written by `python -m emulators.erp seed`, served by `python -m emulators.erp`; stopped after."""
@@ -118,26 +143,8 @@ def cli_erp(tmp_path: Path) -> Iterator[tuple[str, dict[str, list[str]]]]:
         check=True,
         timeout=30,
     )
-    port = free_port()
-    process = subprocess.Popen(  # noqa: S603 - this interpreter with fixed arguments
-        [sys.executable, "-m", "emulators.erp", "--host", "127.0.0.1", "--port", str(port), "--db", str(db)],
-        cwd=ROOT,
-        env={**os.environ, "ERP_API_KEY": "cli-key"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        _wait_listening(port, time.monotonic() + 20, process)
-        yield f"http://127.0.0.1:{port}", json.loads(seeded.stdout)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    with _cli_server("--db", str(db)) as base:
+        yield base, json.loads(seeded.stdout)
 
 
 async def test_command_line_seeds_a_file_then_serves_it(cli_erp: tuple[str, dict[str, list[str]]]) -> None:
@@ -153,3 +160,50 @@ async def test_command_line_seeds_a_file_then_serves_it(cli_erp: tuple[str, dict
     assert released.read_only
     async with httpx.AsyncClient(base_url=base) as client:
         assert "Quarterly review" in (await client.get("/")).text
+
+
+async def test_command_line_no_series_serves_an_erp_without_recurring_series() -> None:
+    """`python -m emulators.erp --no-series` is an ERP as many are, without series: GET /capabilities says so and
+    a recurring activity is refused, so the sync's one-activity-per-occurrence path can be tried end to end (R28)."""
+    with _cli_server("--db", ":memory:", "--no-series") as base:
+        async with httpx.AsyncClient(base_url=base, headers={"Authorization": "Bearer cli-key"}) as client:
+            answer = await client.get("/capabilities")
+    assert answer.status_code == 200
+    assert answer.json() == {"series": False}
+
+
+async def test_home_page_shows_a_series_pattern_and_exceptions_in_one_line(
+    http_erp: HttpErp, erp_server: RunningErp
+) -> None:
+    """A recurring activity's row on / tells a person its pattern, range and exceptions in one line (R28)."""
+    fields = ActivityFields(
+        type=ActivityType.MEETING,
+        subject="Project check-in",
+        start=datetime(2026, 12, 3, 10),
+        end=datetime(2026, 12, 3, 11),
+        time_zone="Europe/Oslo",
+        owner_id="U1",
+        recurrence=Recurrence.model_validate(
+            {
+                "pattern": {"type": "weekly", "daysOfWeek": ["thursday"]},
+                "range": {"type": "numbered", "startDate": "2026-12-03", "numberOfOccurrences": 10},
+            }
+        ),
+        exceptions=(
+            OccurrenceException(
+                original_start=datetime(2026, 12, 10, 10),
+                start=datetime(2026, 12, 11, 14),
+                end=datetime(2026, 12, 11, 15),
+                location="Lab <2>",
+            ),
+            OccurrenceException(original_start=datetime(2026, 12, 24, 10), cancelled=True),
+        ),
+    )
+    await http_erp.create_activity(fields, idempotency_key="page-series")
+    async with httpx.AsyncClient(base_url=erp_server.base_url) as client:
+        html = (await client.get("/")).text
+    line = (
+        "every week on thursday, from 2026-12-03, 10 times; "
+        "2026-12-10 10:00 moved to 2026-12-11 14:00 (location changed); 2026-12-24 10:00 cancelled"
+    )
+    assert f'<small class="series">{line}</small>' in html

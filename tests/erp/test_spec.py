@@ -78,7 +78,11 @@ def _aliases(cls: type[model.ErpModel]) -> set[str]:
         ("ActivityTypeDefinition", model.ActivityTypeDefinition),
         ("Participant", model.Participant),
         ("Origin", model.Origin),
+        ("ErpCapabilities", model.ErpCapabilities),
+        ("RecurrencePattern", model.RecurrencePattern),
+        ("RecurrenceRange", model.RecurrenceRange),
         ("Recurrence", model.Recurrence),
+        ("OccurrenceException", model.OccurrenceException),
         ("ActivityFields", model.ActivityFields),
         ("Activity", model.Activity),
         ("ActivityPatch", model.ActivityPatch),
@@ -104,6 +108,10 @@ def test_spec_schema_has_exactly_the_model_fields(schema_name: str, model_cls: t
         ("ParticipantKind", model.ParticipantKind),
         ("Response", model.Response),
         ("LeaveStatus", model.LeaveStatus),
+        ("PatternType", model.PatternType),
+        ("RangeType", model.RangeType),
+        ("DayOfWeek", model.DayOfWeek),
+        ("WeekIndex", model.WeekIndex),
     ],
 )
 def test_spec_enum_has_exactly_the_model_values(schema_name: str, enum_cls: type[Any]) -> None:
@@ -126,7 +134,8 @@ def _validator(name: str) -> jsonschema_rs.Draft202012Validator:
 
 
 async def test_rich_records_on_the_wire_match_the_spec(erp_server: RunningErp) -> None:
-    """A fully populated activity, its feed page and a leave request, as served, validate against the spec."""
+    """A fully populated activity (a series with a moved and a cancelled occurrence, R28), its feed page, the
+    capabilities and a leave request, as served, validate against the spec."""
     async with httpx.AsyncClient(
         base_url=erp_server.base_url, headers={"Authorization": f"Bearer {API_KEY}"}
     ) as client:
@@ -149,11 +158,20 @@ async def test_rich_records_on_the_wire_match_the_spec(erp_server: RunningErp) -
                 "pattern": {"type": "daily", "interval": 1},
                 "range": {"type": "numbered", "startDate": "2026-12-03", "numberOfOccurrences": 3},
             },
+            "exceptions": [
+                {"originalStart": "2026-12-04T10:00:00", "start": "2026-12-04T14:00:00", "end": "2026-12-04T15:00:00"},
+                {"originalStart": "2026-12-05T10:00:00", "cancelled": True},
+            ],
             "origin": {"system": "m365", "mailbox": "alice@contoso.example", "eventId": "AAMk1"},
         }
         created = await client.post("/activities", json=body, headers={"Idempotency-Key": "spec-1"})
         assert created.status_code == 201
         _validator("Activity").validate(created.json())
+        assert [item["originalStart"] for item in created.json()["exceptions"]] == [
+            "2026-12-04T10:00:00",
+            "2026-12-05T10:00:00",
+        ]
+        _validator("ErpCapabilities").validate((await client.get("/capabilities")).json())
         feed = await client.get("/activity-changes", params={"ownerId": "U1"})
         _validator("ActivityChangePage").validate(feed.json())
         leave = await client.post(
@@ -167,3 +185,39 @@ async def test_rich_records_on_the_wire_match_the_spec(erp_server: RunningErp) -
         problem = await client.get("/activities/nope")
         _validator("Problem").validate(problem.json())
         assert problem.headers["content-type"] == "application/problem+json"
+
+
+def _example(path: str, method: str, name: str) -> dict[str, Any]:
+    value: dict[str, Any] = SPEC["paths"][path][method]["requestBody"]["content"]["application/json"]["examples"][name][
+        "value"
+    ]
+    return value
+
+
+async def test_the_series_examples_are_what_the_reference_erp_does(running_erp: RunningErp) -> None:
+    """The contract's series examples (R28) hold on the reference ERP: the weekly series with a moved and a
+    cancelled occurrence is created as sent, one more cancelled replaces the list, every other week drops the
+    exceptions naming no occurrence any more, and ``recurrence: null`` makes a single activity."""
+    auth = {"Authorization": f"Bearer {API_KEY}"}
+    async with httpx.AsyncClient(base_url=running_erp.base_url, headers=auth) as client:
+        (await client.post("/_erp/reset")).raise_for_status()
+        seed_store(running_erp.store, json.loads(DEMO_SEED.read_text(encoding="utf-8")))
+        body = _example("/activities", "post", "weeklySeries")
+        created = await client.post("/activities", json=body)
+        assert created.status_code == 201, created.text
+        assert created.json()["exceptions"] == [
+            {"start": None, "end": None, "subject": None, "description": None, "location": None, "cancelled": False}
+            | item
+            for item in body["exceptions"]
+        ]
+        path, version = f"/activities/{created.json()['id']}", created.json()["version"]
+        seen: list[list[str]] = []
+        for name in ("occurrenceCancelled", "patternChanged", "singleAgain"):
+            answer = await client.patch(
+                path, json=_example("/activities/{activityId}", "patch", name), headers={"If-Match": f'"{version}"'}
+            )
+            assert answer.status_code == 200, (name, answer.text)
+            _validator("Activity").validate(answer.json())
+            version = answer.json()["version"]
+            seen.append([item["originalStart"][:10] for item in answer.json()["exceptions"]])
+    assert seen == [["2026-12-10", "2026-12-24", "2027-01-07"], [], []]

@@ -6,18 +6,30 @@ Graph page it relies on.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from shared.core.activities import DayOfWeek, PatternType, RangeType, Recurrence, RecurrencePattern, RecurrenceRange
 from shared.core.items import Attendee
-from shared.core.m365 import EventWrite
+from shared.core.m365 import EventType, EventWrite
 from shared.errors import GraphInvalid, GraphMailboxUnavailable, GraphNotFound, GraphSyncStateLost, GraphTransient
 from tests.graph_port.conftest import Side
 
 ALICE, BOB = "alice@contoso.com", "bob@contoso.com"
 WINDOW = {"start": datetime(2026, 12, 1, tzinfo=UTC), "end": datetime(2026, 12, 31, tzinfo=UTC)}
+# Thursdays 3, 10, 17 and 24 December 2026, 09:00 in Berlin (08:00 UTC).
+WEEKLY = Recurrence(
+    pattern=RecurrencePattern(type=PatternType.WEEKLY, days_of_week=(DayOfWeek.THURSDAY,)),
+    range=RecurrenceRange(
+        type=RangeType.NUMBERED,
+        start_date=date(2026, 12, 3),
+        number_of_occurrences=4,
+        recurrence_time_zone="Europe/Berlin",
+    ),
+)
+THURSDAYS = [datetime(2026, 12, day, 8, tzinfo=UTC) for day in (3, 10, 17, 24)]
 
 
 def _json(subject: str, day: int = 1, **extra: Any) -> dict[str, Any]:
@@ -207,6 +219,14 @@ async def test_user_without_mailbox_is_unavailable(side: Side) -> None:
         await side.calendar.delta_start("nomail@contoso.com", **WINDOW)
 
 
+async def test_mailbox_outside_the_apps_scope_is_unavailable(side: Side) -> None:
+    """A mailbox the app's Exchange role assignment does not cover answers 403 ErrorAccessDenied
+    (https://learn.microsoft.com/exchange/permissions-exo/application-rbac): R2 reports its user."""
+    await side.control("POST", "/faults", json={"method": "GET", "status": 403, "count": 1})
+    with pytest.raises(GraphMailboxUnavailable):
+        await side.calendar.delta_start(ALICE, **WINDOW)
+
+
 async def test_subscription_lifecycle(side: Side) -> None:
     """Create (after the validation handshake), renew, list, delete a subscription on a mailbox's events
     (https://learn.microsoft.com/en-us/graph/api/subscription-post-subscriptions)."""
@@ -224,3 +244,112 @@ async def test_subscription_lifecycle(side: Side) -> None:
     await side.calendar.delete_subscription(created.id)
     await side.calendar.delete_subscription(created.id)
     assert await side.calendar.subscriptions() == ()
+
+
+def _series(recurrence: Recurrence = WEEKLY) -> EventWrite:
+    return EventWrite(
+        subject="Weekly sync",
+        start=datetime(2026, 12, 3, 9),
+        end=datetime(2026, 12, 3, 10),
+        time_zone="Europe/Berlin",
+        recurrence=recurrence,
+        erp_stamp="S-1",
+    )
+
+
+async def test_a_series_created_with_a_recurrence_reads_back_the_same(side: Side) -> None:
+    """``EventWrite.recurrence`` creates a series master; ``GET /events/{id}`` returns it with the same
+    pattern and range, the range's zone as IANA; without a zone of its own the range takes the event's
+    (https://learn.microsoft.com/en-us/graph/api/user-post-events,
+    https://learn.microsoft.com/en-us/graph/api/resources/recurrencerange)."""
+    created = await side.calendar.create_event(ALICE, _series())
+    master = await side.calendar.get_event(ALICE, created.id)
+    assert (created.type, master.type) == (EventType.SERIES_MASTER, EventType.SERIES_MASTER)
+    assert created.recurrence == master.recurrence == WEEKLY
+    assert (master.start, master.original_start, master.erp_stamp) == (THURSDAYS[0], None, "S-1")
+
+    no_zone = WEEKLY.model_copy(update={"range": WEEKLY.range.model_copy(update={"recurrence_time_zone": None})})
+    other = await side.calendar.get_event(ALICE, (await side.calendar.create_event(ALICE, _series(no_zone))).id)
+    assert other.recurrence == WEEKLY
+
+
+async def test_instances_in_a_window_carry_their_original_start(side: Side) -> None:
+    """``/instances`` returns the series' occurrences that overlap the window, each an ``occurrence`` of
+    its master with its ``originalStart`` (https://learn.microsoft.com/en-us/graph/api/event-list-instances)."""
+    master = await side.calendar.create_event(ALICE, _series())
+    found = await side.calendar.instances(ALICE, master.id, **WINDOW)
+    assert [o.original_start for o in found] == [o.start for o in found] == THURSDAYS
+    assert {(o.type, o.series_master_id, o.subject) for o in found} == {
+        (EventType.OCCURRENCE, master.id, "Weekly sync")
+    }
+    middle = await side.calendar.instances(
+        ALICE, master.id, start=datetime(2026, 12, 9, tzinfo=UTC), end=datetime(2026, 12, 20, tzinfo=UTC)
+    )
+    assert [o.original_start for o in middle] == THURSDAYS[1:3]
+
+
+async def test_instances_follow_every_page(side: Side) -> None:
+    """``/instances`` pages with ``@odata.nextLink`` past ``$top``; the port reads them all
+    (https://learn.microsoft.com/en-us/graph/paging)."""
+    daily = Recurrence(
+        pattern=RecurrencePattern(type=PatternType.DAILY),
+        range=RecurrenceRange(type=RangeType.NUMBERED, start_date=date(2026, 12, 3), number_of_occurrences=55),
+    )
+    master = await side.calendar.create_event(ALICE, _series(daily))
+    found = await side.calendar.instances(ALICE, master.id, start=WINDOW["start"], end=datetime(2027, 3, 1, tzinfo=UTC))
+    assert len({o.original_start for o in found}) == 55
+
+
+async def test_an_occurrence_updated_becomes_an_exception_in_the_delta(side: Side) -> None:
+    """PATCH on an occurrence makes it an ``exception`` that keeps its ``originalStart``; the calendar-view
+    delta reports it (and never the master) (https://learn.microsoft.com/en-us/graph/api/event-update,
+    https://learn.microsoft.com/en-us/graph/api/event-delta)."""
+    master = await side.calendar.create_event(ALICE, _series())
+    first = await side.calendar.delta_start(ALICE, **WINDOW)
+    assert master.id not in {e.event_id for e in first.entries}
+    second = (await side.calendar.instances(ALICE, master.id, **WINDOW))[1]
+    moved = EventWrite(
+        subject="Moved", start=datetime(2026, 12, 11, 14), end=datetime(2026, 12, 11, 15), time_zone="Europe/Berlin"
+    )
+    updated = await side.calendar.update_event(ALICE, second.id, moved)
+    assert (updated.id, updated.type, updated.original_start) == (second.id, EventType.EXCEPTION, THURSDAYS[1])
+
+    [entry] = (await side.calendar.delta_follow(first.delta_link)).entries
+    assert entry.event is not None
+    assert (entry.event_id, entry.event.type, entry.event.series_master_id) == (
+        second.id,
+        EventType.EXCEPTION,
+        master.id,
+    )
+    assert (entry.event.subject, entry.event.start) == ("Moved", datetime(2026, 12, 11, 13, tzinfo=UTC))
+    assert entry.event.original_start == THURSDAYS[1]
+
+
+async def test_a_deleted_occurrence_leaves_the_instances_and_the_delta_reports_it_removed(side: Side) -> None:
+    """DELETE on an occurrence cancels that one only: it is gone from ``/instances`` and the delta reports
+    it ``@removed`` (https://learn.microsoft.com/en-us/graph/api/event-delete)."""
+    master = await side.calendar.create_event(ALICE, _series())
+    first = await side.calendar.delta_start(ALICE, **WINDOW)
+    third = (await side.calendar.instances(ALICE, master.id, **WINDOW))[2]
+    await side.calendar.delete_event(ALICE, third.id)
+    await side.calendar.delete_event(ALICE, third.id)
+    left = await side.calendar.instances(ALICE, master.id, **WINDOW)
+    assert [o.original_start for o in left] == [THURSDAYS[0], THURSDAYS[1], THURSDAYS[3]]
+    changes = (await side.calendar.delta_follow(first.delta_link)).entries
+    assert [(e.event_id, e.removed) for e in changes] == [(third.id, True)]
+
+
+async def test_a_pattern_change_resets_the_exceptions(side: Side) -> None:
+    """A new recurrence on the master removes the series' exceptions: an edited occurrence is back to the
+    series' values and a cancelled one is back (MS-OXOCAL 3.1.4.7.3.5 "Updating a Recurring Series",
+    https://learn.microsoft.com/en-us/openspecs/exchange_server_protocols/ms-oxocal/4b92fb85-db55-4251-8e81-e319361218e1)."""
+    master = await side.calendar.create_event(ALICE, _series())
+    occurrences = await side.calendar.instances(ALICE, master.id, **WINDOW)
+    await side.calendar.update_event(ALICE, occurrences[0].id, EventWrite(subject="Special"))
+    await side.calendar.delete_event(ALICE, occurrences[1].id)
+    five = WEEKLY.model_copy(update={"range": WEEKLY.range.model_copy(update={"number_of_occurrences": 5})})
+    updated = await side.calendar.update_event(ALICE, master.id, EventWrite(recurrence=five))
+    assert updated.recurrence == five
+    after = await side.calendar.instances(ALICE, master.id, start=WINDOW["start"], end=datetime(2027, 1, 8, tzinfo=UTC))
+    assert [(o.type, o.subject) for o in after] == [(EventType.OCCURRENCE, "Weekly sync")] * 5
+    assert [o.original_start for o in after][:4] == THURSDAYS
