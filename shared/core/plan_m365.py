@@ -9,6 +9,7 @@ from shared.core.actions import Action, CreateActivity, DetachLink, Relink, Reme
 from shared.core.fingerprint import changed_fields, fingerprint
 from shared.core.guards import why_not_create_activity
 from shared.core.items import ItemKind, Side
+from shared.core.leave import is_leave_key
 from shared.core.links import Link, LinkState
 from shared.core.m365 import DeltaEntry, EventType, M365Event
 from shared.core.mapping import item_from_event
@@ -19,6 +20,9 @@ from shared.core.run import RunInput, Ways
 
 def m365_side(run: RunInput, entry: DeltaEntry, link: Link | None, ways: Ways) -> Iterator[Action]:
     event = entry.event
+    if link is not None and link.kind is ItemKind.LEAVE:  # R30/R23: the leave sync's (shared/sync/leave.py)
+        yield Skip(side=Side.M365, record_id=entry.event_id, reason="a leave event: its leave request owns it (R30)")
+        return
     if event is None:
         yield from event_gone(run, entry.event_id, link, ways)
         return
@@ -69,6 +73,9 @@ def removal_for(policy: SyncPolicy, link: Link, ways: Ways) -> Action:
 
 
 def new_event(run: RunInput, event: M365Event, ways: Ways) -> Iterator[Action]:
+    if is_leave_key(event.erp_stamp):  # R23/R30: our leave event (its link lost) is never a meeting
+        yield Skip(side=Side.M365, record_id=event.id, reason="a leave event: its leave request owns it (R30)")
+        return
     if event.erp_stamp:
         # R10: we wrote this event for an ERP record but never saved the link (crash): pair, don't copy.
         yield Relink(event_id=event.id, activity_id=event.erp_stamp, origin=Side.ERP)

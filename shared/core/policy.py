@@ -71,6 +71,8 @@ class SyncPolicy(BaseModel):
     direction_overrides: dict[str, Direction] = {}
     activity_kinds: frozenset[ItemKind] = frozenset({ItemKind.MEETING, ItemKind.PHONE_CALL, ItemKind.TASK})
     leave_requests: bool = False
+    # R30: leave events are private unless the tenant says otherwise.
+    leave_private: bool = True
     window_days: int = 31
     erp_lookback_hours: int = 24
     clock_skew_seconds: float = 2.0
