@@ -56,6 +56,7 @@ def running_azurite(*, quiet: bool = True) -> Iterator[str]:
         "--inMemoryPersistence",
         "--skipApiVersionCheck",
         "--disableProductStyleUrl",
+        "--disableTelemetry",  # since 3.35.0 Azurite sends usage telemetry unless told not to
         "--blobHost",
         "127.0.0.1",
         "--blobPort",

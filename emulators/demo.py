@@ -29,6 +29,7 @@ import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
+from emulators import demo_daily, demo_status
 from emulators.azurite import running_azurite
 from emulators.erp.app import create_app as create_erp
 from emulators.erp.seed import seed_store
@@ -230,6 +231,8 @@ async def run_demo(*, keep_running: bool) -> int:
                 "ERP_API_KEY": ERP_KEY,
                 "ERP_HOOK_SECRET": HOOK_SECRET,
                 "SYNC_INTERNAL_DOMAINS": "contoso.example",
+                "SYNC_LEAVE_REQUESTS": "true",
+                "STATUS_PAGE_KEY": demo_status.STATUS_KEY,
             }
             async with (
                 httpx.AsyncClient(base_url=graph_url, timeout=30) as graph,
@@ -241,6 +244,7 @@ async def run_demo(*, keep_running: bool) -> int:
                     (ALICE, "Alice Adams", "user"),
                     (BOB, "Bob Berg", "user"),
                     ("fjord@contoso.example", "Fjord meeting room", "room"),
+                    *demo_status.graph_users(),
                 ):
                     (
                         await graph.post(
@@ -261,6 +265,7 @@ async def run_demo(*, keep_running: bool) -> int:
                 ).json()["access_token"]
                 graph.headers["Authorization"] = f"Bearer {token}"
                 _seed_erp(erp_app.state.store)
+                demo_status.seed_erp(erp_app.state.store)
                 person = Person(graph, erp)
 
                 print(
@@ -307,6 +312,8 @@ async def run_demo(*, keep_running: bool) -> int:
                     location="Fabrikam office",
                 )
 
+                carl_events = await demo_status.stage_before_sync(person, today)
+                closeable = await demo_daily.stage_before_sync(person, today)
                 host = LocalFunctionsHost(
                     "function_app:app",
                     environ=environ,
@@ -435,6 +442,11 @@ async def run_demo(*, keep_running: bool) -> int:
                     print("\n2. Changes made by people, synced through notifications and the ERP hook")
                     for direction, what, detail, ok in checks[1:]:  # the first was shown with the initial sync
                         print(_line(direction, what if ok else "FAILED", detail))
+                    jobs = await demo_daily.run_jobs(person, host, lambda: _settle(host), closeable=closeable)
+                    print("\n2b. Leave requests, and the nightly jobs fired now (R29, R30)")
+                    for direction, what, detail, ok in jobs:
+                        print(_line(direction, what if ok else "FAILED", detail))
+                    checks += jobs
                     failed_runs = [i for i in host.invocations if not i.succeeded]
                     issues = await _open_issues()
                     print(
@@ -442,18 +454,25 @@ async def run_demo(*, keep_running: bool) -> int:
                         f"issues for the admin: {issues}"
                     )
                     passed = sum(ok for *_, ok in checks)
-                    await close_services()
                     print(f"Checks: {passed} of {len(checks)} passed")
+                    await demo_status.stage_problems(person, today, carl_events, lambda: _settle(host))
+                    shown = await demo_status.check_page(functions_url)
+                    print(f"\n3. The admin's status page: {functions_url}/api/status (key {demo_status.STATUS_KEY})")
+                    for what, ok in shown:
+                        print(_line("status", "shown" if ok else "MISSING", what))
+                    await close_services()
                     if keep_running:
                         print(
                             f"\nThe stack stays up (Ctrl-C stops it). ERP page: {erp_url}/  "
-                            f"Graph emulator: {graph_url}/_emulator/requests"
+                            f"Graph emulator: {graph_url}/_emulator/requests\n"
+                            f"Status page: {functions_url}/api/status (enter the key {demo_status.STATUS_KEY})"
                         )
                         with contextlib.suppress(asyncio.CancelledError):
                             while True:
                                 await _settle(host, quiet_seconds=0.5)
                                 await asyncio.sleep(1)
-                    return 0 if passed == len(checks) and not failed_runs else 1
+                    page_ok = all(ok for _, ok in shown)
+                    return 0 if passed == len(checks) and page_ok and not failed_runs else 1
 
 
 async def _open_issues() -> int:

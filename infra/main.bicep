@@ -19,7 +19,30 @@ param principalId string = ''
 ])
 param principalType string = 'User'
 
+@description('Object id of the tenant admin who reads the sync state tables (Issues …) with Storage Table Data Reader. Empty: none.')
+param stateReaderPrincipalId string = ''
+@allowed([
+  'User'
+  'Group'
+  'ServicePrincipal'
+])
+param stateReaderPrincipalType string = 'User'
+
+// --- Alerts ---
+@description('E-mail address of the action group that receives the alerts (failed runs, poison queue, subscriptions).')
+param alertEmailAddress string = ''
+@minValue(0)
+@description('Failed sync runs in one hour that raise the "failed runs" alert.')
+param failedRunsPerHour int = 5
+
 // --- Hosting ---
+@description('Python version of the Function App: the ones Flex Consumption runs. The project is tested on 3.11.')
+@allowed([
+  '3.10'
+  '3.11'
+  '3.12'
+])
+param pythonVersion string = '3.11'
 @description('Blob container for the deployment package. Empty: derived from the app name.')
 param deploymentStorageContainerName string = ''
 @allowed([
@@ -80,6 +103,8 @@ param syncActivityTypes array = [
   'task'
 ]
 param syncLeaveRequests bool = false
+@description('Leave events are private (R30).')
+param syncLeavePrivate bool = true
 @minValue(1)
 @maxValue(365)
 param syncWindowDays int = 31
@@ -90,6 +115,8 @@ param syncErpLookbackHours int = 24
 param syncClockSkewSeconds string = '2.0'
 param syncConflictCategory string = 'Sync conflict'
 param syncIncludeCategories array = []
+@description('App roles or group object ids whose members may open the status page (/api/status) after signing in.')
+param statusPageAdmins array = []
 param syncExcludeCategories array = []
 @allowed([
   'skip'
@@ -103,6 +130,20 @@ param syncSkipInternalOnly bool = true
 param syncMassDeleteRatio string = '0.5'
 @description('Field ownership per activity type: { "task": ["subject", "when"] }.')
 param syncFieldOwnership object = {}
+
+// --- The daily jobs (shared/handlers/daily.py); six-field NCRONTAB schedules in UTC ---
+@description('When the close job runs (R29): second minute hour day month day-of-week, UTC.')
+param syncCloseSchedule string = '0 0 1 * * *'
+@description('When the clean-up job runs: second minute hour day month day-of-week, UTC.')
+param syncCleanupSchedule string = '0 30 1 * * *'
+@minValue(1)
+@maxValue(365)
+@description('The close job closes activities that ended within this many days (R29).')
+param syncCloseLookbackDays int = 7
+@minValue(1)
+@maxValue(3650)
+@description('Retired links and resolved issues older than this many days are deleted.')
+param syncRetentionDays int = 30
 
 // --- Optional initial secret values (else set them in Key Vault by hand, see docs/deploy.md) ---
 @secure()
@@ -144,21 +185,29 @@ var serviceSettings = {
   ERP_BASE_URL: erpBaseUrl
   ERP_TIMEOUT_SECONDS: erpTimeoutSeconds
   STATE_TABLE_PREFIX: stateTablePrefix
+  // The storage DNS suffix of the cloud deployed into (core.windows.net, core.usgovcloudapi.net, …).
+  STORAGE_ENDPOINT_SUFFIX: environment().suffixes.storage
   SYNC_DIRECTION: syncDirection
   SYNC_DIRECTION_OVERRIDES: string(syncDirectionOverrides)
   SYNC_ACTIVITY_TYPES: join(syncActivityTypes, ',')
   SYNC_LEAVE_REQUESTS: syncLeaveRequests ? 'true' : 'false'
+  SYNC_LEAVE_PRIVATE: syncLeavePrivate ? 'true' : 'false'
   SYNC_WINDOW_DAYS: string(syncWindowDays)
   SYNC_ERP_LOOKBACK_HOURS: string(syncErpLookbackHours)
   SYNC_CLOCK_SKEW_SECONDS: syncClockSkewSeconds
   SYNC_CONFLICT_CATEGORY: syncConflictCategory
   SYNC_INCLUDE_CATEGORIES: join(syncIncludeCategories, ',')
+  STATUS_PAGE_ADMINS: join(statusPageAdmins, ',')
   SYNC_EXCLUDE_CATEGORIES: join(syncExcludeCategories, ',')
   SYNC_PRIVATE_EVENTS: syncPrivateEvents
   SYNC_INTERNAL_DOMAINS: join(syncInternalDomains, ',')
   SYNC_SKIP_INTERNAL_ONLY: syncSkipInternalOnly ? 'true' : 'false'
   SYNC_MASS_DELETE_RATIO: syncMassDeleteRatio
   SYNC_FIELD_OWNERSHIP: string(syncFieldOwnership)
+  SYNC_CLOSE_SCHEDULE: syncCloseSchedule
+  SYNC_CLEANUP_SCHEDULE: syncCleanupSchedule
+  SYNC_CLOSE_LOOKBACK_DAYS: string(syncCloseLookbackDays)
+  SYNC_RETENTION_DAYS: string(syncRetentionDays)
 }
 
 module identity 'core/identity/user-assigned-identity.bicep' = {
@@ -187,6 +236,18 @@ module monitoring 'core/monitor/monitoring.bicep' = {
     applicationInsightsName: 'appi-${resourceToken}'
     location: location
     tags: tags
+  }
+}
+
+module alerts 'core/monitor/alerts.bicep' = {
+  name: 'alerts'
+  params: {
+    location: location
+    tags: tags
+    actionGroupName: 'ag-${resourceToken}'
+    applicationInsightsId: monitoring.outputs.applicationInsightsId
+    alertEmailAddress: alertEmailAddress
+    failedRunsPerHour: failedRunsPerHour
   }
 }
 
@@ -223,6 +284,8 @@ module rbac 'app/rbac.bicep' = {
     identityPrincipalId: identity.outputs.principalId
     secretsOfficerPrincipalId: principalId
     secretsOfficerPrincipalType: principalType
+    stateReaderPrincipalId: stateReaderPrincipalId
+    stateReaderPrincipalType: stateReaderPrincipalType
   }
 }
 
@@ -247,7 +310,7 @@ module functionApp 'app/function-app.bicep' = {
     secretNames: secretNames
     graphCredentialKind: graphCredentialKind
     serviceSettings: serviceSettings
-    pythonVersion: '3.11'
+    pythonVersion: pythonVersion
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
   }

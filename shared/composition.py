@@ -71,11 +71,10 @@ async def build_services(
         queue = StorageWorkQueue.from_connection_string(conn)
     else:
         credential = _storage_credential(settings)
-        account = settings.storage_account_name
         table_store = TableStateStore.from_account(
-            f"https://{account}.table.core.windows.net", credential, prefix=settings.state_table_prefix
+            settings.storage_service_url("table"), credential, prefix=settings.state_table_prefix
         )
-        queue = StorageWorkQueue.from_account(str(account), credential)
+        queue = StorageWorkQueue.from_account(settings.storage_service_url("queue"), credential)
         closers.append(credential.close)
     await table_store.ensure_tables()
     calendar = GraphCalendar(

@@ -65,7 +65,8 @@ class GraphNotFound(GraphError):
 
 
 class GraphMailboxUnavailable(GraphError):
-    """The user has no mailbox Graph can read (MailboxNotEnabledForRESTAPI): R2 makes the user unsyncable."""
+    """The user has no mailbox Graph can read (MailboxNotEnabledForRESTAPI), or the app may not read it (403
+    ErrorAccessDenied: the mailbox is outside its Exchange role assignment's scope): R2 makes the user unsyncable."""
 
 
 class GraphSyncStateLost(GraphError):

@@ -32,12 +32,17 @@ POISON_HOLD_SECONDS = 120  # a message being handled stays hidden this long (bac
 
 
 class SyncRequest(BaseModel):
-    """Sync this user now; ``reason`` says who asked (notification, erp-hook, safety-net, lifecycle)."""
+    """Sync this user now; ``reason`` says who asked (notification, erp-hook, safety-net, lifecycle, admin).
+
+    ``correlation_id`` ties the request to what caused it (a notification, a hook call, a timer run): the
+    webhook's log lines and the run's log record carry the same id (``shared.telemetry``).
+    """
 
     model_config = ConfigDict(frozen=True, populate_by_name=True)
 
     user_id: str = Field(alias="userId", min_length=1)
     reason: str = "unspecified"
+    correlation_id: str | None = Field(default=None, alias="correlationId", max_length=64)
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True)
@@ -92,17 +97,19 @@ class StorageWorkQueue:
 
     @classmethod
     def from_account(
-        cls, account_name: str, credential: AsyncTokenCredential, *, queue: str = SYNC_QUEUE
+        cls, account_url: str, credential: AsyncTokenCredential, *, queue: str = SYNC_QUEUE
     ) -> StorageWorkQueue:
+        """With a managed identity on the account's queue endpoint, ``https://<account>.queue.<suffix>``
+        (the suffix depends on the cloud: ``Settings.storage_service_url``)."""
         return cls(
             QueueClient(
-                f"https://{account_name}.queue.core.windows.net",
+                account_url,
                 queue,
                 credential=credential,
                 message_encode_policy=BinaryBase64EncodePolicy(),
                 message_decode_policy=BinaryBase64DecodePolicy(),
             ),
-            QueueClient(f"https://{account_name}.queue.core.windows.net", queue + POISON_SUFFIX, credential=credential),
+            QueueClient(account_url, queue + POISON_SUFFIX, credential=credential),
         )
 
     async def enqueue(self, request: SyncRequest, *, delay_seconds: int = 0) -> None:

@@ -7,6 +7,8 @@ One pydantic-settings model. ``load_settings()`` turns any validation failure in
 from __future__ import annotations
 
 import json
+import os
+import re
 from functools import cached_property
 from typing import Annotated, Any
 
@@ -33,6 +35,27 @@ CsvSet = Annotated[frozenset[str], NoDecode]
 MIN_SECRET_CHARS = 16
 # graph-facts §2: Graph accepts a clientState of at most 128 characters (a longer one fails every subscribe).
 MAX_CLIENT_STATE_CHARS = 128
+
+
+# R29 and the clean-up: tenant-local night in Western Europe (the Functions host reads NCRONTAB in UTC).
+DEFAULT_CLOSE_SCHEDULE = "0 0 1 * * *"
+DEFAULT_CLEANUP_SCHEDULE = "0 30 1 * * *"
+_SCHEDULE_FIELD = re.compile(r"^[0-9A-Za-z*/,-]+$")
+
+
+def check_schedule(value: str) -> str:
+    """A six-field NCRONTAB expression (second minute hour day month day-of-week), as the host reads it; the
+    host itself refuses what this lets through but cannot parse, at start."""
+    fields = value.split()
+    if len(fields) != 6 or not all(_SCHEDULE_FIELD.match(field) for field in fields):
+        raise ValueError("must be a six-field NCRONTAB expression, e.g. '0 0 1 * * *' (01:00 UTC daily)")
+    return " ".join(fields)
+
+
+def schedule_setting(name: str, default: str) -> str:
+    """A timer's schedule from its app setting, read when the host indexes the functions (the app's own
+    settings are read later, on first use); an unset or empty one is the default."""
+    return check_schedule(os.environ.get(name, "").strip() or default)
 
 
 def _csv(value: Any) -> Any:
@@ -71,6 +94,11 @@ class Settings(BaseSettings):
     storage_account_name: str | None = Field(default=None, alias="AzureWebJobsStorage__accountName")
     storage_client_id: str | None = Field(default=None, alias="AzureWebJobsStorage__clientId")
     storage_credential: str | None = Field(default=None, alias="AzureWebJobsStorage__credential")
+    # DNS suffix of the storage endpoints (https://<account>.<service>.<suffix>): core.windows.net in Azure's
+    # global cloud, core.usgovcloudapi.net in Azure Government, core.chinacloudapi.cn in Azure China.
+    storage_endpoint_suffix: str = Field(
+        default="core.windows.net", alias="STORAGE_ENDPOINT_SUFFIX", pattern=r"^[a-z0-9-]+(\.[a-z0-9-]+)+$"
+    )
     state_table_prefix: str = Field(default="sync", alias="STATE_TABLE_PREFIX", pattern=r"^[A-Za-z][A-Za-z0-9]{0,40}$")
 
     # --- Tenant sync policy ---
@@ -80,6 +108,7 @@ class Settings(BaseSettings):
         default=frozenset({"meeting", "phone_call", "task"}), alias="SYNC_ACTIVITY_TYPES"
     )
     sync_leave_requests: bool = Field(default=False, alias="SYNC_LEAVE_REQUESTS")
+    sync_leave_private: bool = Field(default=True, alias="SYNC_LEAVE_PRIVATE")
     sync_window_days: int = Field(default=31, alias="SYNC_WINDOW_DAYS", ge=1, le=365)
     sync_erp_lookback_hours: int = Field(default=24, alias="SYNC_ERP_LOOKBACK_HOURS", ge=0, le=24 * 30)
     sync_clock_skew_seconds: float = Field(default=2.0, alias="SYNC_CLOCK_SKEW_SECONDS", ge=0, le=300)
@@ -92,6 +121,18 @@ class Settings(BaseSettings):
     sync_mass_delete_ratio: float = Field(default=0.5, alias="SYNC_MASS_DELETE_RATIO", gt=0, le=1)
     sync_field_ownership: dict[ItemKind, frozenset[ItemField]] = Field(default={}, alias="SYNC_FIELD_OWNERSHIP")
 
+    # --- The daily jobs (shared/handlers/daily.py): six-field NCRONTAB schedules, in UTC ---
+    sync_close_schedule: str = Field(default=DEFAULT_CLOSE_SCHEDULE, alias="SYNC_CLOSE_SCHEDULE")
+    sync_cleanup_schedule: str = Field(default=DEFAULT_CLEANUP_SCHEDULE, alias="SYNC_CLEANUP_SCHEDULE")
+    sync_close_lookback_days: int = Field(default=7, alias="SYNC_CLOSE_LOOKBACK_DAYS", ge=1, le=365)
+    sync_retention_days: int = Field(default=30, alias="SYNC_RETENTION_DAYS", ge=1, le=3650)
+
+    # --- The admin's status page (/api/status) ---
+    # In Azure, App Service authentication signs the admin in; these app roles or group object ids may use it.
+    status_page_admins: CsvSet = Field(default=frozenset(), alias="STATUS_PAGE_ADMINS")
+    # Locally (no App Service authentication), the key that opens the page; never set in Azure.
+    status_page_key: SecretStr | None = Field(default=None, alias="STATUS_PAGE_KEY")
+
     @field_validator(
         "graph_client_secret",
         "graph_client_certificate",
@@ -99,6 +140,7 @@ class Settings(BaseSettings):
         "storage_account_name",
         "storage_client_id",
         "storage_credential",
+        "status_page_key",
         mode="before",
     )
     @classmethod
@@ -119,11 +161,19 @@ class Settings(BaseSettings):
             raise ValueError(f"must be at most {MAX_CLIENT_STATE_CHARS} characters (Graph's clientState limit)")
         return value
 
+    @field_validator("status_page_key")
+    @classmethod
+    def _strong_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < MIN_SECRET_CHARS:
+            raise ValueError(f"must be at least {MIN_SECRET_CHARS} characters (use a long random value)")
+        return value
+
     @field_validator(
         "sync_activity_types",
         "sync_include_categories",
         "sync_exclude_categories",
         "sync_internal_domains",
+        "status_page_admins",
         mode="before",
     )
     @classmethod
@@ -146,6 +196,11 @@ class Settings(BaseSettings):
             return json.loads(value) if value.strip() else {}
         return value
 
+    @field_validator("sync_close_schedule", "sync_cleanup_schedule")
+    @classmethod
+    def _six_field_schedule(cls, value: str) -> str:
+        return check_schedule(value)
+
     @field_validator("graph_base_url", "erp_base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
@@ -161,6 +216,10 @@ class Settings(BaseSettings):
             raise ValueError("set AzureWebJobsStorage (connection string) or AzureWebJobsStorage__accountName")
         return self
 
+    def storage_service_url(self, service: str) -> str:
+        """``https://<account>.<service>.<suffix>`` of the identity-based storage account (``table``, ``queue``)."""
+        return f"https://{self.storage_account_name}.{service}.{self.storage_endpoint_suffix}"
+
     @cached_property
     def policy(self) -> SyncPolicy:
         ownership = {**DEFAULT_M365_OWNED_FIELDS, **self.sync_field_ownership}
@@ -169,6 +228,7 @@ class Settings(BaseSettings):
             direction_overrides={k.lower(): v for k, v in self.sync_direction_overrides.items()},
             activity_kinds=frozenset(ItemKind(v) for v in self.sync_activity_types),
             leave_requests=self.sync_leave_requests,
+            leave_private=self.sync_leave_private,
             window_days=self.sync_window_days,
             erp_lookback_hours=self.sync_erp_lookback_hours,
             clock_skew_seconds=self.sync_clock_skew_seconds,

@@ -8,7 +8,7 @@ What it keeps from the Table store (``tests/state`` runs the same contract tests
   are gone are no-ops, deletes with a stale ETag are ``StateConflict``;
 - a user's event id and activity id each lead to one link; another link claiming them is a conflict;
 - meeting claims are insert-if-absent, an activity belongs to one meeting (R10);
-- leases, the issue log with occurrences (R31) and the replay guard behave alike;
+- leases, the issue log with occurrences (R31), the replay guard and the run log (last runs) behave alike;
 - datetimes are read back in UTC and naive ones are refused.
 
 What it does not model: Table Storage's size and key limits (``StateLimitExceeded``), and the
@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel
 
-from shared.core.links import Link
+from shared.core.links import Link, LinkState
 from shared.core.meetings import Meeting
 from shared.errors import StateConflict
 from shared.state.keys import encode_part
-from shared.state.model import DeltaCursor, ErpCursor, Issue, Lease, SubscriptionRecord
+from shared.state.model import DeltaCursor, ErpCursor, Issue, JobRecord, Lease, RunRecord, SubscriptionRecord
 
 if TYPE_CHECKING:
     from shared.state.port import StateStore
@@ -52,6 +52,8 @@ class StateData:
     leases: dict[str, Lease] = field(default_factory=dict)
     issues: dict[tuple[str, str], Issue] = field(default_factory=dict)
     replays: set[tuple[str, str]] = field(default_factory=set)
+    runs: dict[str, RunRecord] = field(default_factory=dict)  # the status page's read model
+    jobs: dict[str, JobRecord] = field(default_factory=dict)
     _etags: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def stamp(self, record: Record) -> Record:
@@ -273,6 +275,57 @@ class InMemoryStateStore:
             if issue.resolved_at is None and (user_id is None or user == user_id)
         ]
         return sorted(found, key=lambda issue: (encode_part(issue.user_id), encode_part(issue.key)))
+
+    # --- the status page's read model (last writer wins) ----------------------------------------------
+
+    async def record_run(self, record: RunRecord) -> RunRecord:
+        stored = self.data.runs[record.user_id] = self.data.stamp(record)
+        return stored
+
+    async def last_runs(self) -> Sequence[RunRecord]:
+        return [self.data.runs[key] for key in sorted(self.data.runs, key=encode_part)]
+
+    async def record_job_run(self, record: JobRecord) -> JobRecord:
+        stored = self.data.jobs[record.name] = self.data.stamp(record)
+        return stored
+
+    async def job_runs(self) -> Sequence[JobRecord]:
+        return [self.data.jobs[key] for key in sorted(self.data.jobs, key=encode_part)]
+
+    # --- the daily clean-up (shared.state.housekeeping) ------------------------------------------------
+
+    async def stale_links(self, *, before: datetime, limit: int) -> Sequence[Link]:
+        found = [
+            link
+            for link in self.data.links.values()
+            if link.state is not LinkState.ACTIVE and link.updated_at is not None and link.updated_at < before
+        ]
+        return sorted(found, key=lambda link: (encode_part(link.user_id), encode_part(link.link_id)))[:limit]
+
+    async def delete_links(self, links: Sequence[Link]) -> int:
+        deleted = 0
+        for link in links:
+            stored = self.data.links.get((link.user_id, link.link_id))
+            if stored is not None and stored.etag == link.etag:
+                del self.data.links[(link.user_id, link.link_id)]
+                deleted += 1
+        return deleted
+
+    async def prune_resolved_issues(self, *, before: datetime, limit: int) -> int:
+        old = [
+            key
+            for key, issue in self.data.issues.items()
+            if issue.resolved_at is not None and issue.resolved_at < before
+        ][:limit]
+        for key in old:
+            del self.data.issues[key]
+        return len(old)
+
+    async def prune_replays(self, *, before: datetime, limit: int) -> int:
+        cut = before.astimezone(UTC).strftime("%Y%m%d%H")
+        old = sorted(key for key in self.data.replays if key[0] < cut)[:limit]
+        self.data.replays.difference_update(old)
+        return len(old)
 
     # --- replay guard ------------------------------------------------------------------------------
 

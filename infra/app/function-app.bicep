@@ -28,8 +28,12 @@ param graphCredentialKind string
 @description('Plain (non-secret) settings built in main.bicep: Graph and ERP endpoints, state and sync policy.')
 param serviceSettings object
 
+// The Python versions Flex Consumption runs (https://learn.microsoft.com/azure/azure-functions/flex-consumption-plan);
+// the project is tested on 3.11.
 @allowed([
+  '3.10'
   '3.11'
+  '3.12'
 ])
 param pythonVersion string = '3.11'
 @allowed([
@@ -150,6 +154,8 @@ var graphCredentialSettings = graphCredentialKind == 'certificate' ? { GRAPH_CLI
 var hostOnlySettings = {
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsights.properties.ConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  // The worker streams its own OpenTelemetry logs (shared/telemetry.py); the host does not log them again.
+  PYTHON_ENABLE_OPENTELEMETRY: 'true'
 }
 
 output name string = functionApp.name

@@ -14,6 +14,15 @@ param secretsOfficerPrincipalId string = ''
 ])
 param secretsOfficerPrincipalType string = 'User'
 
+@description('Object id of the tenant admin who reads the sync state tables (Issues and the rest). Empty: none.')
+param stateReaderPrincipalId string = ''
+@allowed([
+  'User'
+  'Group'
+  'ServicePrincipal'
+])
+param stateReaderPrincipalType string = 'User'
+
 // Built-in role definition ids (https://learn.microsoft.com/azure/role-based-access-control/built-in-roles).
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // host locks, timers, deployment package
@@ -22,6 +31,7 @@ var roles = {
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb' // Entra ID telemetry ingestion
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6' // Key Vault references
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7' // admin sets the secrets
+  storageTableDataReader: '76199698-9eea-4c19-bc75-cec21354c6b6' // admin reads the state tables
 }
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
@@ -93,5 +103,17 @@ resource secretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = i
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsOfficer)
     principalId: secretsOfficerPrincipalId
     principalType: secretsOfficerPrincipalType
+  }
+}
+
+// Shared keys are off, so the Portal's Storage browser and Azure Storage Explorer read the Issues table
+// with the admin's own Entra sign-in: read-only, never a write role.
+resource stateReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(stateReaderPrincipalId)) {
+  name: guid(storage.id, stateReaderPrincipalId, roles.storageTableDataReader)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataReader)
+    principalId: stateReaderPrincipalId
+    principalType: stateReaderPrincipalType
   }
 }

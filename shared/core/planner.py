@@ -90,7 +90,7 @@ def plan(run: RunInput) -> Plan:
             continue  # both sides removed it; the M365 branch already retires the link
         actions.extend(erp_side(run, change, link, index, ways))
     halted = mass_delete_check(run.policy, run.links, actions)
-    if halted:
+    if halted and not run.removals_released:
         return Plan(actions=tuple(a for a in actions if not isinstance(a, REMOVALS)), halted=halted)
     return Plan(actions=tuple(actions))
 

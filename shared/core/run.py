@@ -32,6 +32,8 @@ class RunInput:
     meetings: Mapping[str, Meeting] = field(default_factory=dict)
     # R10: mailbox addresses (lower case) of the syncable users: a meeting they organise is theirs to own.
     synced_mailboxes: frozenset[str] = frozenset()
+    # R11: a person released this user's halted mass deletion: the guard lets this run's removals through.
+    removals_released: bool = False
 
 
 @dataclass(frozen=True)

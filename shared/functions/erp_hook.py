@@ -9,6 +9,7 @@ import azure.functions as func
 from shared import handlers
 from shared.composition import services
 from shared.handlers.common import body_too_large
+from shared.telemetry import correlated
 
 bp = func.Blueprint()
 
@@ -19,7 +20,8 @@ bp = func.Blueprint()
 @bp.route(route="erp/hook", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 async def erp_change_hook(req: func.HttpRequest) -> func.HttpResponse:
     body = req.get_body()
-    answer = body_too_large(body) or await handlers.erp_hook(
-        await services(), headers=dict(req.headers), body=body, now=time.time()
-    )
+    with correlated():  # the syncs this call queues carry its id to their runs' log records
+        answer = body_too_large(body) or await handlers.erp_hook(
+            await services(), headers=dict(req.headers), body=body, now=time.time()
+        )
     return func.HttpResponse(answer.body, status_code=answer.status, mimetype=answer.mimetype)

@@ -7,6 +7,7 @@ import azure.functions as func
 from shared import handlers
 from shared.composition import services
 from shared.handlers.common import body_too_large
+from shared.telemetry import correlated
 
 bp = func.Blueprint()
 
@@ -24,11 +25,12 @@ async def graph_notifications(req: func.HttpRequest) -> func.HttpResponse:
     too_large = body_too_large(body)
     if too_large is not None:
         return _answer(too_large)
-    return _answer(
-        await handlers.graph_notification(
-            await services(), body=body, validation_token=req.params.get("validationToken")
+    with correlated():  # the syncs this notification queues carry its id to their runs' log records
+        return _answer(
+            await handlers.graph_notification(
+                await services(), body=body, validation_token=req.params.get("validationToken")
+            )
         )
-    )
 
 
 @bp.function_name("graph_lifecycle")
@@ -38,6 +40,9 @@ async def graph_lifecycle(req: func.HttpRequest) -> func.HttpResponse:
     too_large = body_too_large(body)
     if too_large is not None:
         return _answer(too_large)
-    return _answer(
-        await handlers.graph_lifecycle(await services(), body=body, validation_token=req.params.get("validationToken"))
-    )
+    with correlated():
+        return _answer(
+            await handlers.graph_lifecycle(
+                await services(), body=body, validation_token=req.params.get("validationToken")
+            )
+        )

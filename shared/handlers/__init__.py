@@ -2,10 +2,12 @@
 
 Each handler takes plain inputs and ``Services`` and returns an ``Answer`` or a report; the
 blueprints in ``shared/functions`` only translate ``azure.functions`` types. By job: ``webhooks``
-(Graph notifications, the ERP hook), ``worker`` (the queue sync), ``jobs`` (the timers), ``common``.
+(Graph notifications, the ERP hook), ``worker`` (the queue sync), ``jobs`` (the timers), ``daily`` (the
+nightly close and clean-up jobs), ``common``.
 """
 
 from shared.handlers.common import TENANT, Answer
+from shared.handlers.daily import daily_cleanup, daily_close
 from shared.handlers.jobs import RENEW_WHEN_LEFT, maintain_subscriptions, safety_net
 from shared.handlers.webhooks import erp_hook, graph_lifecycle, graph_notification
 from shared.handlers.worker import BUSY_RETRY_SECONDS, sync_message
@@ -15,6 +17,8 @@ __all__ = [
     "RENEW_WHEN_LEFT",
     "TENANT",
     "Answer",
+    "daily_cleanup",
+    "daily_close",
     "erp_hook",
     "graph_lifecycle",
     "graph_notification",

@@ -23,6 +23,7 @@ class Answer:
     status: int
     body: str = ""
     mimetype: str = "text/plain"
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def body_too_large(body: bytes) -> Answer | None:

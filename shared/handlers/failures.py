@@ -23,6 +23,7 @@ def secrets_of(settings: Settings) -> list[str]:
         settings.erp_api_key,
         settings.erp_hook_secret,
         settings.storage_connection_string,
+        settings.status_page_key,
     )
     return [value.get_secret_value() for value in values if value is not None and value.get_secret_value()]
 

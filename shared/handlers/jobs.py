@@ -20,6 +20,7 @@ from shared.handlers.poison import drain_poison
 from shared.queueing import SyncRequest
 from shared.safe_log import safe_text
 from shared.state.model import Issue, IssueKind, SubscriptionRecord
+from shared.telemetry import current_correlation_id
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,9 @@ async def safety_net(services: Services) -> int:
     record (R31) and remove the sync requests the host set aside after every try failed."""
     users = await services.erp.list_users(enabled_only=True)
     for user in users:
-        await services.queue.enqueue(SyncRequest(user_id=user.id, reason="safety-net"))
+        await services.queue.enqueue(
+            SyncRequest(user_id=user.id, reason="safety-net", correlation_id=current_correlation_id())
+        )
     drained = await drain_poison(services)
     if drained:
         log.warning("%d sync requests had failed on every try; each is listed for the admin", drained)
@@ -122,6 +125,8 @@ async def _create(services: Services, user_id: str, mailbox: str) -> None:
 async def _record(services: Services, user_id: str, key: str, reason: str) -> None:
     """A subscription failure for the admin (R31); the reason is made safe (secrets masked, text escaped)."""
     now, reason = services.clock(), safe_text(reason, secrets=secrets_of(services.settings))
+    # The alert "subscription failures" (infra/core/monitor/alerts.bicep) counts these lines.
+    log.warning("sync issue for user %s: %s: %s", safe_text(user_id, limit=100), key, reason)
     await services.state.record_issue(
         Issue(user_id=user_id, key=key, kind=IssueKind.FAILURE, reason=reason, first_seen=now, last_seen=now)
     )

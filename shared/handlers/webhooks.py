@@ -19,6 +19,7 @@ from shared.handlers.common import Answer, body_too_large, record_bad_input, ren
 from shared.queueing import SyncRequest
 from shared.safe_log import outside
 from shared.state.model import SubscriptionRecord
+from shared.telemetry import current_correlation_id, new_correlation_id
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,12 @@ async def _our_subscription(services: Services, subscription_id: str) -> Subscri
         return None
 
 
+def _correlation_id() -> str:
+    """The request's correlation id (set by the function, ``shared.telemetry.correlated``), carried by every
+    sync it queues to the run's log record."""
+    return current_correlation_id() or new_correlation_id()
+
+
 def _log_discarded(endpoint: str, notes: list[Notification], ignored: list[Notification]) -> None:
     """One line per request, however many items it carried; outside ids escaped and cut."""
     if not ignored:
@@ -109,8 +116,9 @@ async def graph_notification(services: Services, *, body: bytes, validation_toke
             continue
         users[record.user_id] = note.lifecycle_event or "notification"
     _log_discarded("graph-notification", read, ignored)
+    correlation_id = _correlation_id()
     for user_id, reason in users.items():
-        await services.queue.enqueue(SyncRequest(user_id=user_id, reason=reason))
+        await services.queue.enqueue(SyncRequest(user_id=user_id, reason=reason, correlation_id=correlation_id))
     return Answer(202)
 
 
@@ -136,7 +144,10 @@ async def graph_lifecycle(services: Services, *, body: bytes, validation_token: 
                 await renew_subscription(services, record)
             except GraphError:
                 log.warning("renewal after reauthorizationRequired failed; the renewal job recreates it")
-        await services.queue.enqueue(SyncRequest(user_id=record.user_id, reason=note.lifecycle_event or "lifecycle"))
+        reason = note.lifecycle_event or "lifecycle"
+        await services.queue.enqueue(
+            SyncRequest(user_id=record.user_id, reason=reason, correlation_id=_correlation_id())
+        )
     _log_discarded("graph-lifecycle", read, ignored)
     return Answer(202)
 
@@ -160,6 +171,7 @@ async def erp_hook(services: Services, *, headers: Mapping[str, str], body: byte
         log.warning("ERP hook call rejected: delivery %s seen before", delivery.delivery_id)
         return Answer(401, "rejected")
     users = {user_id for change in delivery.payload.changes for user_id in change.user_ids}
+    correlation_id = _correlation_id()
     for user_id in sorted(users):
-        await services.queue.enqueue(SyncRequest(user_id=user_id, reason="erp-hook"))
+        await services.queue.enqueue(SyncRequest(user_id=user_id, reason="erp-hook", correlation_id=correlation_id))
     return Answer(202)

@@ -6,6 +6,8 @@
   and a safe message) and raised again, so the host retries it and, after ``maxDequeueCount`` tries, sets it
   aside on ``sync-user-poison`` (which the safety net drains, ``shared/handlers/poison.py``). The exception
   the host sees carries the safe message only. A run that completes resolves the issue.
+- Every run that was not requeued is stored as the user's last run (the status page's read model) and logged
+  once, with its attributes and the correlation id the message carried (``shared/handlers/runs.py``).
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ from pydantic import ValidationError
 from shared.composition import Services
 from shared.handlers.common import record_bad_input
 from shared.handlers.failures import RUN_ISSUE, record_run_failure
+from shared.handlers.runs import log_run, record_run
 from shared.queueing import SyncRequest
+from shared.state.model import RunRecord
 from shared.sync.report import RunReport
+from shared.telemetry import correlated
 
 BUSY_RETRY_SECONDS = 1  # the least a busy user's message waits (its lease may end any moment)
 BUSY_RETRY_MAX_SECONDS = 3600  # and the most, whatever lease a worker of an older version holds
@@ -36,16 +41,24 @@ async def sync_message(services: Services, text: str | bytes) -> RunReport | Non
     except (ValueError, ValidationError):
         await record_bad_input(services, "queue-message", "a sync queue message was not a valid SyncRequest")
         return None
-    try:
-        report = await services.engine.sync_user(request.user_id)
-    except Exception as error:
-        reason = await record_run_failure(services, request.user_id, error)
-        raise SyncRunFailed(reason).with_traceback(error.__traceback__) from None
-    if report.status in REQUEUED:
-        await services.queue.enqueue(request, delay_seconds=await busy_delay(services, request.user_id))
-    else:
-        await services.state.resolve_issue(request.user_id, RUN_ISSUE, now=services.clock())
-    return report
+    with correlated(request.correlation_id) as correlation_id:
+        request = request.model_copy(update={"correlation_id": correlation_id})  # kept if queued again
+        started = services.clock()
+        try:
+            report = await services.engine.sync_user(request.user_id)
+        except Exception as error:
+            reason = await record_run_failure(services, request.user_id, error)
+            await record_run(services, None, user_id=request.user_id, started=started, detail=reason)
+            raise SyncRunFailed(reason).with_traceback(error.__traceback__) from None
+        if report.status in REQUEUED:
+            # Not a run of its own: the lease holder records its run; this one is only logged.
+            finished = services.clock()
+            log_run(RunRecord(user_id=request.user_id, outcome=report.status, started_at=started, finished_at=finished))
+            await services.queue.enqueue(request, delay_seconds=await busy_delay(services, request.user_id))
+        else:
+            await services.state.resolve_issue(request.user_id, RUN_ISSUE, now=services.clock())
+            await record_run(services, report, user_id=request.user_id, started=started)
+        return report
 
 
 async def busy_delay(services: Services, user_id: str) -> int:

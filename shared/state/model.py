@@ -67,6 +67,9 @@ class IssueKind(StrEnum):
     FAILURE = "failure"  # anything else a person should see
     # R10: a copy of a meeting waits for its owner's mailbox to sync it first; resolves itself.
     WAITING = "waiting"
+    # R11: an admin released a halted mass deletion (status page): the user's next run lets its removals through
+    # once, then resolves the row (key ``mass-delete``).
+    RELEASED = "released"
 
 
 class Issue(BaseModel):
@@ -86,4 +89,42 @@ class Issue(BaseModel):
     last_seen: AwareDatetime
     occurrences: int = 1
     resolved_at: datetime | None = None
+    etag: str | None = None
+
+
+class RunRecord(BaseModel):
+    """A user's last run, as the status page shows it (the read model the worker writes after each run).
+
+    ``outcome`` is the run's status (ok, busy, unsyncable, halted, failed, lease-lost); ``detail`` is safe text
+    (secrets masked, outside text escaped); ``next_due`` is when the next run is expected at the latest.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    outcome: str
+    started_at: AwareDatetime
+    finished_at: AwareDatetime
+    counts: dict[str, int] = {}
+    issues: int = 0
+    detail: str = ""
+    next_due: AwareDatetime | None = None
+    correlation_id: str | None = None
+    etag: str | None = None
+
+    @property
+    def duration_seconds(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()
+
+
+class JobRecord(BaseModel):
+    """The last run of a tenant-wide job (a timer: safety net, subscription upkeep, the daily jobs)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    outcome: str
+    at: AwareDatetime
+    counts: dict[str, int] = {}
+    detail: str = ""
     etag: str | None = None

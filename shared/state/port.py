@@ -12,7 +12,7 @@ from typing import Protocol
 
 from shared.core.links import Link
 from shared.core.meetings import Meeting
-from shared.state.model import DeltaCursor, ErpCursor, Issue, Lease, SubscriptionRecord
+from shared.state.model import DeltaCursor, ErpCursor, Issue, JobRecord, Lease, RunRecord, SubscriptionRecord
 
 
 class LinkStore(Protocol):
@@ -100,5 +100,54 @@ class ReplayGuard(Protocol):
         ...
 
 
-class StateStore(LinkStore, MeetingStore, CursorStore, SubscriptionStore, LeaseStore, IssueLog, ReplayGuard, Protocol):
+class RunLog(Protocol):
+    """The status page's read model: each user's last run and each job's last run, one small row each.
+
+    Last writer wins (no ETag check): a user's or job's newest record replaces the one before.
+    """
+
+    async def record_run(self, record: RunRecord) -> RunRecord: ...
+    async def last_runs(self) -> Sequence[RunRecord]:
+        """Every user's last run (one row per user ever run), by user id."""
+        ...
+
+    async def record_job_run(self, record: JobRecord) -> JobRecord: ...
+    async def job_runs(self) -> Sequence[JobRecord]:
+        """Every job's last run, by name."""
+        ...
+
+
+class Housekeeping(Protocol):
+    """What the daily clean-up deletes: records no run reads any more. Each call is bounded by ``limit`` and
+    idempotent (what is gone already is no error; a record changed since it was read stays)."""
+
+    async def stale_links(self, *, before: datetime, limit: int) -> Sequence[Link]:
+        """Every user's links that are no longer active (retired, detached), last changed before ``before``."""
+        ...
+
+    async def delete_links(self, links: Sequence[Link]) -> int:
+        """Delete the links with their index rows, each only if unchanged since read (ETag); how many went."""
+        ...
+
+    async def prune_resolved_issues(self, *, before: datetime, limit: int) -> int:
+        """Delete issues resolved before ``before``; how many."""
+        ...
+
+    async def prune_replays(self, *, before: datetime, limit: int) -> int:
+        """Delete replay-guard rows of tokens minted in UTC hours wholly before ``before``; how many."""
+        ...
+
+
+class StateStore(
+    LinkStore,
+    MeetingStore,
+    CursorStore,
+    SubscriptionStore,
+    LeaseStore,
+    IssueLog,
+    ReplayGuard,
+    RunLog,
+    Housekeeping,
+    Protocol,
+):
     """Everything the sync keeps between runs."""

@@ -17,6 +17,7 @@ Tables (names are ``<prefix>Links`` etc.; keys are encoded by ``shared.state.key
 - leases: PartitionKey ``lease``, RowKey = user id. Acquire inserts, or replaces an expired lease on
   condition of its ETag, so of two concurrent acquirers exactly one wins.
 - issues: PartitionKey = user id, RowKey = issue key; ``is_open`` flags unresolved ones.
+- runs: the status page's read model (each user's and each job's last run); see ``shared.state.runs``.
 - replays: PartitionKey = UTC hour the token was minted (a signed call's timestamp), RowKey = SHA-256
   of a one-time token (a signed hook call); insert-only, so a second insert of the same token is a
   replay. Hours older than the replay window are no longer read and may be deleted.
@@ -48,10 +49,12 @@ from shared.core.meetings import Meeting
 from shared.errors import StateConflict
 from shared.state import entities as ent
 from shared.state import rows
+from shared.state.housekeeping import TableHousekeeping
 from shared.state.keys import prefix_range
 from shared.state.meetings import TableMeetings
-from shared.state.model import DeltaCursor, ErpCursor, Issue, Lease, SubscriptionRecord
+from shared.state.model import DeltaCursor, ErpCursor, Issue, JobRecord, Lease, RunRecord, SubscriptionRecord
 from shared.state.port import StateStore
+from shared.state.runs import TableRuns
 from shared.state.transactions import Operation, submit
 
 _PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9]{0,49}")
@@ -63,7 +66,7 @@ _ISSUE_BACKOFF_SECONDS = 0.005
 
 
 class TableStateStore:
-    """The sync's state (links, meetings, cursors, subscriptions, leases, issues, replays) in seven Azure tables."""
+    """The sync's state (links, meetings, cursors, subscriptions, leases, issues, replays, runs) in eight tables."""
 
     def __init__(self, service: TableServiceClient, *, prefix: str = "sync") -> None:
         if not _PREFIX.fullmatch(prefix):
@@ -77,6 +80,9 @@ class TableStateStore:
         self._replays = service.get_table_client(f"{prefix}Replays")
         self._meeting_table = service.get_table_client(f"{prefix}Meetings")
         self._meetings = TableMeetings(self._meeting_table)
+        self._run_table = service.get_table_client(f"{prefix}Runs")
+        self._runs = TableRuns(self._run_table)
+        self._housekeeping = TableHousekeeping(self._links, self._issues, self._replays)
 
     @classmethod
     def from_connection_string(cls, conn: str, *, prefix: str = "sync") -> TableStateStore:
@@ -86,7 +92,7 @@ class TableStateStore:
     def from_account(
         cls, account_url: str, credential: AsyncTokenCredential, *, prefix: str = "sync"
     ) -> TableStateStore:
-        """With a managed identity (or any Entra credential) on ``https://<account>.table.core.windows.net``."""
+        """With a managed identity (or any Entra credential) on ``https://<account>.table.<suffix>``."""
         return cls(TableServiceClient(endpoint=account_url, credential=credential), prefix=prefix)
 
     @property
@@ -98,7 +104,8 @@ class TableStateStore:
             self._leases,
             self._issues,
             self._replays,
-            self._meeting_table,
+            self._run_table,
+            self._meeting_table,  # last: tests/state/test_meetings.py reads it as table_names[-1]
         )
 
     @property
@@ -396,6 +403,34 @@ class TableStateStore:
                 parameters={"pk": ent.user_partition(user_id), "open": True},
             )
         return [ent.issue_from_entity(row, ent.etag_of(row)) async for row in listed]
+
+    # --- the status page's read model: see ``shared.state.runs`` ---------------------------------------
+
+    async def record_run(self, record: RunRecord) -> RunRecord:
+        return await self._runs.record_run(record)
+
+    async def last_runs(self) -> Sequence[RunRecord]:
+        return await self._runs.last_runs()
+
+    async def record_job_run(self, record: JobRecord) -> JobRecord:
+        return await self._runs.record_job_run(record)
+
+    async def job_runs(self) -> Sequence[JobRecord]:
+        return await self._runs.job_runs()
+
+    # --- the daily clean-up: see ``shared.state.housekeeping`` -----------------------------------------
+
+    async def stale_links(self, *, before: datetime, limit: int) -> Sequence[Link]:
+        return await self._housekeeping.stale_links(before=before, limit=limit)
+
+    async def delete_links(self, links: Sequence[Link]) -> int:
+        return await self._housekeeping.delete_links(links)
+
+    async def prune_resolved_issues(self, *, before: datetime, limit: int) -> int:
+        return await self._housekeeping.prune_resolved_issues(before=before, limit=limit)
+
+    async def prune_replays(self, *, before: datetime, limit: int) -> int:
+        return await self._housekeeping.prune_replays(before=before, limit=limit)
 
     # --- replay guard ---
 

@@ -26,7 +26,7 @@ from shared.errors import ErpNotFound, GraphMailboxUnavailable
 from shared.graph.port import CalendarPort
 from shared.state.model import DeltaCursor, ErpCursor, IssueKind
 from shared.state.port import StateStore
-from shared.sync import inputs, issues
+from shared.sync import inputs, issues, leave
 from shared.sync.context import Ports, RunContext
 from shared.sync.executor import execute
 from shared.sync.lease import LeaseLost, run_under_lease
@@ -42,6 +42,7 @@ LEASE_RENEW_SECONDS = 15.0  # three renewals may fail (storage hiccups) before t
 # Delta rounds after the plan's own calendar writes (each absorbs the writes of the one before).
 FOLLOW_UP_ROUNDS = 3
 WINDOW_RENEW_BEFORE = inputs.WINDOW_RENEW_BEFORE
+MASS_DELETE_ISSUE = "mass-delete"  # R11: the user's halted mass deletion (released from the status page)
 
 
 class SyncEngine:
@@ -76,13 +77,15 @@ class SyncEngine:
             )
         except LeaseLost:
             report.status = "lease-lost"  # another worker has the user now; the caller queues it again
-        log.info(report.summary())
+        log.debug(report.summary())  # the worker logs the run's one INFO record, with its attributes
         return report
 
     async def _run(self, user_id: str, report: RunReport) -> None:
         ports, now = self._ports, self._ports.clock()
         open_issues = list(await ports.state.open_issues(user_id))
         open_keys = {issue.key for issue in open_issues}
+        # R11: a person released the halted mass deletion (status page): this run lets its removals through once.
+        released = any(i.key == MASS_DELETE_ISSUE and i.kind is IssueKind.RELEASED for i in open_issues)
         user = await self._syncable_user(user_id, report, open_keys)
         if user is None:
             return
@@ -114,14 +117,16 @@ class SyncEngine:
             now,
             read.initial,
             erp_cursor is None,
+            removals_released=released,
         )
         if the_plan.halted:
-            await issues.record(run, "mass-delete", IssueKind.MASS_DELETE, the_plan.halted)
+            await issues.record(run, MASS_DELETE_ISSUE, IssueKind.MASS_DELETE, the_plan.halted)
             report.status, report.detail = "halted", the_plan.halted
             return  # R11: nothing written, cursors unchanged, until a person looks
         for action in the_plan.actions:
             await execute(action, run)
-        await ports.state.save_delta_cursor(await self._absorb_own_writes(read.cursor, run, now))
+        await leave.sync_leave(run, m365, links, now)  # R30: leave requests, planned apart (shared/sync/leave.py)
+        await ports.state.save_delta_cursor(await self._absorb_own_writes(read.cursor, run, now, released))
         await ports.state.save_erp_cursor(
             ErpCursor(
                 user_id=user_id,
@@ -131,6 +136,8 @@ class SyncEngine:
                 etag=erp_cursor.etag if erp_cursor else None,
             )
         )
+        if released:
+            await ports.state.resolve_issue(user_id, MASS_DELETE_ISSUE, now=ports.clock())
 
     async def _plan(
         self,
@@ -141,8 +148,11 @@ class SyncEngine:
         now: datetime,
         m365_initial: bool = False,
         erp_initial: bool = False,
+        *,
+        removals_released: bool = False,
     ) -> Plan:
         """Read the meeting claims and synced mailboxes the plan needs, then plan (pure)."""
+        links, m365 = leave.without_leave(links, m365)  # R23/R30: a leave event never reaches this plan
         return plan(
             RunInput(
                 user_id=run.user.id,
@@ -156,10 +166,13 @@ class SyncEngine:
                 erp_initial=erp_initial,
                 meetings=await inputs.meetings_of(self._ports, m365, links),
                 synced_mailboxes=await inputs.synced_mailboxes(run, m365, links),
+                removals_released=removals_released,
             )
         )
 
-    async def _absorb_own_writes(self, cursor: DeltaCursor, run: RunContext, now: datetime) -> DeltaCursor:
+    async def _absorb_own_writes(
+        self, cursor: DeltaCursor, run: RunContext, now: datetime, released: bool = False
+    ) -> DeltaCursor:
         """Follow the delta again after writing to the calendar, so the stored token has seen our writes.
 
         Without this, an event the sync created after the token was taken and a person deleted before the
@@ -175,9 +188,10 @@ class SyncEngine:
             cursor = cursor.model_copy(update={"delta_link": result.delta_link, "updated_at": now})
             links = list(await ports.state.links_for_user(run.user.id))
             entries = await inputs.confirmed(ports, run.mailbox, result.entries, links)
-            follow_up = await self._plan(run, links, entries, (), now)
+            await leave.sync_leave(run, entries, links, now, read_feed=False)  # R30: an edit meanwhile is put back
+            follow_up = await self._plan(run, links, entries, (), now, removals_released=released)
             if follow_up.halted:
-                await issues.record(run, "mass-delete", IssueKind.MASS_DELETE, follow_up.halted)
+                await issues.record(run, MASS_DELETE_ISSUE, IssueKind.MASS_DELETE, follow_up.halted)
                 break
             for action in follow_up.actions:
                 await execute(action, run)

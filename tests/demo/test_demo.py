@@ -10,9 +10,14 @@ from emulators.demo import run_demo
 
 @pytest.mark.integration
 async def test_demo_syncs_every_change_both_ways_and_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
-    """Every check the demo prints passes: notifications and the ERP hook drive creates, updates and deletes."""
+    """Every check the demo prints passes: notifications and the ERP hook drive creates, updates and deletes;
+    the admin's status page shows a conflict, a refused item, an unsyncable user, a halted deletion and each
+    user's last run (issue 13)."""
     assert await run_demo(keep_running=False) == 0
     printed = capsys.readouterr().out
     assert "MISSING" not in printed
     assert "FAILED" not in printed
-    assert "Checks: 8 of 8 passed" in printed
+    assert "Checks: 12 of 12 passed" in printed  # with leave and the nightly jobs (issue 11)
+    for shown in ("a conflict (R7)", "a refused item (R13)", "an unsyncable user (R2)", "a halted deletion (R11)"):
+        assert f"shown     {shown}" in printed
+    assert "shown     each user's last run" in printed

@@ -36,6 +36,19 @@ def test_day_of_month_and_weekday_must_both_match() -> None:
     assert schedule.next_after(datetime(2026, 1, 1, tzinfo=UTC)) == datetime(2026, 2, 13, tzinfo=UTC)
 
 
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("0 0 0 * * Fri", datetime(2026, 1, 2, tzinfo=UTC)),  # day of week alone: every Friday
+        ("0 0 0 15 * *", datetime(2026, 1, 15, tzinfo=UTC)),  # day of month alone: every 15th
+        ("0 0 0 29 Feb Mon", datetime(2044, 2, 29, tzinfo=UTC)),  # both: a leap day that is a Monday
+    ],
+)
+def test_one_day_field_restricted_alone_or_both_together(expression: str, expected: datetime) -> None:
+    """A ``*`` day field matches any day; two restricted ones must both match (NCrontab, not Vixie cron's OR)."""
+    assert parse_schedule(expression).next_after(datetime(2026, 1, 1, tzinfo=UTC)) == expected
+
+
 def test_month_names_and_lists() -> None:
     """``0 0 6 1 Jan,Jul *`` fires on 1 January and 1 July at 06:00 (NCRONTAB: month names, lists)."""
     schedule = parse_schedule("0 0 6 1 Jan,Jul *")

@@ -240,7 +240,19 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
+# What ARM's environment() gives in Azure's global cloud, the one the offline checks evaluate for
+# (https://learn.microsoft.com/azure/azure-resource-manager/bicep/bicep-functions-deployment#environment).
+# Only the parts the templates read; another cloud gives its own suffixes (core.usgovcloudapi.net, …).
+AZURE_CLOUD_ENVIRONMENT: dict[str, Any] = {
+    "name": "AzureCloud",
+    "suffixes": {"storage": "core.windows.net", "keyvaultDns": ".vault.azure.net"},
+    "authentication": {"loginEndpoint": "https://login.microsoftonline.com/"},
+}
+
+
 def _call(name: str, args: list[Any], location: str) -> Any:
+    if name == "environment" and not args:
+        return AZURE_CLOUD_ENVIRONMENT
     if name == "string" and len(args) == 1:
         return _as_text(args[0])
     if name == "join" and len(args) == 2:

@@ -44,11 +44,21 @@ ERP_HOOK_ROUTE = "/api/erp/hook"
 
 # Read by the code, but only for local runs (Azurite): in Azure the host and the code use the identity-based
 # AzureWebJobsStorage__accountName/__credential/__clientId triplet, so a connection string must never be set there.
-LOCAL_ONLY_SETTINGS = frozenset({"AzureWebJobsStorage"})
+# STATUS_PAGE_KEY opens the status page where no App Service authentication stands in front of it (locally); in
+# Azure the admin signs in with Entra ID (STATUS_PAGE_ADMINS), so a shared key must never be set there.
+LOCAL_ONLY_SETTINGS = frozenset({"AzureWebJobsStorage", "STATUS_PAGE_KEY"})
 
 # Set in Azure, read by the Functions host itself, not by our code: Application Insights ingestion with
 # Entra ID authentication (https://learn.microsoft.com/azure/azure-monitor/app/azure-ad-authentication).
-HOST_ONLY_SETTINGS = frozenset({"APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"})
+# PYTHON_ENABLE_OPENTELEMETRY lets the Python worker stream its OpenTelemetry logs itself (shared/telemetry.py), so
+# the host does not log them a second time (host.json telemetryMode OpenTelemetry).
+HOST_ONLY_SETTINGS = frozenset(
+    {
+        "APPLICATIONINSIGHTS_CONNECTION_STRING",
+        "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+        "PYTHON_ENABLE_OPENTELEMETRY",
+    }
+)
 
 # The code requires exactly one of each pair (Settings._one_credential_each), so the template sets them in the
 # two opposite branches of one conditional expression, chosen by a parameter.
@@ -445,6 +455,190 @@ def flex_consumption_python(template: Template) -> list[str]:
     return problems
 
 
+# --- The admin's view (issue 13): state tables readable, alerts that reach a person, supported runtimes, clouds ---
+
+# Storage Table Data Reader: read-only data access to the tables (the admin opens the Issues table with it).
+STORAGE_TABLE_DATA_READER = "76199698-9eea-4c19-bc75-cec21354c6b6"
+STATE_READER_PARAM = "stateReaderPrincipalId"
+
+
+def _role_of(template: Template, assignment: Resource) -> str:
+    """The role definition GUID of a role assignment (``subscriptionResourceId(..., <guid>)``), lower case."""
+    role = assignment.get("properties", "roleDefinitionId")
+    if role is None or role.type != "call_expression":
+        raise Unresolvable(f"{assignment.location}: roleDefinitionId must be a resource id of a role definition")
+    arguments = [arg for arg in role.named_children[-1].named_children if arg.type != "comment"]
+    return str(evaluate(template, assignment.file, arguments[-1])).lower()
+
+
+def _symbol_type(template: Template, file: BicepFile, symbol: str) -> str | None:
+    """The resource type a symbolic name stands for in a file (``storage`` → Microsoft.Storage/storageAccounts)."""
+    found = [res for res in template.resources() if res.file is file and res.symbol == symbol]
+    return found[0].type if found else None
+
+
+def _from_root_param(template: Template, file: BicepFile, node: Node, name: str | None = None) -> bool:
+    """The expression's value is a parameter of main.bicep (``name`` if given), passed down unchanged."""
+    sources = trace(template, file, node)
+    return bool(sources) and all(
+        source_file is template.root
+        and source.type == "identifier"
+        and source_file.param(text(source)) is not None
+        and (name is None or text(source) == name)
+        for source_file, source in sources
+    )
+
+
+def admin_reads_state_tables(template: Template) -> list[str]:
+    """The admin named by a parameter gets Storage Table Data Reader on the storage account, nothing more."""
+    problems: list[str] = []
+    granted = []
+    for assignment in template.deployed("Microsoft.Authorization/roleAssignments"):
+        principal = assignment.get("properties", "principalId")
+        if principal is not None and _from_root_param(template, assignment.file, principal, STATE_READER_PARAM):
+            granted.append(assignment)
+    if not granted:
+        return [f"no role assignment gives the admin ({STATE_READER_PARAM}) read access to the state tables"]
+    for assignment in granted:
+        try:
+            role = _role_of(template, assignment)
+        except Unresolvable as error:
+            problems.append(str(error))
+            continue
+        if role != STORAGE_TABLE_DATA_READER:
+            problems.append(f"{assignment.location}: the admin's role must be Storage Table Data Reader (is {role})")
+        scope = assignment.get("scope")
+        scope_type = None if scope is None else _symbol_type(template, assignment.file, text(scope))
+        if scope_type != "Microsoft.Storage/storageAccounts":
+            problems.append(f"{assignment.location}: the admin's role must be scoped to the storage account")
+        if not any(child.type == "if_statement" for child in assignment.node.named_children):
+            problems.append(
+                f"{assignment.location}: must be conditional: an empty {STATE_READER_PARAM} cannot be assigned"
+            )
+    return problems
+
+
+# Each alert the runbook names, as fragments its log query must contain (infra/core/monitor/alerts.bicep).
+REQUIRED_ALERTS: dict[str, tuple[str, ...]] = {
+    "failed runs": ("requests", 'name == "sync_user"', "success == false"),
+    "poison queue": ("traces", "had failed on every try"),
+    "subscription failures": ("traces", "could not create or renew the Graph subscription"),
+    "mass deletion": ("traces", "mass_delete"),  # R11: "an alert is raised instead of deleting"
+}
+
+
+def alert_queries(template: Template) -> list[tuple[Resource, str]]:
+    """Every deployed log alert rule with its query text, evaluated offline."""
+    found = []
+    for rule in template.deployed("Microsoft.Insights/scheduledQueryRules"):
+        all_of = rule.get("properties", "criteria", "allOf")
+        for criterion in [] if all_of is None else all_of.named_children:
+            query = get(criterion, "query")
+            if query is not None:
+                found.append((rule, str(evaluate(template, rule.file, query))))
+    return found
+
+
+def alerts_reach_the_admin(template: Template) -> list[str]:
+    """Failed runs, the poison queue and subscription failures each raise an enabled alert whose action group
+    e-mails the address given as a parameter."""
+    groups = template.deployed("Microsoft.Insights/actionGroups")
+    problems = _require(groups, "action group")
+    for group in groups:
+        receivers = group.get("properties", "emailReceivers")
+        addresses = [
+            address
+            for node in ([] if receivers is None else walk(receivers))
+            if node.type == "object" and (address := get(node, "emailAddress")) is not None
+        ]
+        if not addresses or not all(_from_root_param(template, group.file, address) for address in addresses):
+            problems.append(f"{group.location}: the e-mail receiver's address must be a parameter of main.bicep")
+    try:
+        queries = alert_queries(template)
+    except Unresolvable as error:
+        return [*problems, f"alert queries cannot be read offline: {error}"]
+    for signal, fragments in REQUIRED_ALERTS.items():
+        rules = [rule for rule, query in queries if all(fragment in query for fragment in fragments)]
+        if not rules:
+            problems.append(f"no alert rule for {signal} (a log query with {', '.join(fragments)})")
+        for rule in rules:
+            if not _is(rule.get("properties", "enabled"), True):
+                problems.append(f"{rule.location}: the {signal} alert must be enabled")
+            targets = rule.get("properties", "actions", "actionGroups")
+            items = [] if targets is None else [item for item in targets.named_children if item.type != "comment"]
+            symbols = [text(item).removesuffix(".id") for item in items if text(item).endswith(".id")]
+            if (
+                not items
+                or len(symbols) != len(items)
+                or not all(
+                    _symbol_type(template, rule.file, symbol) == "Microsoft.Insights/actionGroups" for symbol in symbols
+                )
+            ):
+                problems.append(f"{rule.location}: the {signal} alert must notify the action group")
+    return problems
+
+
+# Python versions the Flex Consumption plan runs (https://learn.microsoft.com/azure/azure-functions/flex-consumption-plan).
+FLEX_CONSUMPTION_PYTHON = frozenset({"3.10", "3.11", "3.12"})
+
+
+def _allowed_values(decl: Node) -> list[Any] | None:
+    """The values of a declaration's ``@allowed([...])`` decorator; None without one."""
+    previous = decl.prev_named_sibling
+    if previous is None or previous.type != "decorators":
+        return None
+    for decorator in previous.named_children:
+        call = decorator.named_children[0]
+        function = call.child_by_field_name("function") if call.type == "call_expression" else None
+        if function is not None and text(function) == "allowed":
+            (array,) = call.named_children[-1].named_children
+            return [literal(item) for item in array.named_children if item.type != "comment"]
+    return None
+
+
+def python_versions_allowed(template: Template) -> list[str]:
+    """Every ``pythonVersion`` parameter allows only versions Flex Consumption runs, the tested one among them."""
+    tested = f"{sys.version_info.major}.{sys.version_info.minor}"
+    problems: list[str] = []
+    declared = [(file, file.param("pythonVersion")) for file in template.files.values()]
+    declared = [(file, decl) for file, decl in declared if decl is not None]
+    if not declared:
+        return ["no pythonVersion parameter found"]
+    for file, decl in declared:
+        allowed = _allowed_values(decl)
+        here = where(file.path, decl)
+        if allowed is None:
+            problems.append(f"{here}: pythonVersion needs @allowed with the versions Flex Consumption runs")
+            continue
+        unsupported = sorted(str(v) for v in allowed if v not in FLEX_CONSUMPTION_PYTHON)
+        if unsupported:
+            problems.append(f"{here}: Flex Consumption does not run Python {', '.join(unsupported)}")
+        if tested not in allowed:
+            problems.append(f"{here}: @allowed must include {tested}, the version the project is tested on")
+    return problems
+
+
+# Endpoint suffixes of Azure's global cloud: a template that writes them out cannot deploy to another cloud.
+PUBLIC_CLOUD_SUFFIXES = ("core.windows.net", "vault.azure.net", "azurewebsites.net")
+
+
+def cloud_neutral_endpoints(template: Template) -> list[str]:
+    """No Azure endpoint suffix is written out; STORAGE_ENDPOINT_SUFFIX is the deployment cloud's own."""
+    problems: list[str] = []
+    for file in template.files.values():
+        for node in walk(file.root):
+            if node.type == "string" and any(suffix in text(node) for suffix in PUBLIC_CLOUD_SUFFIXES):
+                problems.append(f"{where(file.path, node)}: {text(node)[:60]} hard-codes a global-cloud endpoint")
+    try:
+        found = [setting for setting in app_settings(template) if setting.name == "STORAGE_ENDPOINT_SUFFIX"]
+    except Unresolvable as error:
+        return [*problems, f"app settings cannot be read offline: {error}"]
+    sources = [source for setting in found for _, source in trace(template, setting.file, setting.value)]
+    if not sources or not all(text(source) == "environment().suffixes.storage" for source in sources):
+        problems.append("STORAGE_ENDPOINT_SUFFIX must be environment().suffixes.storage (the cloud deployed into)")
+    return problems
+
+
 SECURITY_RULES: dict[str, Callable[[Template], list[str]]] = {
     "https_only": https_only,
     "minimum_tls": minimum_tls,
@@ -458,4 +652,8 @@ SECURITY_RULES: dict[str, Callable[[Template], list[str]]] = {
     "monitoring_entra_only": monitoring_entra_only,
     "data_roles_assigned": data_roles_assigned,
     "flex_consumption_python": flex_consumption_python,
+    "admin_reads_state_tables": admin_reads_state_tables,
+    "alerts_reach_the_admin": alerts_reach_the_admin,
+    "python_versions_allowed": python_versions_allowed,
+    "cloud_neutral_endpoints": cloud_neutral_endpoints,
 }

@@ -14,7 +14,7 @@ from tests.infra.rules import ERP_HOOK_ROUTE, HOST_ONLY_SETTINGS, LIFECYCLE_ROUT
 DOC = REPO_ROOT / "docs" / "deploy.md"
 
 # Shell variables the walkthrough defines itself (not settings).
-SHELL_VARIABLES = frozenset({"APP_ID"})
+SHELL_VARIABLES = frozenset({"APP_ID", "SP_OBJECT_ID", "NEW_SECRET"})
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +30,19 @@ def real_template() -> Template:
 @pytest.mark.parametrize(
     "step",
     [
-        "Calendars.ReadWrite",  # application permission (issue 5)
-        "admin-consent",  # tenant-wide admin consent
-        "New-ApplicationAccessPolicy",  # restrict the app to the synced mailboxes
-        "-AccessRight RestrictAccess",
+        "Calendars.ReadWrite",  # the permission the sync needs (issue 5)
+        # RBAC for Applications in Exchange Online, scoped to the synced mailboxes (issue 13)
+        "New-ManagementScope",
+        "-RecipientRestrictionFilter",
+        "New-ServicePrincipal -AppId",
+        "-ObjectId <SP_OBJECT_ID>",
+        '-Role "Application Calendars.ReadWrite"',
+        "-CustomResourceScope",
+        "Test-ServicePrincipalAuthorization",
+        "stateReaderPrincipalId",  # the admin reads the state tables (issue 13)
+        "alertEmailAddress",  # alerts to the admin (issue 13)
+        ".funcignore",
+        "## Runbook",
         "azd up",
         "az deployment group create",
         "az keyvault secret set",  # what to put in Key Vault
@@ -74,3 +83,45 @@ def test_deploy_doc_names_only_real_routes(doc: str) -> None:
     """The doc names exactly the app's three HTTP routes and no other /api/ path."""
     routes = set(re.findall(r"/api/[a-z/]+[a-z]", doc))
     assert routes == {NOTIFICATION_ROUTE, LIFECYCLE_ROUTE, ERP_HOOK_ROUTE}
+
+
+def _code_blocks(doc: str) -> str:
+    return "\n".join(re.findall(r"```[a-z]*\n(.*?)```", doc, flags=re.DOTALL))
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "New-ApplicationAccessPolicy",  # replaced by RBAC for Applications; Microsoft asks for no new ones
+        "admin-consent",  # a tenant-wide grant would cover every mailbox, whatever the Exchange scope says
+        "ef54d2bf-783f-4e0f-bca1-3210c0444d99",  # Graph's application role Calendars.ReadWrite in Entra ID
+    ],
+)
+def test_deploy_doc_never_tells_the_admin_to_grant_tenant_wide_access(doc: str, command: str) -> None:
+    """No command of the walkthrough grants Calendars.ReadWrite tenant-wide or creates an access policy."""
+    assert command not in _code_blocks(doc)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        "expiring client secret",
+        "revoked permission",
+        "throttling (429)",
+        "a halted mass deletion (r11)",
+        "the poison queue",
+        "a lost delta token",
+        "cannot be synced (r2)",
+    ],
+)
+def test_runbook_covers_each_failure_issue_13_names(doc: str, failure: str) -> None:
+    """The runbook has a section for each failure the admin may meet."""
+    runbook = doc[doc.index("## Runbook") :].lower()
+    assert f"### {failure}" in runbook or any(
+        line.startswith("### ") and failure in line for line in runbook.splitlines()
+    )
+
+
+def test_doc_says_how_to_release_a_halted_deletion(doc: str) -> None:
+    """R11: what the admin sees and how to let the deletions through (the status page's Release action)."""
+    assert "status page's **Release** action" in " ".join(doc.split())

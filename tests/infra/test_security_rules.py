@@ -37,6 +37,8 @@ class Broken:
 FA = "app/function-app.bicep"
 ST = "core/storage/storage-account.bicep"
 KV = "core/security/key-vault.bicep"
+RB = "app/rbac.bicep"
+AL = "core/monitor/alerts.bicep"
 
 BROKEN = [
     Broken("https_only", "site-http", lambda: edited(FA, "httpsOnly: true", "httpsOnly: false"), "httpsOnly"),
@@ -214,8 +216,108 @@ BROKEN = [
     Broken(
         "flex_consumption_python",
         "other-python",
-        lambda: edited("main.bicep", "pythonVersion: '3.11'", "pythonVersion: '3.10'"),
+        lambda: edited("main.bicep", "param pythonVersion string = '3.11'", "param pythonVersion string = '3.12'"),
         "runtime must be python",
+    ),
+    Broken(
+        "admin_reads_state_tables",
+        "contributor-instead-of-reader",
+        lambda: edited(
+            RB,
+            "storageTableDataReader: '76199698-9eea-4c19-bc75-cec21354c6b6'",
+            "storageTableDataReader: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'",
+        ),
+        "must be Storage Table Data Reader",
+    ),
+    Broken(
+        "admin_reads_state_tables",
+        "not-wired-from-main",
+        lambda: edited("main.bicep", "    stateReaderPrincipalId: stateReaderPrincipalId\n", ""),
+        "no role assignment gives the admin",
+    ),
+    Broken(
+        "admin_reads_state_tables",
+        "unconditional",
+        lambda: edited(RB, "= if (!empty(stateReaderPrincipalId)) {", "= {"),
+        "must be conditional",
+    ),
+    Broken(
+        "admin_reads_state_tables",
+        "scoped-to-key-vault",
+        lambda: edited(
+            RB,
+            "roles.storageTableDataReader)\n  scope: storage",
+            "roles.storageTableDataReader)\n  scope: vault",
+        ),
+        "scoped to the storage account",
+    ),
+    Broken(
+        "alerts_reach_the_admin",
+        "no-poison-alert",
+        lambda: edited(AL, "query: queries.poisonQueue", "query: queries.failedRuns"),
+        "no alert rule for poison queue",
+    ),
+    Broken(
+        "alerts_reach_the_admin",
+        "hard-coded-address",
+        lambda: edited(AL, "emailAddress: alertEmailAddress", "emailAddress: 'ops@example.com'"),
+        "must be a parameter",
+    ),
+    Broken(
+        "alerts_reach_the_admin",
+        "alert-without-action",
+        lambda: edited(
+            AL,
+            "threshold: failedRunsPerHour\n"
+            + "          failingPeriods: {\n            numberOfEvaluationPeriods: 1\n"
+            + "            minFailingPeriodsToAlert: 1\n          }\n        }\n      ]\n    }\n"
+            + "    autoMitigate: true\n    actions: {\n      actionGroups: [\n        actionGroup.id\n      ]",
+            "threshold: failedRunsPerHour\n"
+            + "          failingPeriods: {\n            numberOfEvaluationPeriods: 1\n"
+            + "            minFailingPeriodsToAlert: 1\n          }\n        }\n      ]\n    }\n"
+            + "    autoMitigate: true\n    actions: {\n      actionGroups: [\n      ]",
+        ),
+        "failed runs alert must notify the action group",
+    ),
+    Broken(
+        "alerts_reach_the_admin",
+        "subscription-alert-disabled",
+        lambda: edited(
+            AL,
+            "only through the 15-minute safety net. See the runbook in docs/deploy.md.'\n"
+            + "    severity: 2\n    enabled: true",
+            "only through the 15-minute safety net. See the runbook in docs/deploy.md.'\n"
+            + "    severity: 2\n    enabled: false",
+        ),
+        "subscription failures alert must be enabled",
+    ),
+    Broken(
+        "python_versions_allowed",
+        "unsupported-version",
+        lambda: edited(FA, "@allowed([\n  '3.10'", "@allowed([\n  '3.9'\n  '3.10'"),
+        "does not run Python 3.9",
+    ),
+    Broken(
+        "python_versions_allowed",
+        "tested-version-missing",
+        lambda: edited("main.bicep", "  '3.10'\n  '3.11'\n  '3.12'\n", "  '3.10'\n  '3.12'\n"),
+        "must include 3.11",
+    ),
+    Broken(
+        "cloud_neutral_endpoints",
+        "hard-coded-storage-suffix",
+        lambda: edited(
+            "main.bicep",
+            "STORAGE_ENDPOINT_SUFFIX: environment().suffixes.storage",
+            "STORAGE_ENDPOINT_SUFFIX: 'core.windows.net'",
+        ),
+        "STORAGE_ENDPOINT_SUFFIX must be environment()",
+    ),
+    Broken(
+        "cloud_neutral_endpoints",
+        "hard-coded-blob-url",
+        lambda: appended(ST, "output blobUrl string = 'https://${storage.name}.blob.core.windows.net/'"),
+        "hard-codes a global-cloud endpoint",
     ),
 ]
 

@@ -85,7 +85,9 @@ async def test_notification_queues_one_sync_for_the_subscription_owner(
     body["value"].append(body["value"][0])  # two notifications for one user: one sync
     answer = await handlers.graph_notification(stack.services, body=json.dumps(body).encode(), validation_token=None)
     assert answer.status == 202
-    assert await _messages(azurite_connection_string, queue_name) == [{"userId": "U-ANN", "reason": "notification"}]
+    [message] = await _messages(azurite_connection_string, queue_name)
+    assert (message["userId"], message["reason"]) == ("U-ANN", "notification")
+    assert message["correlationId"]  # carried to the run's log record (tests/app/test_telemetry.py)
 
 
 async def test_wrong_client_state_is_ignored(stack: Stack, queue_name: str, azurite_connection_string: str) -> None:
