@@ -18,7 +18,11 @@ from shared.composition import Services
 from shared.queueing import SyncRequest
 from shared.safe_log import safe_text
 from shared.state.model import Issue, IssueKind
+from shared.sync.leave import MASS_DELETE_ISSUE as LEAVE_MASS_DELETE_ISSUE
 from shared.telemetry import current_correlation_id
+
+# R11: the halted deletions a person may release: the activities' and the leave events'.
+RELEASABLE = frozenset({MASS_DELETE_ISSUE, LEAVE_MASS_DELETE_ISSUE})
 
 MAX_ID_CHARS = 512
 
@@ -34,7 +38,7 @@ async def perform(services: Services, admin: Admin, form: Mapping[str, str]) -> 
         await _queue(services, user_id, "admin")
         return f"A sync of {user_id} is queued."
     if action == "release":
-        return await _release(services, admin, user_id)
+        return await _release(services, admin, user_id, form.get("key", MASS_DELETE_ISSUE))
     if action == "retry":
         issue = await _open_issue(services, user_id, form.get("key", ""))
         if issue is None or issue.kind not in RETRYABLE:
@@ -44,8 +48,10 @@ async def perform(services: Services, admin: Admin, form: Mapping[str, str]) -> 
     return "Nothing done: unknown action."
 
 
-async def _release(services: Services, admin: Admin, user_id: str) -> str:
-    halted = await _open_issue(services, user_id, MASS_DELETE_ISSUE)
+async def _release(services: Services, admin: Admin, user_id: str, key: str) -> str:
+    if key not in RELEASABLE:
+        return "Nothing done: that is not a halted deletion."
+    halted = await _open_issue(services, user_id, key)
     if halted is None or halted.kind is not IssueKind.MASS_DELETE:
         return f"Nothing to release: {user_id} has no halted deletion waiting."
     now = services.clock()

@@ -147,7 +147,7 @@ def _issue_rows(issues: Sequence[Issue], view: StatusView, token: str, *, extra:
             )
         elif extra == "release":
             cells.append(
-                _button(token, "Release the deletion", "release", user=issue.user_id)
+                _button(token, "Release the deletion", "release", user=issue.user_id, key=issue.key)
                 if issue.kind is IssueKind.MASS_DELETE
                 else '<span class="muted">released: the next run lets the removals through</span>'
             )

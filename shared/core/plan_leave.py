@@ -58,6 +58,8 @@ class LeaveRunInput:
     events: Sequence[DeltaEntry] = ()
     # R4: the first read of the leave feed (a snapshot) never deletes anything.
     erp_initial: bool = False
+    # R11: a person released the halted removal of these leave events (status page): let it through once.
+    removals_released: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ def plan_leave(run: LeaveRunInput) -> LeavePlan:
         link = by_key.get(leave_key(leave_id))
         actions.extend(_decide(run, leave_id, run.requests.get(leave_id), link, events.get(leave_id, [])))
     halted = _mass_removal(run.policy, run.links, actions)
-    if halted:
+    if halted and not run.removals_released:
         return LeavePlan(halted=halted)
     return LeavePlan(actions=tuple(actions))
 

@@ -42,6 +42,8 @@ class RunContext:
     mailbox: str
     report: RunReport
     open_issue_keys: set[str]
+    # R11: halted mass deletions a person released (status page); their removals go through once.
+    released_keys: set[str] = field(default_factory=set)
     links: dict[str, Link] = field(default_factory=dict)
     users: list[ErpUser] | None = None
     facilities: list[Facility] | None = None

@@ -85,11 +85,19 @@ class SyncEngine:
         open_issues = list(await ports.state.open_issues(user_id))
         open_keys = {issue.key for issue in open_issues}
         # R11: a person released the halted mass deletion (status page): this run lets its removals through once.
-        released = any(i.key == MASS_DELETE_ISSUE and i.kind is IssueKind.RELEASED for i in open_issues)
+        released_keys = {i.key for i in open_issues if i.kind is IssueKind.RELEASED}
+        released = MASS_DELETE_ISSUE in released_keys
         user = await self._syncable_user(user_id, report, open_keys)
         if user is None:
             return
-        run = RunContext(ports=ports, user=user, mailbox=user.email or "", report=report, open_issue_keys=open_keys)
+        run = RunContext(
+            ports=ports,
+            user=user,
+            mailbox=user.email or "",
+            report=report,
+            open_issue_keys=open_keys,
+            released_keys=released_keys,
+        )
         try:
             read = await inputs.m365_changes(ports, run.mailbox, now, ports.policy.window_days)
         except GraphMailboxUnavailable:

@@ -79,6 +79,7 @@ async def sync_leave(
             requests=requests,
             events=changed,
             erp_initial=read_feed and cursor is None,
+            removals_released=MASS_DELETE_ISSUE in run.released_keys,
         )
     )
     if the_plan.halted:

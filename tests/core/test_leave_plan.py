@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -246,6 +247,10 @@ def test_R11_most_leave_removed_at_once_halts_the_leave_plan() -> None:
     assert result.halted is not None
     assert "R11" in result.halted
     assert result.actions == ()
+
+    released = plan_leave(dataclasses.replace(run(requests, links=tuple(links)), removals_released=True))
+    assert released.halted is None  # a person released it on the status page: the removals go through once
+    assert len(released.actions) == 6
 
 
 def test_R4_leave_that_ended_long_ago_is_not_put_on_the_calendar() -> None:

@@ -177,3 +177,17 @@ async def test_retry_queues_the_user_and_keeps_the_item_open_until_it_syncs(stac
     missing = await post(stack, {"token": token, "action": "retry", "user": "U-ANN", "key": "item|E9|"})
     assert "Nothing to retry" in missing.body
     assert queued(stack) == [("U-ANN", "admin-retry")]
+
+
+async def test_a_halted_leave_removal_can_be_released_too_and_nothing_else_can(stack: Stack) -> None:
+    """R11: most of a user's leave events gone at once halts as its own row; the page releases it like the
+    activities' one, and refuses to 'release' any other kind of row."""
+    await issue(stack, "U-ANN", "leave-mass-delete", IssueKind.MASS_DELETE, "6 of 7 leave events gone at once")
+    await issue(stack, "U-ANN", "item|E2|", IssueKind.REFUSED_ITEM, "the ERP refused")
+    token = token_of(await post(stack, {"key": KEY}))
+    answer = await post(stack, {"token": token, "action": "release", "user": "U-ANN", "key": "leave-mass-delete"})
+    assert "is released" in answer.body
+    refused = await post(stack, {"token": token, "action": "release", "user": "U-ANN", "key": "item|E2|"})
+    assert "not a halted deletion" in refused.body
+    kinds = {i.key: i.kind for i in await stack.services.state.open_issues("U-ANN")}
+    assert kinds == {"leave-mass-delete": IssueKind.RELEASED, "item|E2|": IssueKind.REFUSED_ITEM}
