@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from azure.core.credentials_async import AsyncTokenCredential
@@ -211,19 +211,7 @@ class GraphCalendar:
         query = InstancesRequestBuilder.InstancesRequestBuilderGetQueryParameters(
             start_date_time=_utc(start), end_date_time=_utc(end), expand=[_STAMP_EXPAND], top=self._page_size
         )
-        config = RequestConfiguration(query_parameters=query, headers=_headers())
-        page = await _call(lambda: builder.get(request_configuration=config))
-        found: list[M365Event] = []
-        while page is not None:
-            found.extend(event_from_graph(e) for e in page.value or [])
-            if not page.odata_next_link:
-                break
-            next_builder = builder.with_url(page.odata_next_link)
-            next_config: RequestConfiguration[InstancesRequestBuilder.InstancesRequestBuilderGetQueryParameters] = (
-                RequestConfiguration(headers=_headers())
-            )
-            page = await _call(lambda b=next_builder, c=next_config: b.get(request_configuration=c))  # type: ignore[misc]
-        return tuple(found)
+        return await _every_page(builder, RequestConfiguration(query_parameters=query, headers=_headers()))
 
     async def events_by_ical_uid(self, mailbox: str, ical_uid: str) -> Sequence[M365Event]:
         """``GET /users/{m}/events?$filter=iCalUId eq '…'`` (page "List events"), every page, stamp expanded."""
@@ -231,19 +219,7 @@ class GraphCalendar:
         query = EventsRequestBuilder.EventsRequestBuilderGetQueryParameters(
             filter=f"iCalUId eq '{ical_uid.replace(chr(39), chr(39) * 2)}'", expand=[_STAMP_EXPAND]
         )
-        config = RequestConfiguration(query_parameters=query, headers=_headers())
-        page = await _call(lambda: builder.get(request_configuration=config))
-        found: list[M365Event] = []
-        while page is not None:
-            found.extend(event_from_graph(e) for e in page.value or [])
-            if not page.odata_next_link:
-                break
-            next_builder = builder.with_url(page.odata_next_link)
-            next_config: RequestConfiguration[EventsRequestBuilder.EventsRequestBuilderGetQueryParameters] = (
-                RequestConfiguration(headers=_headers())
-            )
-            page = await _call(lambda b=next_builder, c=next_config: b.get(request_configuration=c))  # type: ignore[misc]
-        return tuple(found)
+        return await _every_page(builder, RequestConfiguration(query_parameters=query, headers=_headers()))
 
     async def respond(self, mailbox: str, event_id: str, response: str) -> None:
         """accept / tentativelyAccept / decline with ``sendResponse: false`` (pages "event: accept", "event:
@@ -303,6 +279,20 @@ class GraphCalendar:
 
 def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+async def _every_page(builder: Any, config: Any) -> tuple[M365Event, ...]:
+    """Every event of a listing (``instances``, ``events``), following ``@odata.nextLink`` to the end."""
+    page = await _call(lambda: builder.get(request_configuration=config))
+    found: list[M365Event] = []
+    while page is not None:
+        found.extend(event_from_graph(e) for e in page.value or [])
+        if not page.odata_next_link:
+            break
+        next_builder: Any = builder.with_url(page.odata_next_link)
+        next_config: Any = RequestConfiguration(headers=_headers())
+        page = await _call(lambda b=next_builder, c=next_config: b.get(request_configuration=c))  # type: ignore[misc]
+    return tuple(found)
 
 
 def _delta_entry(event: Event) -> DeltaEntry:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -51,6 +51,7 @@ from shared.state import entities as ent
 from shared.state import rows
 from shared.state.housekeeping import TableHousekeeping
 from shared.state.keys import prefix_range
+from shared.state.leases import TableLeases
 from shared.state.meetings import TableMeetings
 from shared.state.model import DeltaCursor, ErpCursor, Issue, JobRecord, Lease, RunRecord, SubscriptionRecord
 from shared.state.port import StateStore
@@ -58,7 +59,6 @@ from shared.state.runs import TableRuns
 from shared.state.transactions import Operation, submit
 
 _PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9]{0,49}")
-_ATTEMPTS = 5  # lease insert/take-over rounds; each round ends or someone else won
 # Read-modify-write rounds of an issue upsert: each round at least one contender wins, so this many
 # workers recording the same issue at once all get counted.
 _ISSUE_ATTEMPTS = 16
@@ -76,6 +76,7 @@ class TableStateStore:
         self._cursors = service.get_table_client(f"{prefix}Cursors")
         self._subscriptions = service.get_table_client(f"{prefix}Subscriptions")
         self._leases = service.get_table_client(f"{prefix}Leases")
+        self._lease_rows = TableLeases(self._leases)
         self._issues = service.get_table_client(f"{prefix}Issues")
         self._replays = service.get_table_client(f"{prefix}Replays")
         self._meeting_table = service.get_table_client(f"{prefix}Meetings")
@@ -271,72 +272,19 @@ class TableStateStore:
     async def delete_subscription(self, subscription_id: str) -> None:
         await rows.delete(self._subscriptions, *ent.subscription_keys(subscription_id))
 
-    # --- leases ------------------------------------------------------------------------------------
+    # --- leases (shared.state.leases) -----------------------------------------------------------------
 
     async def acquire_lease(self, user_id: str, *, owner: str, now: datetime, ttl_seconds: float) -> Lease | None:
-        """The lease when free or expired (``expires_at <= now``), else None, even for the same owner."""
-        lease = Lease(user_id=user_id, owner=owner, expires_at=now + timedelta(seconds=ttl_seconds))
-        entity = ent.lease_entity(lease)
-        for _ in range(_ATTEMPTS):
-            try:
-                created = await self._leases.create_entity(entity)
-                return lease.model_copy(update={"etag": str(created["etag"])})
-            except ResourceExistsError:
-                pass
-            stored = await rows.get(self._leases, *ent.lease_keys(user_id))
-            if stored is None:
-                continue  # released between our insert and our read: try the insert again
-            if ent.from_table_datetime(stored["expires_at"]) > ent.to_utc(now, what="now"):
-                return None
-            try:
-                replaced = await self._leases.update_entity(
-                    entity,
-                    mode=UpdateMode.REPLACE,
-                    etag=ent.etag_of(stored),
-                    match_condition=MatchConditions.IfNotModified,
-                )
-            except ResourceModifiedError:
-                return None  # another worker took the expired lease over first
-            except ResourceNotFoundError:
-                continue
-            return lease.model_copy(update={"etag": str(replaced["etag"])})
-        return None
+        return await self._lease_rows.acquire_lease(user_id, owner=owner, now=now, ttl_seconds=ttl_seconds)
 
     async def renew_lease(self, lease: Lease, *, now: datetime, ttl_seconds: float) -> Lease | None:
-        """Replace the lease with a later expiry on condition of its ETag; None when it was lost meanwhile."""
-        if lease.etag is None:
-            return None  # cannot prove it is still ours
-        renewed = lease.model_copy(update={"expires_at": now + timedelta(seconds=ttl_seconds), "etag": None})
-        try:
-            replaced = await self._leases.update_entity(
-                ent.lease_entity(renewed),
-                mode=UpdateMode.REPLACE,
-                etag=lease.etag,
-                match_condition=MatchConditions.IfNotModified,
-            )
-        except (ResourceModifiedError, ResourceNotFoundError):
-            return None  # released, or expired and taken over by another worker
-        return renewed.model_copy(update={"etag": str(replaced["etag"])})
+        return await self._lease_rows.renew_lease(lease, now=now, ttl_seconds=ttl_seconds)
 
     async def get_lease(self, user_id: str) -> Lease | None:
-        stored = await rows.get(self._leases, *ent.lease_keys(user_id))
-        return None if stored is None else ent.lease_from_entity(stored, ent.etag_of(stored))
+        return await self._lease_rows.get_lease(user_id)
 
     async def release_lease(self, lease: Lease) -> None:
-        """Give the lease up; a lease that expired and was taken over by another worker is left alone."""
-        partition, row = ent.lease_keys(lease.user_id)
-        etag = lease.etag
-        if etag is None:
-            stored = await rows.get(self._leases, partition, row)
-            if stored is None or stored["owner"] != lease.owner:
-                return
-            etag = ent.etag_of(stored)
-        try:
-            await self._leases.delete_entity(
-                partition_key=partition, row_key=row, etag=etag, match_condition=MatchConditions.IfNotModified
-            )
-        except (ResourceModifiedError, ResourceNotFoundError):
-            return
+        await self._lease_rows.release_lease(lease)
 
     # --- issues ------------------------------------------------------------------------------------
 
