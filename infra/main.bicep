@@ -117,6 +117,8 @@ param syncConflictCategory string = 'Sync conflict'
 param syncIncludeCategories array = []
 @description('App roles or group object ids whose members may open the status page (/api/status) after signing in.')
 param statusPageAdmins array = []
+@description('Application (client) id of the app registration admins sign in with (App Service authentication), not the Graph app. Empty: no sign-in, the status page answers 401.')
+param statusPageClientId string = ''
 param syncExcludeCategories array = []
 @allowed([
   'skip'
@@ -172,6 +174,8 @@ var secretNames = {
   graphClientState: 'graph-client-state'
   erpApiKey: 'erp-api-key'
   erpHookSecret: 'erp-hook-secret'
+  // The client secret of the status page's sign-in app registration (only with statusPageClientId).
+  statusPageClientSecret: 'status-page-client-secret'
 }
 
 // Non-secret settings the code reads (shared/settings.py). Numbers and lists are written the way
@@ -313,6 +317,7 @@ module functionApp 'app/function-app.bicep' = {
     pythonVersion: pythonVersion
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
+    statusPageClientId: statusPageClientId
   }
 }
 

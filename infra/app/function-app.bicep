@@ -46,6 +46,9 @@ param instanceMemoryMB int = 2048
 @maxValue(1000)
 param maximumInstanceCount int = 100
 
+@description('Application (client) id of the app registration admins sign in with to open the status page (App Service authentication). Empty: sign-in not configured.')
+param statusPageClientId string = ''
+
 resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
 }
@@ -118,8 +121,57 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       callbackSettings,
       secretSettings,
       graphCredentialSettings,
-      hostOnlySettings
+      hostOnlySettings,
+      signInSettings
     )
+  }
+
+  // App Service authentication: Entra ID sign-in for the status page, which admits people by the roles or groups
+  // in STATUS_PAGE_ADMINS (shared/admin/auth.py). Not configured (no statusPageClientId): no sign-in, and the page
+  // answers 401 to everyone. Docs: docs/deploy.md, "Sign-in for the status page".
+  resource authSettings 'config' = if (statusPageSignIn) {
+    name: 'authsettingsV2'
+    // The client secret's setting must exist before authentication is turned on.
+    dependsOn: [
+      appSettings
+    ]
+    properties: {
+      platform: {
+        enabled: true
+      }
+      globalValidation: {
+        // Graph and the ERP cannot sign in, and /api/health is anonymous: requests without a session reach the
+        // app, each webhook checks its caller itself and the status page answers them 401.
+        requireAuthentication: false
+        unauthenticatedClientAction: 'AllowAnonymous'
+      }
+      httpSettings: {
+        requireHttps: true
+      }
+      identityProviders: {
+        azureActiveDirectory: {
+          enabled: true
+          registration: {
+            clientId: statusPageClientId
+            // A client secret (Key Vault reference): without one, sign-in would use the implicit grant flow, which
+            // Microsoft does not recommend.
+            clientSecretSettingName: signInSecretSettingName
+            openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+          }
+          validation: {
+            allowedAudiences: [
+              statusPageClientId
+            ]
+          }
+        }
+      }
+      login: {
+        // The app reads only the signed-in person's claims (X-MS-CLIENT-PRINCIPAL), never their tokens.
+        tokenStore: {
+          enabled: false
+        }
+      }
+    }
   }
 }
 
@@ -157,6 +209,13 @@ var hostOnlySettings = {
   // The worker streams its own OpenTelemetry logs (shared/telemetry.py); the host does not log them again.
   PYTHON_ENABLE_OPENTELEMETRY: 'true'
 }
+
+// Read by App Service authentication, set only when the status page's sign-in is configured: the client secret of
+// the sign-in app registration (not the Graph app's), as a Key Vault reference like the other secrets.
+var statusPageSignIn = !empty(statusPageClientId)
+var signInSecretSettingName = 'MICROSOFT_PROVIDER_AUTHENTICATION_SECRET'
+var signInSecretReference = '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${secretNames.statusPageClientSecret}/)'
+var signInSettings = statusPageSignIn ? { MICROSOFT_PROVIDER_AUTHENTICATION_SECRET: signInSecretReference } : {}
 
 output name string = functionApp.name
 output defaultHostName string = functionApp.properties.defaultHostName

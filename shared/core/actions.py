@@ -162,6 +162,14 @@ class Demote:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Rebind:
+    """R10: the owner's copy was replaced by a new copy of the same meeting (taken off and invited again):
+    the link follows the new event (``link`` already names it), so nothing is voided or created."""
+
+    link: Link
+
+
+@dataclass(frozen=True, kw_only=True)
 class Skip:
     """A change deliberately not synced, with the rule that says so (shown in run summaries)."""
 
@@ -187,6 +195,7 @@ Action = (
     | AnswerInOutlook
     | RetireCopy
     | Demote
+    | Rebind
     | Skip
 )
 

@@ -64,6 +64,7 @@ class LinkChanges(TypedDict, total=False):
 
     state: LinkState
     role: LinkRole
+    event_id: str | None
     m365_fields: Fingerprint
     erp_fields: Fingerprint
     m365_change_key: str | None

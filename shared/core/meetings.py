@@ -21,7 +21,7 @@ from typing import TypedDict
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from shared.core.activities import Activity, ActivityPatch, Participant, ParticipantKind, Response
+from shared.core.activities import Activity, ActivityFields, ActivityPatch, Participant, ParticipantKind, Response
 
 
 class LinkRole(StrEnum):
@@ -95,10 +95,12 @@ def participant_answer(activity: Activity, user_id: str, mailbox: str) -> str | 
     return "none" if user_id in activity.registered_user_ids else None
 
 
-def with_answer(activity: Activity, *, user_id: str, mailbox: str, name: str, response: str) -> ActivityPatch:
-    """The participants of ``activity`` with this person's row answering ``response`` (added when missing)."""
+def _answered(
+    participants: tuple[Participant, ...], *, user_id: str, mailbox: str, name: str, response: str
+) -> tuple[Participant, ...]:
+    """``participants`` with this person's row answering ``response`` (added when missing)."""
     erp_response = _TO_ERP.get(response, Response.NONE)
-    rows = list(activity.participants)
+    rows = list(participants)
     for i, participant in enumerate(rows):
         if _is_me(participant, user_id, mailbox):
             rows[i] = participant.model_copy(update={"response": erp_response})
@@ -113,7 +115,21 @@ def with_answer(activity: Activity, *, user_id: str, mailbox: str, name: str, re
                 response=erp_response,
             )
         )
+    return tuple(rows)
+
+
+def with_answer(activity: Activity, *, user_id: str, mailbox: str, name: str, response: str) -> ActivityPatch:
+    """The participants of ``activity`` with this person's row answering ``response`` (added when missing)."""
+    rows = _answered(activity.participants, user_id=user_id, mailbox=mailbox, name=name, response=response)
     registered = activity.registered_user_ids
     if user_id != activity.owner_id and user_id not in registered:
         registered = (*registered, user_id)
-    return ActivityPatch(participants=tuple(rows), registered_user_ids=registered)
+    return ActivityPatch(participants=rows, registered_user_ids=registered)
+
+
+def fields_with_answer(
+    fields: ActivityFields, *, user_id: str, mailbox: str, name: str, response: str
+) -> ActivityFields:
+    """A new activity whose owner answered a meeting someone outside organises: their row says so (R27)."""
+    rows = _answered(fields.participants, user_id=user_id, mailbox=mailbox, name=name, response=response)
+    return fields.model_copy(update={"participants": rows})

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from shared.core.actions import Action, CreateActivity, DetachLink, Relink, Remember, Skip, UpdateActivity, VoidActivity
+from shared.core.actions import (
+    Action,
+    AnswerInErp,
+    CreateActivity,
+    DetachLink,
+    Relink,
+    Remember,
+    Skip,
+    UpdateActivity,
+    VoidActivity,
+)
 from shared.core.fingerprint import changed_fields, fingerprint
 from shared.core.guards import why_not_create_activity
 from shared.core.items import ItemKind, Side
@@ -13,6 +23,7 @@ from shared.core.leave import is_leave_key
 from shared.core.links import Link, LinkState
 from shared.core.m365 import DeltaEntry, EventType, M365Event
 from shared.core.mapping import item_from_event
+from shared.core.meetings import ANSWERS, answer
 from shared.core.plan_copies import new_meeting_event
 from shared.core.policy import PrivateEvents, SyncPolicy
 from shared.core.run import RunInput, Ways
@@ -40,6 +51,7 @@ def m365_side(run: RunInput, entry: DeltaEntry, link: Link | None, ways: Ways) -
         if ways.to_erp and link.activity_id and not run.m365_initial:
             yield VoidActivity(link=link, reason="declined" if event.response == "declined" else "cancelled")
         return
+    yield from own_answer(event, link, ways)
     item = item_from_event(event, kind=link.kind, conflict_category=run.policy.conflict_category)
     changed = changed_fields(fingerprint(item), link.m365_fields)
     if not changed:
@@ -49,6 +61,13 @@ def m365_side(run: RunInput, entry: DeltaEntry, link: Link | None, ways: Ways) -
         yield Remember(link=link, event=event)
         return
     yield UpdateActivity(link=link, event=event, item=item, fields=owned)
+
+
+def own_answer(event: M365Event, link: Link, ways: Ways) -> Iterator[Action]:
+    """R27: the owner of a meeting someone outside organises answers it too; their row takes that answer."""
+    mine = answer(event.response)
+    if ways.to_erp and not event.is_organizer and mine in ANSWERS and mine != (link.response or "none"):
+        yield AnswerInErp(link=link, response=mine)
 
 
 def ended_for_owner(event: M365Event) -> bool:
@@ -85,12 +104,17 @@ def new_event(run: RunInput, event: M365Event, ways: Ways) -> Iterator[Action]:
         if decided is not None:
             yield decided
             return
-    yield from create_activity(run, event, ways)
+    yield from create_activity(run.policy, event, ways)
 
 
-def create_activity(run: RunInput, event: M365Event, ways: Ways) -> Iterator[Action]:
+def after_ended_claim(policy: SyncPolicy, event: M365Event, ways: Ways) -> list[Action]:
+    """R10/R5: the organizer's copy meets a claim whose activity was voided meanwhile (its attendee owner was
+    taken off): the claim is over, and the organizer's live meeting becomes a new activity like any other."""
+    return list(create_activity(policy, event, ways))
+
+
+def create_activity(policy: SyncPolicy, event: M365Event, ways: Ways) -> Iterator[Action]:
     """R23: the event becomes an ERP meeting, unless a filter keeps it out."""
-    policy = run.policy
     reason = why_not_create_activity(policy, event, to_erp=ways.to_erp)
     if reason:
         yield Skip(side=Side.M365, record_id=event.id, reason=reason)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from shared.core.actions import Action, Plan, Relink
+from shared.core.actions import Action, Plan, Rebind, Relink
 from shared.core.activities import ActivityChange
 from shared.core.guards import REMOVALS, mass_delete_check
 from shared.core.items import Side
@@ -34,7 +34,7 @@ from shared.core.m365 import DeltaEntry
 from shared.core.meetings import LinkRole
 from shared.core.plan_copies import copy_changed
 from shared.core.plan_erp import erp_side
-from shared.core.plan_m365 import ended_for_owner, m365_side
+from shared.core.plan_m365 import ended_for_owner, m365_side, own_answer
 from shared.core.plan_merge import merge_both
 from shared.core.run import Index, RunInput, Ways, erp_gone
 
@@ -47,10 +47,13 @@ def plan(run: RunInput) -> Plan:
     ways = Ways.of(run)
     erp_by_activity = {c.activity_id: c for c in _dedupe_erp(run.erp_changes)}
     m365_by_event = {e.event_id: e for e in run.m365_changes}
-    actions: list[Action] = []
+    rebinds, index, replaced = _rebinds(run, index)
+    actions: list[Action] = list(rebinds)
     handled: set[str] = set()  # activities whose change was planned together with their event's
     born_here = _born_here(run, index)
     for entry in _dedupe(run.m365_changes):
+        if entry.event_id in replaced:
+            continue  # its link now follows the copy that replaced it (Rebind)
         link = index.by_event.get(entry.event_id)
         if link is None and entry.event is not None and entry.event_id in born_here:
             handled.add(born_here[entry.event_id])
@@ -76,6 +79,7 @@ def plan(run: RunInput) -> Plan:
             if ended_for_owner(event):  # R27: a decline or cancel voids, whatever the ERP changed meanwhile
                 actions.extend(m365_side(run, entry, link, ways))
             else:
+                actions.extend(own_answer(event, link, ways))
                 actions.extend(merge_both(run.policy, link, event, other.activity, ways))
             continue
         planned = list(m365_side(run, entry, link, ways))
@@ -93,6 +97,34 @@ def plan(run: RunInput) -> Plan:
     if halted and not run.removals_released:
         return Plan(actions=tuple(a for a in actions if not isinstance(a, REMOVALS)), halted=halted)
     return Plan(actions=tuple(actions))
+
+
+def _rebinds(run: RunInput, index: Index) -> tuple[list[Rebind], Index, set[str]]:
+    """R10: a linked copy that was cancelled or removed while a new, live copy of the same meeting (same
+    iCalUId) appeared in this mailbox (taken off and invited again): the link moves to the new copy, which is
+    then planned as that link's change; nothing is voided, retired or created."""
+    fresh = {
+        e.event.ical_uid: e.event_id
+        for e in run.m365_changes
+        if e.event is not None and e.event.ical_uid and not e.event.is_cancelled and e.event_id not in index.by_event
+    }
+    rebinds: list[Rebind] = []
+    by_event = dict(index.by_event)
+    replaced: set[str] = set()
+    for entry in run.m365_changes:
+        link = index.by_event.get(entry.event_id)
+        gone = entry.event is None or entry.event.is_cancelled
+        if link is None or link.state is not LinkState.ACTIVE or not gone or link.ical_uid not in fresh:
+            continue
+        new_id = fresh.pop(link.ical_uid)
+        moved = link.evolve({"event_id": new_id})
+        rebinds.append(Rebind(link=moved))
+        by_event[new_id] = moved
+        replaced.add(entry.event_id)
+    if not rebinds:
+        return [], index, set()
+    by_activity = {**index.by_activity, **{r.link.activity_id: r.link for r in rebinds if r.link.activity_id}}
+    return rebinds, Index(by_event=by_event, by_activity=by_activity), replaced
 
 
 def _born_here(run: RunInput, index: Index) -> dict[str, str]:

@@ -16,7 +16,7 @@ from shared.core.items import CalendarItem, Field, ItemKind, Side
 from shared.core.links import Fingerprint, Link, LinkChanges, LinkState
 from shared.core.m365 import M365Event
 from shared.core.mapping import item_from_activity, item_from_event
-from shared.core.meetings import LinkRole, Meeting, answer, participant_answer
+from shared.core.meetings import ANSWERS, LinkRole, Meeting, answer, participant_answer
 from shared.core.policy import SyncPolicy
 
 
@@ -207,7 +207,10 @@ def demoted(link: Link, *, activity: Activity, mailbox: str, now: datetime) -> L
     return link.evolve(
         {
             "role": LinkRole.COPY,
-            "response": participant_answer(activity, link.user_id, mailbox) or "none",
+            # The answer this person's copy last synced wins over the activity's older view of it (R27).
+            "response": link.response
+            if link.response in ANSWERS
+            else participant_answer(activity, link.user_id, mailbox) or "none",
             "erp_version": activity.version,
             "updated_at": now,
         }

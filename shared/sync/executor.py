@@ -22,6 +22,7 @@ from shared.core.actions import (
     Demote,
     DetachLink,
     LinkCopy,
+    Rebind,
     Relink,
     Remember,
     RetireCopy,
@@ -60,6 +61,7 @@ _EXECUTORS: dict[type[Any], Callable[[Any, RunContext], Awaitable[Action | list[
     DeleteEvent: write_m365.delete_event,
     AnswerInOutlook: write_m365.answer_in_outlook,
     Relink: write_links.relink,
+    Rebind: write_links.rebind,
     Remember: write_links.remember,
     DetachLink: write_links.detach,
     LinkCopy: write_links.link_copy,
@@ -95,7 +97,7 @@ async def execute(action: Action, run: RunContext) -> None:
     if follow_up:
         for then in follow_up if isinstance(follow_up, list) else [follow_up]:
             await execute(then, run)
-        if not isinstance(action, Relink | CreateEvent):
+        if not isinstance(action, Relink | CreateEvent | TakeOver):
             return
     if key in run.open_issue_keys and not isinstance(action, Skip | Wait):
         await run.ports.state.resolve_issue(run.user.id, key, now=run.now())

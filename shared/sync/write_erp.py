@@ -12,8 +12,10 @@ from shared.core.activities import Activity, ActivityPatch, ActivityState, Activ
 from shared.core.fingerprint import fingerprint
 from shared.core.items import Field, ItemKind, Side
 from shared.core.mapping import activity_fields, activity_patch, item_from_event
-from shared.core.meetings import Meeting, participant_answer, with_answer
+from shared.core.meetings import ANSWERS, Meeting, answer, fields_with_answer, participant_answer, with_answer
 from shared.core.plan_copies import after_lost_claim
+from shared.core.plan_m365 import after_ended_claim
+from shared.core.run import Ways
 from shared.errors import ErpConflict, ErpNotFound, ErpReadOnly
 from shared.sync.context import RunContext
 
@@ -42,6 +44,11 @@ async def create_activity(action: CreateActivity, run: RunContext) -> Action | N
         directory=await run.directory(item),
         origin=Origin(mailbox=run.mailbox, event_id=event.id, ical_uid=event.ical_uid),
     )
+    own = answer(event.response)
+    if not event.is_organizer and own in ANSWERS:  # R27: the owner answered someone else's meeting
+        fields = fields_with_answer(
+            fields, user_id=run.user.id, mailbox=run.mailbox, name=run.user.display_name, response=own
+        )
     key = "m365-" + hashlib.sha256(f"{run.mailbox.lower()}|{event.id}".encode()).hexdigest()[:40]
     activity = await run.ports.erp.create_activity(fields, idempotency_key=key)  # R10: a retry returns the first
     if meeting is not None and meeting.activity_id != activity.id:
@@ -142,11 +149,18 @@ async def answer_in_erp(action: AnswerInErp, run: RunContext) -> None:
     await run.save(records.answered(link, response=action.response, erp_version=activity.version, now=run.now()))
 
 
-async def take_over(action: TakeOver, run: RunContext) -> None:
-    """R10: the organizer's copy becomes the owner: the activity changes owner and takes the organizer's view."""
+async def take_over(action: TakeOver, run: RunContext) -> list[Action]:
+    """R10: the organizer's copy becomes the owner: the activity changes owner and takes the organizer's view.
+    A claim whose activity is gone or voided has ended: the organizer's meeting starts a new one."""
     meeting, event = action.meeting, action.event
     assert meeting.activity_id is not None
-    activity = await run.ports.erp.get_activity(meeting.activity_id)
+    try:
+        activity = await run.ports.erp.get_activity(meeting.activity_id)
+    except ErpNotFound:
+        activity = None
+    if activity is None or activity.state is ActivityState.VOIDED:
+        await run.ports.state.delete_meeting(meeting)
+        return after_ended_claim(run.ports.policy, event, Ways.for_user(run.ports.policy, run.mailbox, run.user.id))
     kind = ItemKind(activity.type.value)
     item = item_from_event(event, kind=kind, conflict_category=run.ports.policy.conflict_category)
     fields = run.ports.policy.fields_m365_may_change(kind, Side.M365 if activity.origin else Side.ERP)
@@ -168,3 +182,4 @@ async def take_over(action: TakeOver, run: RunContext) -> None:
         )
     )
     run.report.count("meetings taken over")
+    return []

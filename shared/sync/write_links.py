@@ -12,6 +12,7 @@ from shared.core.actions import (
     Demote,
     DetachLink,
     LinkCopy,
+    Rebind,
     Relink,
     Remember,
     RetireCopy,
@@ -67,6 +68,12 @@ async def relink(action: Relink, run: RunContext) -> list[Action]:
     run.report.count("relinked")
     ways = Ways.for_user(run.ports.policy, run.mailbox, run.user.id)
     return after_relink(run.ports.policy, link, event, activity, ways)
+
+
+async def rebind(action: Rebind, run: RunContext) -> None:
+    """R10: the link follows the copy of the meeting that replaced the one it named."""
+    await run.save(run.current(action.link).evolve({"event_id": action.link.event_id}))
+    run.report.count("relinked to a new copy")
 
 
 async def remember(action: Remember, run: RunContext) -> None:

@@ -39,6 +39,9 @@ from tests.infra.resolve import (
 NOTIFICATION_ROUTE = "/api/graph/notifications"
 LIFECYCLE_ROUTE = "/api/graph/lifecycle"
 ERP_HOOK_ROUTE = "/api/erp/hook"
+# The admin's status page (shared/functions/status.py), also anonymous at the Functions level: it signs the admin in
+# itself (App Service authentication's principal, or the key locally).
+STATUS_ROUTE = "/api/status"
 
 # --- Explicit allow-lists for the "settings equal the code" rule -------------------------------------------------
 
@@ -59,6 +62,11 @@ HOST_ONLY_SETTINGS = frozenset(
         "PYTHON_ENABLE_OPENTELEMETRY",
     }
 )
+
+# Set in Azure only when the status page's sign-in is configured (statusPageClientId), read by App Service
+# authentication, not by our code: the client secret of the sign-in app registration, a Key Vault reference
+# (https://learn.microsoft.com/azure/app-service/configure-authentication-provider-aad).
+SIGN_IN_SETTINGS = frozenset({"MICROSOFT_PROVIDER_AUTHENTICATION_SECRET"})
 
 # The code requires exactly one of each pair (Settings._one_credential_each), so the template sets them in the
 # two opposite branches of one conditional expression, chosen by a parameter.
@@ -97,7 +105,7 @@ def app_setting_problems(template: Template, code_settings: frozenset[str] | Non
     problems: list[str] = []
     names = {setting.name for setting in found}
     problems += [f"{name}: read by the code but never set in the template" for name in sorted(expected - names)]
-    unknown = names - expected - HOST_ONLY_SETTINGS - LOCAL_ONLY_SETTINGS
+    unknown = names - expected - HOST_ONLY_SETTINGS - LOCAL_ONLY_SETTINGS - SIGN_IN_SETTINGS
     problems += [f"{name}: set in the template but not read by the code" for name in sorted(unknown)]
     for setting in found:
         if setting.name in LOCAL_ONLY_SETTINGS:
@@ -115,7 +123,7 @@ def _conditional_problems(found: list[AppSetting]) -> list[str]:
     for name, settings in sorted(by_name.items()):
         if name not in paired and len(settings) > 1:
             problems.append(f"{name}: set {len(settings)} times ({', '.join(s.location for s in settings)})")
-        if name not in paired and any(s.conditional for s in settings):
+        if name not in paired | SIGN_IN_SETTINGS and any(s.conditional for s in settings):
             problems.append(f"{name}: set only under a condition; the code always reads it")
     for pair in EXCLUSIVE_SETTINGS:
         first, second = sorted(pair)
@@ -363,7 +371,7 @@ def secrets_are_key_vault_references(template: Template) -> list[str]:
         found = app_settings(template)
     except Unresolvable as error:
         return [*problems, f"app settings cannot be read offline: {error}"]
-    secret_names = secret_setting_names()
+    secret_names = secret_setting_names() | SIGN_IN_SETTINGS
     for setting in found:
         if setting.name in secret_names:
             for file, node in trace(template, setting.file, setting.value):
@@ -639,6 +647,93 @@ def cloud_neutral_endpoints(template: Template) -> list[str]:
     return problems
 
 
+# --- Sign-in for the status page: App Service authentication in front of the app, never in front of the webhooks ---
+
+STATUS_PAGE_CLIENT_PARAM = "statusPageClientId"
+
+
+def _config_named(template: Template, name: str) -> list[Resource]:
+    return [
+        res
+        for res in template.deployed("Microsoft.Web/sites/config")
+        if (node := res.get("name")) is not None and string_value(node) == name
+    ]
+
+
+def _condition(resource: Resource) -> Node | None:
+    """The expression of ``resource ... = if (<condition>) {...}``; None for an unconditional resource."""
+    for child in resource.node.named_children:
+        if child.type == "if_statement":
+            return next((grand for grand in child.named_children if grand.type != "object"), None)
+    return None
+
+
+def status_page_sign_in(template: Template) -> list[str]:
+    """App Service authentication (authsettingsV2) signs the admin in with Entra ID, only when statusPageClientId is
+    given; it never requires authentication globally and lets unauthenticated requests through (AllowAnonymous), so
+    Graph's and the ERP's webhooks and /api/health stay reachable and the status page answers them 401 itself. The
+    issuer is the deployment cloud's, and the client secret is a Key Vault reference."""
+    problems = [
+        f"{res.location}: classic 'authsettings' is not used; App Service authentication is 'authsettingsV2'"
+        for res in _config_named(template, "authsettings")
+    ]
+    configs = _config_named(template, "authsettingsV2")
+    if not configs:
+        return [*problems, "no 'authsettingsV2' config: in Azure nobody could sign in to the status page"]
+    try:
+        found = {setting.name: setting for setting in app_settings(template)}
+    except Unresolvable as error:
+        return [*problems, f"app settings cannot be read offline: {error}"]
+    for auth in configs:
+        here = auth.location
+        condition = _condition(auth)
+        if condition is None or not any(
+            ref.kind == "param" and ref.name == STATUS_PAGE_CLIENT_PARAM
+            for ref in references(template, auth.file, condition)
+        ):
+            problems.append(f"{here}: must be conditional on {STATUS_PAGE_CLIENT_PARAM} (empty: no sign-in)")
+        if not _is(auth.get("properties", "platform", "enabled"), True):
+            problems.append(f"{here}: platform.enabled must be true")
+        require = auth.get("properties", "globalValidation", "requireAuthentication")
+        if not _is(require, False):
+            problems.append(
+                f"{here}: globalValidation.requireAuthentication must be false (is {_shown(require)}): "
+                "the Graph and ERP webhooks and /api/health cannot sign in"
+            )
+        action = auth.get("properties", "globalValidation", "unauthenticatedClientAction")
+        if not _is(action, "AllowAnonymous"):
+            problems.append(
+                f"{here}: globalValidation.unauthenticatedClientAction must be 'AllowAnonymous' (is {_shown(action)}): "
+                "unauthenticated requests go to the app, whose status page answers 401"
+            )
+        aad = auth.get("properties", "identityProviders", "azureActiveDirectory")
+        if not _is(get(aad, "enabled"), True):
+            problems.append(f"{here}: identityProviders.azureActiveDirectory.enabled must be true")
+        client = get(aad, "registration", "clientId")
+        if client is None or not _from_root_param(template, auth.file, client, STATUS_PAGE_CLIENT_PARAM):
+            problems.append(f"{here}: registration.clientId must be main.bicep's {STATUS_PAGE_CLIENT_PARAM}")
+        issuer = get(aad, "registration", "openIdIssuer")
+        issuer_text = "" if issuer is None else text(issuer)
+        if "environment().authentication.loginEndpoint" not in issuer_text or not issuer_text.endswith("/v2.0'"):
+            problems.append(
+                f"{here}: registration.openIdIssuer must be "
+                "'${environment().authentication.loginEndpoint}<tenant id>/v2.0' (the deployment cloud's sign-in)"
+            )
+        secret = get(aad, "registration", "clientSecretSettingName")
+        if secret is not None:
+            try:
+                name = str(evaluate(template, auth.file, secret))
+            except Unresolvable as error:
+                problems.append(str(error))
+                continue
+            if name not in SIGN_IN_SETTINGS or name not in found:
+                problems.append(
+                    f"{here}: clientSecretSettingName {name!r} must be an app setting of SIGN_IN_SETTINGS that the "
+                    "template sets (a Key Vault reference)"
+                )
+    return problems
+
+
 SECURITY_RULES: dict[str, Callable[[Template], list[str]]] = {
     "https_only": https_only,
     "minimum_tls": minimum_tls,
@@ -656,4 +751,5 @@ SECURITY_RULES: dict[str, Callable[[Template], list[str]]] = {
     "alerts_reach_the_admin": alerts_reach_the_admin,
     "python_versions_allowed": python_versions_allowed,
     "cloud_neutral_endpoints": cloud_neutral_endpoints,
+    "status_page_sign_in": status_page_sign_in,
 }

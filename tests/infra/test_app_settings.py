@@ -12,6 +12,7 @@ from tests.infra.rules import (
     EXCLUSIVE_SETTINGS,
     HOST_ONLY_SETTINGS,
     LOCAL_ONLY_SETTINGS,
+    SIGN_IN_SETTINGS,
     app_setting_problems,
     policy_default_problems,
     secret_setting_names,
@@ -29,14 +30,16 @@ def test_template_sets_exactly_the_settings_the_code_reads(real_template: Templa
     """Every setting the settings model reads is wired, nothing else but the commented allow-lists (issue 5)."""
     assert app_setting_problems(real_template) == []
     names = {setting.name for setting in app_settings(real_template)}
-    assert names == (setting_names() - LOCAL_ONLY_SETTINGS) | HOST_ONLY_SETTINGS
+    assert names == (setting_names() - LOCAL_ONLY_SETTINGS) | HOST_ONLY_SETTINGS | SIGN_IN_SETTINGS
 
 
 def test_allow_lists_name_only_what_they_explain() -> None:
-    """The local-only and exclusive names are real settings of the model, host-only ones are not read by it."""
+    """The local-only and exclusive names are real settings of the model, host-only and sign-in ones are not read
+    by it."""
     assert setting_names() >= LOCAL_ONLY_SETTINGS
     assert all(pair <= setting_names() for pair in EXCLUSIVE_SETTINGS)
     assert not (HOST_ONLY_SETTINGS & setting_names())
+    assert not (SIGN_IN_SETTINGS & setting_names())
 
 
 def test_graph_credential_settings_sit_in_opposite_branches(real_template: Template) -> None:

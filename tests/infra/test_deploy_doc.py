@@ -9,12 +9,19 @@ import pytest
 from shared.settings import setting_names
 from tests.infra.bicep import INFRA_DIR, REPO_ROOT, Template, decl_name, decl_value
 from tests.infra.resolve import evaluate
-from tests.infra.rules import ERP_HOOK_ROUTE, HOST_ONLY_SETTINGS, LIFECYCLE_ROUTE, NOTIFICATION_ROUTE
+from tests.infra.rules import (
+    ERP_HOOK_ROUTE,
+    HOST_ONLY_SETTINGS,
+    LIFECYCLE_ROUTE,
+    NOTIFICATION_ROUTE,
+    SIGN_IN_SETTINGS,
+    STATUS_ROUTE,
+)
 
 DOC = REPO_ROOT / "docs" / "deploy.md"
 
 # Shell variables the walkthrough defines itself (not settings).
-SHELL_VARIABLES = frozenset({"APP_ID", "SP_OBJECT_ID", "NEW_SECRET"})
+SHELL_VARIABLES = frozenset({"APP_ID", "SP_OBJECT_ID", "NEW_SECRET", "SIGNIN_APP_ID"})
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +55,10 @@ def real_template() -> Template:
         "az keyvault secret set",  # what to put in Key Vault
         "subscription-renewal timer",  # how the first sync starts
         "(R4)",  # the initial one-month pull
+        # Sign-in for the status page: its own app registration, App Service authentication's callback, the admins
+        "statusPageClientId",
+        "/.auth/login/aad/callback",
+        "STATUS_PAGE_ADMINS",
     ],
 )
 def test_deploy_doc_covers_step(doc: str, step: str) -> None:
@@ -72,7 +83,7 @@ def test_deploy_doc_names_only_real_settings_and_outputs(doc: str, real_template
     """Every UPPER_SNAKE name in the doc is a setting, a host setting, an output or an azd variable."""
     outputs = {decl_name(o) for o in real_template.root.declarations("output_declaration")}
     azd_variables = set(re.findall(r"\$\{([A-Z_]+)", (INFRA_DIR / "main.parameters.json").read_text(encoding="utf-8")))
-    known = setting_names() | HOST_ONLY_SETTINGS | outputs | azd_variables | SHELL_VARIABLES
+    known = setting_names() | HOST_ONLY_SETTINGS | SIGN_IN_SETTINGS | outputs | azd_variables | SHELL_VARIABLES
     mentioned = set(re.findall(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b", doc))
     mentioned |= set(re.findall(r"\bAzureWebJobsStorage\w*", doc))
     assert mentioned
@@ -80,9 +91,9 @@ def test_deploy_doc_names_only_real_settings_and_outputs(doc: str, real_template
 
 
 def test_deploy_doc_names_only_real_routes(doc: str) -> None:
-    """The doc names exactly the app's three HTTP routes and no other /api/ path."""
+    """The doc names exactly the app's three webhook routes and the status page, and no other /api/ path."""
     routes = set(re.findall(r"/api/[a-z/]+[a-z]", doc))
-    assert routes == {NOTIFICATION_ROUTE, LIFECYCLE_ROUTE, ERP_HOOK_ROUTE}
+    assert routes == {NOTIFICATION_ROUTE, LIFECYCLE_ROUTE, ERP_HOOK_ROUTE, STATUS_ROUTE}
 
 
 def _code_blocks(doc: str) -> str:

@@ -100,5 +100,5 @@ def test_key_vault_secret_names_are_valid(real_template: Template) -> None:
     declaration = real_template.root.var("secretNames")
     assert declaration is not None
     names = evaluate(real_template, real_template.root, decl_value(declaration))
-    assert len(names) == 5
+    assert len(names) == 6
     assert all(re.fullmatch(r"[0-9A-Za-z-]{1,127}", name) for name in names.values())

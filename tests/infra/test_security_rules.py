@@ -319,6 +319,68 @@ BROKEN = [
         lambda: appended(ST, "output blobUrl string = 'https://${storage.name}.blob.core.windows.net/'"),
         "hard-codes a global-cloud endpoint",
     ),
+    Broken(
+        "status_page_sign_in",
+        "requires-authentication",
+        lambda: edited(FA, "requireAuthentication: false", "requireAuthentication: true"),
+        "requireAuthentication must be false",
+    ),
+    Broken(
+        "status_page_sign_in",
+        "redirects-to-login",
+        lambda: edited(
+            FA, "unauthenticatedClientAction: 'AllowAnonymous'", "unauthenticatedClientAction: 'RedirectToLoginPage'"
+        ),
+        "unauthenticatedClientAction must be 'AllowAnonymous'",
+    ),
+    Broken(
+        "status_page_sign_in",
+        "answers-401",
+        lambda: edited(FA, "unauthenticatedClientAction: 'AllowAnonymous'", "unauthenticatedClientAction: 'Return401'"),
+        "unauthenticatedClientAction must be 'AllowAnonymous'",
+    ),
+    Broken(
+        "status_page_sign_in",
+        "unconditional",
+        lambda: edited(FA, "'config' = if (statusPageSignIn) {", "'config' = {"),
+        "must be conditional on statusPageClientId",
+    ),
+    Broken(
+        "status_page_sign_in",
+        "not-configured",
+        lambda: edited(FA, "name: 'authsettingsV2'", "name: 'authsettings'"),
+        "no 'authsettingsV2' config",
+    ),
+    Broken(
+        "status_page_sign_in",
+        "global-cloud-issuer",
+        lambda: edited(
+            FA,
+            "openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'",
+            "openIdIssuer: 'https://sts.windows.net/${tenant().tenantId}/'",
+        ),
+        "openIdIssuer must be",
+    ),
+    Broken(
+        "status_page_sign_in",
+        "secret-setting-not-set",
+        lambda: edited(
+            FA,
+            "var signInSecretSettingName = 'MICROSOFT_PROVIDER_AUTHENTICATION_SECRET'",
+            "var signInSecretSettingName = 'STATUS_PAGE_SIGN_IN_SECRET'",
+        ),
+        "clientSecretSettingName 'STATUS_PAGE_SIGN_IN_SECRET'",
+    ),
+    Broken(
+        "secrets_are_key_vault_references",
+        "sign-in-secret-in-plain-text",
+        lambda: edited(
+            FA,
+            "? { MICROSOFT_PROVIDER_AUTHENTICATION_SECRET: signInSecretReference }",
+            "? { MICROSOFT_PROVIDER_AUTHENTICATION_SECRET: 'the-client-secret' }",
+        ),
+        "MICROSOFT_PROVIDER_AUTHENTICATION_SECRET must be",
+    ),
 ]
 
 
