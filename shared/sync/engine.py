@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from shared.core.actions import Plan
 from shared.core.activities import ActivityChange, ErpUser
-from shared.core.links import Link
+from shared.core.links import Link, LinkState
 from shared.core.m365 import DeltaEntry
 from shared.core.planner import RunInput, plan
 from shared.core.policy import SyncPolicy
@@ -113,7 +113,10 @@ class SyncEngine:
         )
         links = list(await ports.state.links_for_user(user_id))
         m365 = await inputs.confirmed(ports, run.mailbox, read.entries, links)
-        if read.resynced:
+        # R4: only the very first pull never deletes. A first pull again after a run that died before storing
+        # its token finds links already: it is a resync, whose missing linked events are read one by one.
+        first_pull = read.initial and not any(link.state is LinkState.ACTIVE for link in links)
+        if read.resynced or (read.initial and not first_pull):
             m365 += await inputs.missing_from_snapshot(ports, run.mailbox, m365, links)
         m365_retries, erp_retries = await inputs.retries(run, links, m365, feed.items, open_issues)
         m365 = [*m365, *m365_retries, *await inputs.copies_to_link(run, feed.items, links, m365)]
@@ -123,7 +126,7 @@ class SyncEngine:
             m365,
             await inputs.booked_rooms(run, [*feed.items, *erp_retries]),
             now,
-            read.initial,
+            first_pull,
             erp_cursor is None,
             removals_released=released,
         )
