@@ -41,6 +41,9 @@ class VoidActivity:
     # R11: the side the record vanished from (None when it was a response such as a decline).
     vanished_on: Side | None = None
     reason: str
+    # R10: the owning attendee left someone else's meeting: the claim ends with this void, so the organizer's
+    # mailbox, once synced, starts the meeting afresh. A void a person made in the ERP keeps its claim (final).
+    ends_claim: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

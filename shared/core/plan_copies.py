@@ -95,6 +95,9 @@ def copy_activity_changed(run: RunInput, change: ActivityChange, link: Link) -> 
     theirs = participant_answer(change.activity, run.user_id, run.mailbox)
     if theirs is not None and theirs != (link.response or "none") and theirs in ANSWERS:
         yield AnswerInOutlook(link=link, response=theirs)
+    elif theirs == "none" and link.response in ANSWERS:
+        # The ERP made the person's row again (without an answer): their copy's answer fills it (R27).
+        yield AnswerInErp(link=link, response=link.response)
 
 
 def both_answers(run: RunInput, link: Link, event: M365Event, change: ActivityChange) -> Iterator[Action]:

@@ -10,6 +10,7 @@ from shared.core.actions import (
     AnswerInErp,
     CreateActivity,
     DetachLink,
+    LinkCopy,
     Relink,
     Remember,
     Skip,
@@ -44,12 +45,18 @@ def m365_side(run: RunInput, entry: DeltaEntry, link: Link | None, ways: Ways) -
         yield from new_event(run, event, ways)
         return
     if link.state is not LinkState.ACTIVE:
-        yield Skip(side=Side.M365, record_id=event.id, reason=f"link is {link.state.value}")
+        yield joins_a_new_meeting(run, event, link) or Skip(
+            side=Side.M365, record_id=event.id, reason=f"link is {link.state.value}"
+        )
         return
     if ended_for_owner(event):
         # R27/R8: the owner declined, or the organizer cancelled: the meeting is not shown in the ERP.
         if ways.to_erp and link.activity_id and not run.m365_initial:
-            yield VoidActivity(link=link, reason="declined" if event.response == "declined" else "cancelled")
+            yield VoidActivity(
+                link=link,
+                reason="declined" if event.response == "declined" else "cancelled",
+                ends_claim=not event.is_organizer,
+            )
         return
     yield from own_answer(event, link, ways)
     item = item_from_event(event, kind=link.kind, conflict_category=run.policy.conflict_category)
@@ -61,6 +68,20 @@ def m365_side(run: RunInput, entry: DeltaEntry, link: Link | None, ways: Ways) -
         yield Remember(link=link, event=event)
         return
     yield UpdateActivity(link=link, event=event, item=item, fields=owned)
+
+
+def joins_a_new_meeting(run: RunInput, event: M365Event, link: Link) -> Action | None:
+    """R10: a copy whose link ended (its owner declined, say) while the organizer's mailbox started the meeting
+    afresh: the copy joins the new activity as a copy."""
+    meeting = run.meetings.get(event.ical_uid or "")
+    if (
+        meeting is None
+        or event.is_cancelled
+        or meeting.owner_user_id == run.user_id
+        or meeting.activity_id in (None, link.activity_id)
+    ):
+        return None
+    return LinkCopy(event=event, meeting=meeting)
 
 
 def own_answer(event: M365Event, link: Link, ways: Ways) -> Iterator[Action]:

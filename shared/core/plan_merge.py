@@ -47,5 +47,9 @@ def after_relink(policy: SyncPolicy, link: Link, event: M365Event, activity: Act
     relink's record marks those fields changed on both sides); a meeting its owner declined or cancelled
     meanwhile is voided (R27, R8)."""
     if event.is_cancelled or (event.response == "declined" and not event.is_organizer):
-        return [VoidActivity(link=link, reason="cancelled or declined before the relink (R27)")]
+        return [
+            VoidActivity(
+                link=link, reason="cancelled or declined before the relink (R27)", ends_claim=not event.is_organizer
+            )
+        ]
     return list(merge_both(policy, link, event, activity, ways))

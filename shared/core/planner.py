@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from shared.core.actions import Action, Plan, Rebind, Relink
+from shared.core.actions import Action, Demote, Plan, Rebind, Relink
 from shared.core.activities import ActivityChange
 from shared.core.guards import REMOVALS, mass_delete_check
 from shared.core.items import Side
@@ -66,6 +66,20 @@ def plan(run: RunInput) -> Plan:
             actions.extend(copy_changed(run, entry, link, other))
             continue
         event = entry.event
+        if (
+            link is not None
+            and link.state is LinkState.ACTIVE
+            and other is not None
+            and other.activity is not None
+            and not erp_gone(other)
+            and other.activity.owner_id != run.user_id
+        ):
+            # R10: the organizer's mailbox took this meeting over: this copy is a copy from now on, in this run too
+            # (its cancel or decline is its own, never the meeting's).
+            handled.add(other.activity_id)
+            actions.append(Demote(link=link, activity=other.activity))
+            actions.extend(copy_changed(run, entry, link.evolve({"role": LinkRole.COPY}), other))
+            continue
         if (
             other is not None
             and other.activity is not None

@@ -84,6 +84,37 @@ def relinked(
     )
 
 
+def succeeding(
+    former: Link | None,
+    *,
+    user_id: str,
+    link_id: str,
+    origin: Side,
+    event: M365Event,
+    activity: Activity,
+    policy: SyncPolicy,
+    now: datetime,
+) -> Link:
+    """R10: the organizer's link, taking over from the former owner's: what the former owner's copy last synced
+    (the same meeting) is the baseline, so only real changes on either side since then flow; without it, the
+    pair is merged as after a relink."""
+    if former is None:
+        return relinked(
+            user_id=user_id, link_id=link_id, origin=origin, event=event, activity=activity, policy=policy, now=now
+        )
+    return paired(
+        user_id=user_id,
+        link_id=link_id,
+        origin=origin,
+        event=event,
+        activity=activity,
+        policy=policy,
+        now=now,
+        m365_fields=dict(former.m365_fields),
+        erp_fields=dict(former.erp_fields),
+    )
+
+
 def orphan(*, user_id: str, link_id: str, activity: Activity, origin: Side, now: datetime) -> Link:
     """A link for an activity whose event is gone (a crash fell between its create and its link), so the
     activity can be voided and the pair remembered as a tombstone (R8, R10)."""

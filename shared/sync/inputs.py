@@ -195,8 +195,8 @@ async def copies_to_link(
 
 
 async def meetings_of(ports: Ports, entries: Sequence[DeltaEntry], links: Sequence[Link]) -> dict[str, Meeting]:
-    """R10: the tenant-wide claims of the meetings among the unlinked events (one point read each)."""
-    linked = {link.event_id for link in links}
+    """R10: the tenant-wide claims of the meetings among the events with no active link (one point read each)."""
+    linked = {link.event_id for link in links if link.state is LinkState.ACTIVE}
     wanted = sorted(
         {e.event.ical_uid for e in entries if e.event is not None and e.event.ical_uid and e.event_id not in linked}
     )

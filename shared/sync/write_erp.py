@@ -10,11 +10,12 @@ from shared.core import records
 from shared.core.actions import Action, AnswerInErp, CreateActivity, TakeOver, UpdateActivity, VoidActivity
 from shared.core.activities import Activity, ActivityPatch, ActivityState, ActivityType, Origin
 from shared.core.fingerprint import fingerprint
-from shared.core.items import Field, ItemKind, Side
-from shared.core.mapping import activity_fields, activity_patch, item_from_event
-from shared.core.meetings import ANSWERS, Meeting, answer, fields_with_answer, participant_answer, with_answer
+from shared.core.items import Field, Side
+from shared.core.mapping import activity_fields, activity_patch
+from shared.core.meetings import ANSWERS, LinkRole, Meeting, answer, fields_with_answer, participant_answer, with_answer
 from shared.core.plan_copies import after_lost_claim
 from shared.core.plan_m365 import after_ended_claim
+from shared.core.plan_merge import after_relink
 from shared.core.run import Ways
 from shared.errors import ErpConflict, ErpNotFound, ErpReadOnly
 from shared.sync.context import RunContext
@@ -125,6 +126,10 @@ async def void_activity(action: VoidActivity, run: RunContext) -> None:
             await run.ports.erp.void_activity(activity.id, version=activity.version)
     except ErpNotFound:
         pass
+    if action.ends_claim and link.ical_uid:
+        claim = await run.ports.state.get_meeting(link.ical_uid)
+        if claim is not None and claim.owner_user_id == run.user.id and claim.activity_id == link.activity_id:
+            await run.ports.state.delete_meeting(claim)
     await run.save(records.retired(link, now=run.now()))
     run.report.count("erp voided")
 
@@ -150,31 +155,43 @@ async def answer_in_erp(action: AnswerInErp, run: RunContext) -> None:
 
 
 async def take_over(action: TakeOver, run: RunContext) -> list[Action]:
-    """R10: the organizer's copy becomes the owner: the activity changes owner and takes the organizer's view.
-    A claim whose activity is gone or voided has ended: the organizer's meeting starts a new one."""
+    """R10: the organizer's copy becomes the owner. Only the owner changes; the two records are then merged
+    like a relink (fields they agree on are synced, the newer record's wins elsewhere, R6). A claim whose
+    activity is gone has ended: the organizer's meeting starts afresh. An activity a person voided in the ERP
+    stays voided (R8): the organizer's event is remembered as done with, nothing is made again."""
     meeting, event = action.meeting, action.event
     assert meeting.activity_id is not None
+    ways = Ways.for_user(run.ports.policy, run.mailbox, run.user.id)
     try:
         activity = await run.ports.erp.get_activity(meeting.activity_id)
     except ErpNotFound:
-        activity = None
-    if activity is None or activity.state is ActivityState.VOIDED:
         await run.ports.state.delete_meeting(meeting)
-        return after_ended_claim(run.ports.policy, event, Ways.for_user(run.ports.policy, run.mailbox, run.user.id))
-    kind = ItemKind(activity.type.value)
-    item = item_from_event(event, kind=kind, conflict_category=run.ports.policy.conflict_category)
-    fields = run.ports.policy.fields_m365_may_change(kind, Side.M365 if activity.origin else Side.ERP)
-    patch = activity_patch(item, fields, owner_id=run.user.id, directory=await run.directory(item), current=activity)
-    patch = ActivityPatch.model_validate({**patch.model_dump(exclude_unset=True), "owner_id": run.user.id})
-    updated = await _write(run, activity.id, patch, activity.version)
+        return after_ended_claim(run.ports.policy, event, ways)
+    origin = Side.M365 if activity.origin else Side.ERP
+    if activity.state is ActivityState.VOIDED:
+        done = records.paired(
+            user_id=run.user.id,
+            link_id=str(uuid.uuid4()),
+            origin=origin,
+            event=event,
+            activity=activity,
+            policy=run.ports.policy,
+            now=run.now(),
+        )
+        await run.save(records.retired(done, now=run.now()))
+        run.report.skipped.append(f"m365 {event.id}: its meeting was voided in the ERP (R8)")
+        return []
+    updated = await _write(run, activity.id, ActivityPatch(owner_id=run.user.id), activity.version)
     await run.ports.state.save_meeting(
         records.taken_over(meeting, user_id=run.user.id, mailbox=run.mailbox, now=run.now())
     )
-    await run.save(
-        records.paired(
+    former = await run.ports.state.link_by_activity(meeting.owner_user_id, activity.id)
+    link = await run.save(
+        records.succeeding(
+            former if former is not None and former.role is LinkRole.OWNER else None,
             user_id=run.user.id,
             link_id=str(uuid.uuid4()),
-            origin=Side.M365 if activity.origin else Side.ERP,
+            origin=origin,
             event=event,
             activity=updated,
             policy=run.ports.policy,
@@ -182,4 +199,6 @@ async def take_over(action: TakeOver, run: RunContext) -> list[Action]:
         )
     )
     run.report.count("meetings taken over")
-    return []
+    # The owner change itself is no edit: the merge weighs the activity as it was before it (R6).
+    before = updated.model_copy(update={"modified_at": activity.modified_at})
+    return after_relink(run.ports.policy, link, event, before, ways)
