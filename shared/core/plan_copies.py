@@ -52,6 +52,20 @@ def new_meeting_event(run: RunInput, event: M365Event, ways: Ways) -> Action | N
     return None
 
 
+def joins_a_new_meeting(run: RunInput, event: M365Event, link: Link) -> Action | None:
+    """R10: a copy whose link ended (its owner declined, say) while the organizer's mailbox started the meeting
+    afresh: the copy joins the new activity as a copy."""
+    meeting = run.meetings.get(event.ical_uid or "")
+    if (
+        meeting is None
+        or event.is_cancelled
+        or meeting.owner_user_id == run.user_id
+        or meeting.activity_id in (None, link.activity_id)
+    ):
+        return None
+    return LinkCopy(event=event, meeting=meeting)
+
+
 def after_lost_claim(event: M365Event, meeting: Meeting) -> Action:
     """Another mailbox holds the claim on this meeting: wait for its activity, take it over when this is the
     organizer's copy, or link this copy to it."""
@@ -65,6 +79,9 @@ def after_lost_claim(event: M365Event, meeting: Meeting) -> Action:
 def copy_changed(run: RunInput, entry: DeltaEntry, link: Link, change: ActivityChange | None) -> Iterator[Action]:
     """A copy link saw its event (and maybe its activity) change: only the person's answer flows (R27)."""
     if link.state is not LinkState.ACTIVE:
+        joined = joins_a_new_meeting(run, entry.event, link) if entry.event is not None else None
+        if joined is not None:
+            yield joined
         return
     event = entry.event
     if event is None:

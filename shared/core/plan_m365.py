@@ -10,7 +10,6 @@ from shared.core.actions import (
     AnswerInErp,
     CreateActivity,
     DetachLink,
-    LinkCopy,
     Relink,
     Remember,
     Skip,
@@ -25,7 +24,7 @@ from shared.core.links import Link, LinkState
 from shared.core.m365 import DeltaEntry, EventType, M365Event
 from shared.core.mapping import item_from_event
 from shared.core.meetings import ANSWERS, answer
-from shared.core.plan_copies import new_meeting_event
+from shared.core.plan_copies import joins_a_new_meeting, new_meeting_event
 from shared.core.policy import PrivateEvents, SyncPolicy
 from shared.core.run import RunInput, Ways
 
@@ -68,20 +67,6 @@ def m365_side(run: RunInput, entry: DeltaEntry, link: Link | None, ways: Ways) -
         yield Remember(link=link, event=event)
         return
     yield UpdateActivity(link=link, event=event, item=item, fields=owned)
-
-
-def joins_a_new_meeting(run: RunInput, event: M365Event, link: Link) -> Action | None:
-    """R10: a copy whose link ended (its owner declined, say) while the organizer's mailbox started the meeting
-    afresh: the copy joins the new activity as a copy."""
-    meeting = run.meetings.get(event.ical_uid or "")
-    if (
-        meeting is None
-        or event.is_cancelled
-        or meeting.owner_user_id == run.user_id
-        or meeting.activity_id in (None, link.activity_id)
-    ):
-        return None
-    return LinkCopy(event=event, meeting=meeting)
 
 
 def own_answer(event: M365Event, link: Link, ways: Ways) -> Iterator[Action]:

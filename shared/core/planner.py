@@ -25,13 +25,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from shared.core.actions import Action, Demote, Plan, Rebind, Relink
+from shared.core.actions import Action, AnswerInOutlook, Demote, Plan, Rebind, Relink
 from shared.core.activities import ActivityChange
 from shared.core.guards import REMOVALS, mass_delete_check
 from shared.core.items import Side
 from shared.core.links import Link, LinkState
 from shared.core.m365 import DeltaEntry
-from shared.core.meetings import LinkRole
+from shared.core.meetings import ANSWERS, LinkRole, answer
 from shared.core.plan_copies import copy_changed
 from shared.core.plan_erp import erp_side
 from shared.core.plan_m365 import ended_for_owner, m365_side, own_answer
@@ -113,31 +113,34 @@ def plan(run: RunInput) -> Plan:
     return Plan(actions=tuple(actions))
 
 
-def _rebinds(run: RunInput, index: Index) -> tuple[list[Rebind], Index, set[str]]:
+def _rebinds(run: RunInput, index: Index) -> tuple[list[Action], Index, set[str]]:
     """R10: a linked copy that was cancelled or removed while a new, live copy of the same meeting (same
     iCalUId) appeared in this mailbox (taken off and invited again): the link moves to the new copy, which is
     then planned as that link's change; nothing is voided, retired or created."""
     fresh = {
-        e.event.ical_uid: e.event_id
+        e.event.ical_uid: e.event
         for e in run.m365_changes
         if e.event is not None and e.event.ical_uid and not e.event.is_cancelled and e.event_id not in index.by_event
     }
-    rebinds: list[Rebind] = []
-    by_event = dict(index.by_event)
+    rebinds: list[Action] = []
+    by_event, by_activity = dict(index.by_event), dict(index.by_activity)
     replaced: set[str] = set()
     for entry in run.m365_changes:
         link = index.by_event.get(entry.event_id)
         gone = entry.event is None or entry.event.is_cancelled
         if link is None or link.state is not LinkState.ACTIVE or not gone or link.ical_uid not in fresh:
             continue
-        new_id = fresh.pop(link.ical_uid)
-        moved = link.evolve({"event_id": new_id})
+        new = fresh.pop(link.ical_uid)
+        moved = link.evolve({"event_id": new.id})
         rebinds.append(Rebind(link=moved))
-        by_event[new_id] = moved
+        if not new.is_organizer and answer(new.response) == "none" and link.response in ANSWERS:
+            # The new invitation has no answer yet: the person's answer is given on it again (R27).
+            rebinds.append(AnswerInOutlook(link=moved, response=link.response))
+        by_event[new.id] = moved
+        by_activity[moved.activity_id or ""] = moved
         replaced.add(entry.event_id)
-    if not rebinds:
+    if not replaced:
         return [], index, set()
-    by_activity = {**index.by_activity, **{r.link.activity_id: r.link for r in rebinds if r.link.activity_id}}
     return rebinds, Index(by_event=by_event, by_activity=by_activity), replaced
 
 
