@@ -125,6 +125,13 @@ class SyncConvergence(ErpPeople, RuleBasedStateMachine):
         quiesce(self.world, order, self.synced)
         self._check()
 
+    @rule()
+    def delta_tokens_expire(self) -> None:
+        """R4/R9/R32: Graph forgets the delta tokens mid-life (410); each mailbox's next run pulls its window
+        afresh and reads the linked events missing from it one by one: nothing is lost or duplicated."""
+        self.settled = False
+        self.world.run(self.world.expire_delta_tokens())
+
     @rule(
         who=persons, where=st.sampled_from(GRAPH_TARGETS), status=st.sampled_from([503, 429]), count=st.integers(1, 6)
     )

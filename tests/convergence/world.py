@@ -146,6 +146,11 @@ class World:
 
     # --- faults (each cleared by ``clear_faults`` after the run they were meant for) ---
 
+    async def expire_delta_tokens(self) -> None:
+        """Graph forgets every delta token it gave out: the next delta call of each mailbox answers 410."""
+        response = await self.graph.post("/_emulator/delta-tokens/expire")
+        assert response.status_code == 204, response.text
+
     async def graph_fault(self, **fault: Any) -> None:
         response = await self.graph.post("/_emulator/faults", json=fault)
         assert response.status_code < 300, response.text
