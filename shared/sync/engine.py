@@ -41,7 +41,6 @@ LEASE_SECONDS = 60.0
 LEASE_RENEW_SECONDS = 15.0  # three renewals may fail (storage hiccups) before the lease ends
 # Delta rounds after the plan's own calendar writes (each absorbs the writes of the one before).
 FOLLOW_UP_ROUNDS = 3
-WINDOW_RENEW_BEFORE = inputs.WINDOW_RENEW_BEFORE
 MASS_DELETE_ISSUE = "mass-delete"  # R11: the user's halted mass deletion (released from the status page)
 
 
