@@ -27,6 +27,7 @@ from shared.core.items import Side
 from shared.core.links import Link, LinkState
 from shared.core.m365 import DeltaEntry, M365Event
 from shared.core.meetings import ANSWERS, Meeting, answer, participant_answer
+from shared.core.plan_create import create_activity
 from shared.core.run import RunInput, Ways, erp_gone
 
 
@@ -66,6 +67,30 @@ def joins_a_new_meeting(run: RunInput, event: M365Event, link: Link) -> Action |
     return LinkCopy(event=event, meeting=meeting)
 
 
+def after_ended_link(run: RunInput, event: M365Event, link: Link) -> Iterator[Action]:
+    """R10/R27: an event whose link ended changed. It joins the meeting's new activity when another mailbox
+    started one; when the meeting's owning attendee left it (its claim ended) and nobody took it yet, this
+    person takes it, unless they declined it or it was cancelled. A claim still naming the old activity
+    means a person voided it in the ERP: that stays (R8)."""
+    joined = joins_a_new_meeting(run, event, link)
+    if joined is not None:
+        yield joined
+        return
+    if (
+        link.state is LinkState.RETIRED
+        and event.ical_uid
+        and event.ical_uid not in run.meetings
+        and not event.is_organizer
+        and not event.is_cancelled
+        and answer(event.response) != "declined"
+    ):
+        ways = Ways.of(run)
+        decided = new_meeting_event(run, event, ways)
+        yield from [decided] if decided is not None else create_activity(run.policy, event, ways)
+        return
+    yield Skip(side=Side.M365, record_id=event.id, reason=f"link is {link.state.value}")
+
+
 def after_lost_claim(event: M365Event, meeting: Meeting) -> Action:
     """Another mailbox holds the claim on this meeting: wait for its activity, take it over when this is the
     organizer's copy, or link this copy to it."""
@@ -79,9 +104,8 @@ def after_lost_claim(event: M365Event, meeting: Meeting) -> Action:
 def copy_changed(run: RunInput, entry: DeltaEntry, link: Link, change: ActivityChange | None) -> Iterator[Action]:
     """A copy link saw its event (and maybe its activity) change: only the person's answer flows (R27)."""
     if link.state is not LinkState.ACTIVE:
-        joined = joins_a_new_meeting(run, entry.event, link) if entry.event is not None else None
-        if joined is not None:
-            yield joined
+        if entry.event is not None:
+            yield from after_ended_link(run, entry.event, link)
         return
     event = entry.event
     if event is None:
@@ -94,12 +118,34 @@ def copy_changed(run: RunInput, entry: DeltaEntry, link: Link, change: ActivityC
     if event.is_cancelled:
         yield RetireCopy(link=link, reason="the meeting was cancelled or the person removed from it")
         return
+    if change is not None and (erp_gone(change) or change.activity is None):
+        yield from copy_of_ended_activity(run, event, link)
+        return
     if change is not None:
         yield from both_answers(run, link, event, change)
         return
     mine = answer(event.response)
     if mine != (link.response or "none") and mine in ANSWERS:
         yield AnswerInErp(link=link, response=mine)
+
+
+def copy_of_ended_activity(run: RunInput, event: M365Event, link: Link) -> Iterator[Action]:
+    """R10/R8/R27: the activity of a live copy was voided or removed. The claim tells why. Still naming that
+    activity: a person voided it in the ERP, which is final (R8). Naming another one: the meeting passed on
+    and the copy joins it. Gone: its owning attendee left (declined, or was taken off), so the meeting passes
+    on: this copy's person owns it now, unless they declined it too (then a later owner's activity is joined
+    when it appears in their feed)."""
+    yield RetireCopy(link=link, reason="the activity was voided or removed")
+    meeting = run.meetings.get(event.ical_uid or "")
+    if meeting is not None:
+        if meeting.activity_id != link.activity_id or meeting.activity_id is None:
+            yield after_lost_claim(event, meeting)
+        return
+    if answer(event.response) == "declined":
+        return
+    ways = Ways.of(run)
+    decided = new_meeting_event(run, event, ways)
+    yield from [decided] if decided is not None else create_activity(run.policy, event, ways)
 
 
 def copy_activity_changed(run: RunInput, change: ActivityChange, link: Link) -> Iterator[Action]:

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from shared.core.actions import (
     Action,
     AnswerInErp,
-    CreateActivity,
     DetachLink,
     Relink,
     Remember,
@@ -17,19 +16,22 @@ from shared.core.actions import (
     VoidActivity,
 )
 from shared.core.fingerprint import changed_fields, fingerprint
-from shared.core.guards import why_not_create_activity
 from shared.core.items import ItemKind, Side
 from shared.core.leave import is_leave_key
 from shared.core.links import Link, LinkState
 from shared.core.m365 import DeltaEntry, EventType, M365Event
 from shared.core.mapping import item_from_event
 from shared.core.meetings import ANSWERS, answer
-from shared.core.plan_copies import joins_a_new_meeting, new_meeting_event
-from shared.core.policy import PrivateEvents, SyncPolicy
+from shared.core.plan_copies import after_ended_link, new_meeting_event
+from shared.core.plan_create import create_activity
+from shared.core.policy import SyncPolicy
 from shared.core.run import RunInput, Ways
 
 
-def m365_side(run: RunInput, entry: DeltaEntry, link: Link | None, ways: Ways) -> Iterator[Action]:
+def m365_side(
+    run: RunInput, entry: DeltaEntry, link: Link | None, ways: Ways, *, erp_voided: bool = False
+) -> Iterator[Action]:
+    """``erp_voided``: the activity was voided or removed in the ERP in the same run (a person's void, final)."""
     event = entry.event
     if link is not None and link.kind is ItemKind.LEAVE:  # R30/R23: the leave sync's (shared/sync/leave.py)
         yield Skip(side=Side.M365, record_id=entry.event_id, reason="a leave event: its leave request owns it (R30)")
@@ -44,9 +46,7 @@ def m365_side(run: RunInput, entry: DeltaEntry, link: Link | None, ways: Ways) -
         yield from new_event(run, event, ways)
         return
     if link.state is not LinkState.ACTIVE:
-        yield joins_a_new_meeting(run, event, link) or Skip(
-            side=Side.M365, record_id=event.id, reason=f"link is {link.state.value}"
-        )
+        yield from after_ended_link(run, event, link)
         return
     if ended_for_owner(event):
         # R27/R8: the owner declined, or the organizer cancelled: the meeting is not shown in the ERP.
@@ -54,7 +54,8 @@ def m365_side(run: RunInput, entry: DeltaEntry, link: Link | None, ways: Ways) -
             yield VoidActivity(
                 link=link,
                 reason="declined" if event.response == "declined" else "cancelled",
-                ends_claim=not event.is_organizer,
+                # The owning attendee left: the meeting passes on (R10), unless a person voided it (R8).
+                ends_claim=not event.is_organizer and not erp_voided,
             )
         return
     yield from own_answer(event, link, ways)
@@ -117,15 +118,3 @@ def after_ended_claim(policy: SyncPolicy, event: M365Event, ways: Ways) -> list[
     """R10/R5: the organizer's copy meets a claim whose activity was voided meanwhile (its attendee owner was
     taken off): the claim is over, and the organizer's live meeting becomes a new activity like any other."""
     return list(create_activity(policy, event, ways))
-
-
-def create_activity(policy: SyncPolicy, event: M365Event, ways: Ways) -> Iterator[Action]:
-    """R23: the event becomes an ERP meeting, unless a filter keeps it out."""
-    reason = why_not_create_activity(policy, event, to_erp=ways.to_erp)
-    if reason:
-        yield Skip(side=Side.M365, record_id=event.id, reason=reason)
-        return
-    item = item_from_event(event, kind=ItemKind.MEETING, conflict_category=policy.conflict_category)
-    if policy.private_events is PrivateEvents.SYNC_AS_BUSY and event.sensitivity != "normal":
-        item = item.model_copy(update={"subject": "Busy", "body": "", "attendees": ()})
-    yield CreateActivity(event=event, item=item)

@@ -96,7 +96,7 @@ def plan(run: RunInput) -> Plan:
                 actions.extend(own_answer(event, link, ways))
                 actions.extend(merge_both(run.policy, link, event, other.activity, ways))
             continue
-        planned = list(m365_side(run, entry, link, ways))
+        planned = list(m365_side(run, entry, link, ways, erp_voided=other is not None and erp_gone(other)))
         # R10: an activity this event is relinked to is handled with it, never created again from the ERP side.
         handled.update(a.activity_id for a in planned if isinstance(a, Relink))
         actions.extend(planned)

@@ -8,7 +8,7 @@ change from our own echo (R5).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from shared.core.activities import Activity
 from shared.core.fingerprint import fingerprint
@@ -18,6 +18,8 @@ from shared.core.m365 import M365Event
 from shared.core.mapping import item_from_activity, item_from_event
 from shared.core.meetings import ANSWERS, LinkRole, Meeting, answer, participant_answer
 from shared.core.policy import SyncPolicy
+
+_ERP_TICK = timedelta(seconds=1)  # the ERP's timestamps are whole seconds
 
 
 def m365_fingerprint(event: M365Event, kind: ItemKind, policy: SyncPolicy) -> Fingerprint:
@@ -66,11 +68,25 @@ def paired(
 def relinked(
     *, user_id: str, link_id: str, origin: Side, event: M365Event, activity: Activity, policy: SyncPolicy, now: datetime
 ) -> Link:
-    """R10: a pair found again after a crash. Fields on which both records agree are synced; a field on which
-    they differ counts as changed on both sides, so the merge takes the newer record's (R6)."""
+    """R10: a pair found again after a crash. Fields on which both records agree are synced. Where they differ,
+    the side that changed since the activity was made from the event is the one whose field flows (R6): only
+    the ERP's, when the event is unchanged since then; only the event's, when the activity never changed.
+    Otherwise (or for an event made from an activity) the field counts as changed on both sides, so the
+    merge takes the newer record's."""
     kind = ItemKind(activity.type.value)
     m365_now, erp_now = m365_fingerprint(event, kind, policy), erp_fingerprint(activity)
     agreed = {field: digest for field, digest in m365_now.items() if erp_now.get(field) == digest}
+    m365_base: Fingerprint = agreed
+    erp_base: Fingerprint = dict(agreed)
+    if origin is Side.M365:
+        # ERP times are whole seconds: the create happened before ``created_at`` + 1 s. Any ERP write after the
+        # create raised the version, whatever the clock says (two writes can share a second).
+        event_edited = event.last_modified is None or event.last_modified >= activity.created_at + _ERP_TICK
+        activity_edited = activity.version > 1
+        if activity_edited and not event_edited:
+            m365_base = m365_now  # only the ERP changed since the create: its fields flow to the event
+        elif event_edited and not activity_edited:
+            erp_base = dict(erp_now)  # only the event changed: its fields flow to the activity
     return paired(
         user_id=user_id,
         link_id=link_id,
@@ -79,8 +95,8 @@ def relinked(
         activity=activity,
         policy=policy,
         now=now,
-        m365_fields=agreed,
-        erp_fields=dict(agreed),
+        m365_fields=m365_base,
+        erp_fields=erp_base,
     )
 
 
@@ -95,13 +111,26 @@ def succeeding(
     policy: SyncPolicy,
     now: datetime,
 ) -> Link:
-    """R10: the organizer's link, taking over from the former owner's: what the former owner's copy last synced
-    (the same meeting) is the baseline, so only real changes on either side since then flow; without it, the
-    pair is merged as after a relink."""
+    """R10: the organizer's link, taking over from the former owner's. What the former owner's copy last synced
+    (the same meeting) is the baseline, so only real changes on either side since then flow. A field of the
+    organizer's event that differs from that baseline though the event is older than the former owner's last
+    sync was never the organizer's edit: the sync wrote the ERP's value to the former owner's copy only, so
+    the ERP's value flows to the organizer's event (R6). Without a former link, the pair is merged as after a
+    relink."""
     if former is None:
         return relinked(
             user_id=user_id, link_id=link_id, origin=origin, event=event, activity=activity, policy=policy, now=now
         )
+    kind = ItemKind(activity.type.value)
+    m365_now, erp_now = m365_fingerprint(event, kind, policy), erp_fingerprint(activity)
+    m365_base, erp_base = dict(former.m365_fields), dict(former.erp_fields)
+    stale = (
+        event.last_modified is not None and former.updated_at is not None and event.last_modified <= former.updated_at
+    )
+    for field, digest in m365_now.items():
+        if stale and digest != m365_base.get(field) and digest != erp_now.get(field):
+            m365_base[field] = digest  # not changed in Outlook since ...
+            erp_base[field] = digest  # ... so the ERP's value is the change that flows
     return paired(
         user_id=user_id,
         link_id=link_id,
@@ -110,8 +139,8 @@ def succeeding(
         activity=activity,
         policy=policy,
         now=now,
-        m365_fields=dict(former.m365_fields),
-        erp_fields=dict(former.erp_fields),
+        m365_fields=m365_base,
+        erp_fields=erp_base,
     )
 
 

@@ -174,7 +174,7 @@ class SyncEngine:
                 erp_changes=erp,
                 m365_initial=m365_initial,
                 erp_initial=erp_initial,
-                meetings=await inputs.meetings_of(self._ports, m365, links),
+                meetings=await inputs.meetings_of(self._ports, m365, links, erp),
                 synced_mailboxes=await inputs.synced_mailboxes(run, m365, links),
                 removals_released=removals_released,
             )

@@ -12,7 +12,8 @@ from shared.core.activities import ActivityChange, ErpUser
 from shared.core.links import Link, LinkState
 from shared.core.m365 import DeltaEntry
 from shared.core.mapping import rooms_unresolved, with_booked_rooms
-from shared.core.meetings import Meeting
+from shared.core.meetings import LinkRole, Meeting
+from shared.core.run import erp_gone
 from shared.errors import ErpNotFound, GraphNotFound, GraphSyncStateLost
 from shared.state.model import DeltaCursor, Issue, IssueKind
 from shared.sync.context import Ports, RunContext
@@ -176,11 +177,20 @@ async def copies_to_link(
     run: RunContext, erp: Sequence[ActivityChange], links: Sequence[Link], m365: Sequence[DeltaEntry]
 ) -> list[DeltaEntry]:
     """R10: activities this person takes part in but another mailbox owns, with no link here yet: their copy
-    in this mailbox (found by the meeting's iCalUId) is offered to the plan, so it is linked as a copy."""
+    in this mailbox (found by the meeting's iCalUId) is offered to the plan, so it is linked as a copy. A
+    copy whose activity was voided or removed is offered too: the plan tells whether the meeting passes on."""
     linked = {link.activity_id for link in links}
     seen = {e.event_id for e in m365}
     out: list[DeltaEntry] = []
+    copies = {link.activity_id: link for link in links if link.role is LinkRole.COPY and link.state is LinkState.ACTIVE}
     for change in erp:
+        copy = copies.get(change.activity_id)
+        if copy is not None and copy.event_id and copy.event_id not in seen and erp_gone(change):
+            seen.add(copy.event_id)
+            entry = await _read(run.ports, run.mailbox, copy.event_id)
+            if not entry.removed:
+                out.append(entry)
+            continue
         activity = change.activity
         if activity is None or activity.owner_id == run.user.id or change.activity_id in linked:
             continue
@@ -194,11 +204,16 @@ async def copies_to_link(
     return out
 
 
-async def meetings_of(ports: Ports, entries: Sequence[DeltaEntry], links: Sequence[Link]) -> dict[str, Meeting]:
-    """R10: the tenant-wide claims of the meetings among the events with no active link (one point read each)."""
+async def meetings_of(
+    ports: Ports, entries: Sequence[DeltaEntry], links: Sequence[Link], erp: Sequence[ActivityChange] = ()
+) -> dict[str, Meeting]:
+    """R10: the tenant-wide claims of the meetings among the events with no active link, and of the meetings
+    whose activity this run sees voided or removed (one point read each)."""
     linked = {link.event_id for link in links if link.state is LinkState.ACTIVE}
+    gone = {c.activity_id for c in erp if erp_gone(c)}
     wanted = sorted(
         {e.event.ical_uid for e in entries if e.event is not None and e.event.ical_uid and e.event_id not in linked}
+        | {link.ical_uid for link in links if link.ical_uid and link.activity_id in gone}
     )
     found: dict[str, Meeting] = {}
     for ical_uid in wanted:

@@ -50,7 +50,10 @@ async def create_activity(action: CreateActivity, run: RunContext) -> Action | N
         fields = fields_with_answer(
             fields, user_id=run.user.id, mailbox=run.mailbox, name=run.user.display_name, response=own
         )
-    key = "m365-" + hashlib.sha256(f"{run.mailbox.lower()}|{event.id}".encode()).hexdigest()[:40]
+    # R10: a retry after a crash sends the same key (the ERP answers with the first create); a meeting that
+    # passed back to this person after its activity ended is a new claim, so a new activity.
+    generation = f"|{meeting.updated_at.isoformat()}" if meeting is not None else ""
+    key = "m365-" + hashlib.sha256(f"{run.mailbox.lower()}|{event.id}{generation}".encode()).hexdigest()[:40]
     activity = await run.ports.erp.create_activity(fields, idempotency_key=key)  # R10: a retry returns the first
     if meeting is not None and meeting.activity_id != activity.id:
         await run.ports.state.save_meeting(records.claimed_with(meeting, activity_id=activity.id, now=run.now()))

@@ -221,13 +221,6 @@ def test_meeting_voided_in_the_erp_stays_voided_when_its_organizer_takes_over() 
     replay(OnFakes, CY_OFF, CY_INVITES_ANN, clean("ann"), SWITCH_CY_ON, ("erp_voids_meeting", {"pick": 0}))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="R6/R10: Ann's run writes the ERP's new subject to her copy (she owns the meeting for Cy); Cy's take-over "
-    "then merges Cy's event against what Ann's link last synced (her copy, already renamed), so Cy's unchanged "
-    "old subject looks like an Outlook edit and overwrites the ERP's rename (likewise location and times)",
-)
 def test_erp_edit_survives_the_organizers_take_over() -> None:
     """R6: Ann owned Cy's meeting; the ERP renamed it; Cy's sync is switched on and takes it over: the new
     subject is on Cy's event and the activity."""
@@ -302,14 +295,6 @@ def test_owner_invited_again_answers_alike_on_both_sides() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="R27/R10 (decided: the meeting passes on): Bob's decline voids his activity and marks the claim "
-    "owner_left, but nobody takes it: Ann's copy, linked before, is retired, and Cy's sync, new to the meeting, "
-    "finds the claim (owner_left, activity voided) and makes nothing; the meeting is left without an activity "
-    "though Ann and Cy have not declined",
-)
 def test_meeting_its_owning_attendee_declined_passes_on() -> None:
     """R27/R10: Eve invites Ann, Bob and Cy; Bob's sync owns it; Bob declines: his activity is voided and the
     meeting passes on, whoever synced first: one live activity another of them owns, every copy linked to it,
@@ -323,12 +308,6 @@ def test_meeting_its_owning_attendee_declined_passes_on() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="R8/R10: Ann owned Eve's meeting; Eve invited Bob and took Ann off; a person voided the activity in the "
-    "ERP; Bob's sync, new to the meeting, makes a new activity: the person's void (final, R8) is undone",
-)
 def test_meeting_voided_in_the_erp_is_not_made_again_by_a_new_attendee() -> None:
     """R8: a meeting a person voided in the ERP does not come back when another attendee's sync first sees it."""
     replay(
@@ -342,13 +321,6 @@ def test_meeting_voided_in_the_erp_is_not_made_again_by_a_new_attendee() -> None
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="R6/R10: Cy's run made the activity and died before its link; a person then added Ann in the ERP; the "
-    "relink's merge writes Cy's attendee list over the ERP's newer one (Ann is dropped), while a newer ERP "
-    "subject or location survives the same relink",
-)
 def test_erp_attendee_added_after_a_crash_before_the_link_is_kept() -> None:
     """R6/R10: the host died between Cy's ERP create and its link; the ERP added Ann; after the relink Ann is
     invited on Cy's event and registered on the activity."""
@@ -363,13 +335,6 @@ def test_erp_attendee_added_after_a_crash_before_the_link_is_kept() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="R27/R10 (with 'the meeting passes on'): Ann owned Eve's meeting and declined it (voided, claim "
-    "owner_left); she then accepts it again, but her retired link and the ended claim leave the meeting with no "
-    "activity though a synced attendee takes part",
-)
 def test_owner_who_declines_then_accepts_has_the_meeting_again() -> None:
     """R27/R10: Ann owns Eve's meeting, declines it (void), then accepts it: once caught up it is an activity."""
     replay(
