@@ -29,16 +29,9 @@ from shared.core.activities import (
 from shared.core.directory import Directory
 from shared.core.items import Attendee, AttendeeRole, CalendarItem, Field, ItemKind, Sensitivity, Side
 from shared.core.m365 import EventWrite, M365Event
+from shared.core.participants import answers_only, participants_from, references_from
 from shared.core.timezones import covered_days, day_bounds, localize, wall_clock, zone
 
-_ERP_RESPONSE = {
-    "none": Response.NONE,
-    "notResponded": Response.NONE,
-    "organizer": Response.ORGANIZER,
-    "accepted": Response.ACCEPTED,
-    "tentativelyAccepted": Response.TENTATIVE,
-    "declined": Response.DECLINED,
-}
 _GRAPH_RESPONSE = {
     Response.NONE: "none",
     Response.ORGANIZER: "organizer",
@@ -150,78 +143,6 @@ def item_from_activity(activity: Activity) -> CalendarItem:
 # --- neutral to ERP --------------------------------------------------------------------------------
 
 
-def _participants(item: CalendarItem, directory: Directory, current: Activity | None) -> tuple[Participant, ...]:
-    """R15/R16/R27 from the attendees. A registered user's own answer is synced through their own copy of
-    the meeting, so the answer the ERP holds for them wins over the organizer's view of it."""
-    kept = {(p.kind, p.ref_id): p.response for p in current.participants} if current else {}
-    participants = []
-    for attendee in item.attendees:
-        email = attendee.email.lower()
-        if email in directory.facilities:
-            kind, ref = ParticipantKind.FACILITY, directory.facilities[email].id
-        elif email in directory.users:
-            kind, ref = ParticipantKind.USER, directory.users[email].id
-        elif email in directory.contacts:
-            kind, ref = ParticipantKind.CONTACT, directory.contacts[email].id
-        else:
-            kind, ref = ParticipantKind.EXTERNAL, None  # R15: kept as a plain attendee, no contact created
-        response = _ERP_RESPONSE.get(attendee.response, Response.NONE)
-        if kind is ParticipantKind.USER and kept.get((kind, ref), Response.NONE) is not Response.NONE:
-            response = kept[(kind, ref)]
-        participants.append(
-            Participant(
-                email=email,
-                name=attendee.name or None,
-                kind=kind,
-                ref_id=ref,
-                response=response,
-                required=attendee.role is not AttendeeRole.OPTIONAL,
-            )
-        )
-    return tuple(participants)
-
-
-def _linked_directly(current: Activity | None, kind: ParticipantKind, ids: tuple[str, ...]) -> tuple[str, ...]:
-    """References the ERP holds without a participant row for them: a person linked them in the ERP, so an
-    attendee change in Outlook never drops them (R15)."""
-    if current is None:
-        return ()
-    via_rows = {p.ref_id for p in current.participants if p.kind is kind}
-    return tuple(i for i in ids if i not in via_rows)
-
-
-def _references(item: CalendarItem, directory: Directory, owner_id: str, current: Activity | None) -> dict[str, object]:
-    """R15/R16: registered users, contacts, their company and booked facilities from the attendees."""
-    emails = [a.email.lower() for a in item.attendees]
-    users = [directory.users[e].id for e in emails if e in directory.users and directory.users[e].id != owner_id]
-    contacts = [directory.contacts[e] for e in emails if e in directory.contacts]
-    facilities = [directory.facilities[e].id for e in emails if e in directory.facilities]
-    companies = {c.company_id for c in contacts if c.company_id}
-    values: dict[str, object] = {
-        "registered_user_ids": _unique(
-            [*users, *_linked_directly(current, ParticipantKind.USER, current.registered_user_ids if current else ())]
-        ),
-        "contact_ids": _unique(
-            [
-                *(c.id for c in contacts),
-                *_linked_directly(current, ParticipantKind.CONTACT, current.contact_ids if current else ()),
-            ]
-        ),
-        "facility_ids": _unique(
-            [*facilities, *_linked_directly(current, ParticipantKind.FACILITY, current.facility_ids if current else ())]
-        ),
-    }
-    if len(companies) == 1:
-        values["company_id"] = companies.pop()
-    elif current is None:
-        values["company_id"] = None
-    return values
-
-
-def _unique(ids: Iterable[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(i for i in ids if i))
-
-
 def _wall_clock_when(item: CalendarItem) -> tuple[datetime, datetime]:
     """The item's start and end as wall-clock times in its zone; an all-day item's are the midnights of its
     dates (R14), read from its own bounds, never converted."""
@@ -256,8 +177,8 @@ def _erp_values(
             return {"location": item.location}
         case Field.ATTENDEES | Field.RESPONSES:
             return {
-                "participants": _participants(item, directory, current),
-                **_references(item, directory, owner_id, current),
+                "participants": participants_from(item, directory, current),
+                **references_from(item, directory, owner_id, current),
             }
         case Field.CATEGORIES:
             return {"categories": item.categories}
@@ -295,9 +216,16 @@ def activity_patch(
 ) -> ActivityPatch:
     """Only ``fields`` of ``item``, as a partial update. With the ``current`` activity, attendee changes keep
     what only the ERP knows: registered users' own answers and references linked there directly."""
+    wanted = frozenset(fields)
+    only_answers = Field.RESPONSES in wanted and Field.ATTENDEES not in wanted and current is not None
     values: dict[str, object] = {}
-    for field in fields:
+    for field in wanted - ({Field.RESPONSES} if only_answers else set()):
         values.update(_erp_values(item, field, directory, owner_id, current))
+    if only_answers:
+        # R27/R6: answers changed in Outlook, the attendee list did not: only answers are written, onto the
+        # ERP's own rows (a person the ERP added or removed meanwhile stays added or removed).
+        assert current is not None
+        values["participants"] = answers_only(participants_from(item, directory, current), current)
     return ActivityPatch.model_validate(values)
 
 

@@ -345,3 +345,23 @@ def test_owner_who_declines_then_accepts_has_the_meeting_again() -> None:
         clean("ann"),
         ("attendee_answers", {"pick": 0, "who": 0, "answer": "accepted"}),
     )
+
+
+def test_contacts_answer_after_a_crash_keeps_a_person_the_erp_took_off() -> None:
+    """R27/R6: Ann's ERP meeting with Bob reached Outlook (the host died after its link); the ERP then took Bob
+    off while Eve accepted; Ann's run writes Eve's answer (its answer lost, the ERP applied it): Bob is not
+    invited again on either side."""
+    replay(
+        OnFakes,
+        (
+            "erp_creates_confirmed_meeting",
+            {"owner": "ann", "registered": ["ann", "bob"], "contact": True, "subject": "Budget", "location": ""} | WHEN,
+        ),
+        crash("save_link", after=True),
+        ("erp_unregisters_a_user", {"pick": 0, "who": 0}),
+        ("eve_answers", {"pick": 0, "answer": "accepted"}),
+        (
+            "sync_meets_erp_fault_mid_run",
+            {"who": "ann", "where": ("PATCH", "/activities/"), "skip": 0, "count": 3, "lost": True},
+        ),
+    )

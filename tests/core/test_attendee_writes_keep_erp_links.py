@@ -52,3 +52,23 @@ def test_registered_users_own_answer_wins_over_the_organizers_view_of_it() -> No
     assert patch.participants is not None
     assert [p.response for p in patch.participants] == [Response.ACCEPTED]
     assert patch.registered_user_ids == ("u2",)
+
+
+def test_contacts_answer_from_outlook_keeps_a_person_the_erp_removed_meanwhile_removed() -> None:
+    """R27/R6: the ERP took Bob off while Eve (a contact) accepted in her mail system; the organizer's event
+    still lists Bob. Writing only the changed answers puts Eve's answer on her row and never adds Bob back."""
+    current = activity(
+        contact_ids=("c-eve",),
+        participants=(Participant(email="eve@fabrikam.example", kind=ParticipantKind.CONTACT, ref_id="c-eve"),),
+    )
+    ev = event(
+        attendees=(
+            Attendee(email="eve@fabrikam.example", response="accepted"),
+            Attendee(email="bob@contoso.com", response="notResponded"),
+        )
+    )
+    item = item_from_event(ev, kind=current.type, conflict_category="Sync conflict")  # type: ignore[arg-type]
+    patch = activity_patch(item, {Field.RESPONSES}, owner_id="u1", directory=DIRECTORY, current=current)
+    assert patch.participants is not None
+    assert [(p.email, p.response) for p in patch.participants] == [("eve@fabrikam.example", Response.ACCEPTED)]
+    assert patch.model_fields_set == {"participants"}  # no references rebuilt from the attendee list
