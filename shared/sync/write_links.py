@@ -99,14 +99,18 @@ async def link_copy(action: LinkCopy, run: RunContext) -> None:
     if activity is None or activity.state is ActivityState.VOIDED:
         run.report.skipped.append(f"m365 {event.id}: copy of a meeting whose activity is gone")
         return
-    mine, theirs = answer(event.response), participant_answer(activity, run.user.id, run.mailbox) or "none"
+    # None: not a participant (yet). Either the owner's run adds the person from its attendees, and their
+    # answer then fills the new row (R27), or the ERP took them off, and the owner's run takes them off the
+    # meeting (R6). Writing their row here would undo that removal, so only a row the ERP has is answered.
+    theirs = participant_answer(activity, run.user.id, run.mailbox)
+    mine = answer(event.response)
     response = mine
-    if mine in ANSWERS and mine != theirs and not activity.read_only:
+    if theirs is not None and mine in ANSWERS and mine != theirs and not activity.read_only:
         patch = with_answer(
             activity, user_id=run.user.id, mailbox=run.mailbox, name=run.user.display_name, response=mine
         )
         activity = await run.ports.erp.update_activity(activity.id, patch, version=activity.version)
-    elif mine not in ANSWERS and theirs in ANSWERS:
+    elif mine not in ANSWERS and theirs is not None and theirs in ANSWERS:
         await run.ports.calendar.respond(run.mailbox, event.id, theirs)
         run.wrote_m365 = True
         response = theirs

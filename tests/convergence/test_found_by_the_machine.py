@@ -365,3 +365,19 @@ def test_contacts_answer_after_a_crash_keeps_a_person_the_erp_took_off() -> None
             {"who": "ann", "where": ("PATCH", "/activities/"), "skip": 0, "count": 3, "lost": True},
         ),
     )
+
+
+def test_attendee_taken_off_in_the_erp_before_their_copy_is_linked_stays_off() -> None:
+    """R6/R15: Bob invites Ann in Outlook, Ann answers tentatively, Bob's run makes the activity with her row; then
+    a person takes Ann off it in the ERP before her own run. The ERP's change is the latest: Bob's event must stop
+    inviting her. Found while the machine ran with the new rules; none of them is needed to show it."""
+    replay(
+        OnFakes,
+        (
+            "outlook_creates_meeting",
+            {"organizer": "bob", "invitees": ["ann"], "contact": False, "subject": "Budget", "location": "", **WHEN},
+        ),
+        ("attendee_answers", {"pick": 0, "who": 0, "answer": "tentativelyAccepted"}),
+        clean("bob"),
+        ("erp_unregisters_a_user", {"pick": 0, "who": 0}),
+    )
