@@ -9,8 +9,9 @@ import uuid
 from shared.core import records
 from shared.core.actions import Action, AnswerInErp, CreateActivity, TakeOver, UpdateActivity, VoidActivity
 from shared.core.activities import Activity, ActivityPatch, ActivityState, ActivityType, Origin
-from shared.core.fingerprint import fingerprint
+from shared.core.fingerprint import changed_fields, fingerprint
 from shared.core.items import Field, Side
+from shared.core.links import Link
 from shared.core.mapping import activity_fields, activity_patch
 from shared.core.meetings import ANSWERS, LinkRole, Meeting, answer, fields_with_answer, participant_answer, with_answer
 from shared.core.plan_copies import after_lost_claim
@@ -102,6 +103,10 @@ async def update_activity(action: UpdateActivity, run: RunContext) -> None:
         action.item, action.fields, owner_id=run.user.id, directory=await run.directory(action.item), current=current
     )
     if current is not None and _changes_nothing(patch, current):
+        if current.read_only and _still_differs(action, link, current, run):
+            # R7: nothing to write, yet the event still differs from the read-only record (e.g. times moved
+            # after the close): the conflict stays listed.
+            raise ErpReadOnly(f"activity is {current.state.value}", status=409)
         updated = current  # e.g. an answer the ERP holds already: no write, no echo for the others
     else:
         version = current.version if current is not None and not current.read_only else link.erp_version
@@ -112,6 +117,12 @@ async def update_activity(action: UpdateActivity, run: RunContext) -> None:
         )
     )
     run.report.count("erp updated")
+
+
+def _still_differs(action: UpdateActivity, link: Link, current: Activity, run: RunContext) -> bool:
+    """Whether the event differs from the activity in a field Outlook may change (R7)."""
+    mine = run.ports.policy.fields_m365_may_change(link.kind, link.origin)
+    return bool(changed_fields(fingerprint(action.item), records.erp_fingerprint(current)) & mine)
 
 
 def _changes_nothing(patch: ActivityPatch, current: Activity) -> bool:
