@@ -64,14 +64,6 @@ def immediate_retries() -> Iterator[None]:
         RetryHandler.get_delay_time = original  # type: ignore[method-assign]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open findings of the machine (its replays in test_found_by_the_machine.py are marked one by one): "
-    "take-over after ERP edits (F12), an ERP attendee change lost at a crash relink (F18), an outside "
-    "meeting whose owning attendee declines or leaves (passes-on gap, F19, ERP void undone), and answers "
-    "after those. Whether the 1,000 examples meet one depends on timing (R6's latest-wins ties), so the run "
-    "shows XFAIL or XPASS; the mark goes when the replays pass",
-)
 def test_meetings_converge_on_the_fakes(quiet_machine: None) -> None:
     """R5/R6/R8/R10/R21/R27: whatever people did and however runs interleaved or failed, caught-up syncs leave
     one activity per meeting, every invited synced copy linked to it, answers equal on both sides."""
