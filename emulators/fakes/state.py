@@ -50,6 +50,7 @@ class StateData:
     erp_cursors: dict[tuple[str, str], ErpCursor] = field(default_factory=dict)
     subscriptions: dict[str, SubscriptionRecord] = field(default_factory=dict)
     leases: dict[str, Lease] = field(default_factory=dict)
+    pending: dict[str, datetime] = field(default_factory=dict)  # user id -> when its queued sync was marked
     issues: dict[tuple[str, str], Issue] = field(default_factory=dict)
     replays: set[tuple[str, str]] = field(default_factory=set)
     runs: dict[str, RunRecord] = field(default_factory=dict)  # the status page's read model
@@ -250,6 +251,17 @@ class InMemoryStateStore:
             return
         if lease.etag is None or lease.etag == stored.etag:
             del self.data.leases[lease.user_id]
+
+    async def mark_sync_pending(self, user_id: str, *, now: datetime, stale_after: timedelta) -> bool:
+        """True when the caller must queue the user's sync: none pending, or only a stale mark."""
+        since = self.data.pending.get(user_id)
+        if since is not None and since > now - stale_after:
+            return False
+        self.data.pending[user_id] = now
+        return True
+
+    async def clear_sync_pending(self, user_id: str) -> None:
+        self.data.pending.pop(user_id, None)
 
     # --- issues (R31) ------------------------------------------------------------------------------
 

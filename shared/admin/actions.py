@@ -19,6 +19,7 @@ from shared.queueing import SyncRequest
 from shared.safe_log import safe_text
 from shared.state.model import Issue, IssueKind
 from shared.sync.leave import MASS_DELETE_ISSUE as LEAVE_MASS_DELETE_ISSUE
+from shared.sync_requests import request_sync
 from shared.telemetry import current_correlation_id
 
 # R11: the halted deletions a person may release: the activities' and the leave events'.
@@ -71,4 +72,4 @@ async def _open_issue(services: Services, user_id: str, key: str) -> Issue | Non
 
 
 async def _queue(services: Services, user_id: str, reason: str) -> None:
-    await services.queue.enqueue(SyncRequest(user_id=user_id, reason=reason, correlation_id=current_correlation_id()))
+    await request_sync(services, SyncRequest(user_id=user_id, reason=reason, correlation_id=current_correlation_id()))

@@ -20,6 +20,7 @@ from shared.handlers.poison import drain_poison
 from shared.queueing import SyncRequest
 from shared.safe_log import safe_text
 from shared.state.model import Issue, IssueKind, SubscriptionRecord
+from shared.sync_requests import request_sync
 from shared.telemetry import current_correlation_id
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,8 @@ async def safety_net(services: Services) -> int:
     record (R31) and remove the sync requests the host set aside after every try failed."""
     users = await services.erp.list_users(enabled_only=True)
     for user in users:
-        await services.queue.enqueue(
-            SyncRequest(user_id=user.id, reason="safety-net", correlation_id=current_correlation_id())
+        await request_sync(
+            services, SyncRequest(user_id=user.id, reason="safety-net", correlation_id=current_correlation_id())
         )
     drained = await drain_poison(services)
     if drained:

@@ -19,6 +19,7 @@ from shared.handlers.common import Answer, body_too_large, record_bad_input, ren
 from shared.queueing import SyncRequest
 from shared.safe_log import outside
 from shared.state.model import SubscriptionRecord
+from shared.sync_requests import request_sync
 from shared.telemetry import current_correlation_id, new_correlation_id
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ async def graph_notification(services: Services, *, body: bytes, validation_toke
     _log_discarded("graph-notification", read, ignored)
     correlation_id = _correlation_id()
     for user_id, reason in users.items():
-        await services.queue.enqueue(SyncRequest(user_id=user_id, reason=reason, correlation_id=correlation_id))
+        await request_sync(services, SyncRequest(user_id=user_id, reason=reason, correlation_id=correlation_id))
     return Answer(202)
 
 
@@ -145,8 +146,8 @@ async def graph_lifecycle(services: Services, *, body: bytes, validation_token: 
             except GraphError:
                 log.warning("renewal after reauthorizationRequired failed; the renewal job recreates it")
         reason = note.lifecycle_event or "lifecycle"
-        await services.queue.enqueue(
-            SyncRequest(user_id=record.user_id, reason=reason, correlation_id=_correlation_id())
+        await request_sync(
+            services, SyncRequest(user_id=record.user_id, reason=reason, correlation_id=_correlation_id())
         )
     _log_discarded("graph-lifecycle", read, ignored)
     return Answer(202)
@@ -173,5 +174,5 @@ async def erp_hook(services: Services, *, headers: Mapping[str, str], body: byte
     users = {user_id for change in delivery.payload.changes for user_id in change.user_ids}
     correlation_id = _correlation_id()
     for user_id in sorted(users):
-        await services.queue.enqueue(SyncRequest(user_id=user_id, reason="erp-hook", correlation_id=correlation_id))
+        await request_sync(services, SyncRequest(user_id=user_id, reason="erp-hook", correlation_id=correlation_id))
     return Answer(202)

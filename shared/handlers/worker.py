@@ -16,6 +16,7 @@ import math
 
 from pydantic import ValidationError
 
+from shared import sync_requests
 from shared.composition import Services
 from shared.handlers.common import record_bad_input
 from shared.handlers.failures import RUN_ISSUE, record_run_failure
@@ -23,6 +24,7 @@ from shared.handlers.runs import log_run, record_run
 from shared.queueing import SyncRequest
 from shared.state.model import RunRecord
 from shared.sync.report import RunReport
+from shared.sync_requests import request_sync
 from shared.telemetry import correlated
 
 BUSY_RETRY_SECONDS = 1  # the least a busy user's message waits (its lease may end any moment)
@@ -44,6 +46,7 @@ async def sync_message(services: Services, text: str | bytes) -> RunReport | Non
     with correlated(request.correlation_id) as correlation_id:
         request = request.model_copy(update={"correlation_id": correlation_id})  # kept if queued again
         started = services.clock()
+        await sync_requests.started(services, request.user_id)  # a change from now on queues a follow-up
         try:
             report = await services.engine.sync_user(request.user_id)
         except Exception as error:
@@ -54,7 +57,8 @@ async def sync_message(services: Services, text: str | bytes) -> RunReport | Non
             # Not a run of its own: the lease holder records its run; this one is only logged.
             finished = services.clock()
             log_run(RunRecord(user_id=request.user_id, outcome=report.status, started_at=started, finished_at=finished))
-            await services.queue.enqueue(request, delay_seconds=await busy_delay(services, request.user_id))
+            # Queued again for when the user is free, unless another message for the user is pending already.
+            await request_sync(services, request, delay_seconds=await busy_delay(services, request.user_id))
         else:
             await services.state.resolve_issue(request.user_id, RUN_ISSUE, now=services.clock())
             await record_run(services, report, user_id=request.user_id, started=started)

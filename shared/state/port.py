@@ -7,7 +7,7 @@ Every write that replaces a read record is conditional on the record's ETag and 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from shared.core.links import Link
@@ -79,6 +79,15 @@ class LeaseStore(Protocol):
         ...
 
     async def release_lease(self, lease: Lease) -> None: ...
+
+    async def mark_sync_pending(self, user_id: str, *, now: datetime, stale_after: timedelta) -> bool:
+        """True when the caller must queue the user's sync: no message is pending for the user, or only one
+        marked before ``now - stale_after`` (lost); False when a pending message covers this request."""
+        ...
+
+    async def clear_sync_pending(self, user_id: str) -> None:
+        """The user's pending message is being handled: the next request queues a new one."""
+        ...
 
 
 class IssueLog(Protocol):

@@ -14,19 +14,18 @@ Tables (names are ``<prefix>Links`` etc.; keys are encoded by ``shared.state.key
 - cursors: PartitionKey = mailbox, RowKey ``delta`` (Graph delta cursor); PartitionKey = user id,
   RowKey ``erp|<feed>`` (ERP change-feed cursor).
 - subscriptions: PartitionKey ``subscription``, RowKey = subscription id.
-- leases: PartitionKey ``lease``, RowKey = user id. Acquire inserts, or replaces an expired lease on
-  condition of its ETag, so of two concurrent acquirers exactly one wins.
+- leases: PartitionKey ``lease``, RowKey = user id: acquire inserts, or replaces an expired lease on its
+  ETag (of two acquirers one wins). PartitionKey ``pending``: a user's queued sync (``shared.state.pending``).
 - issues: PartitionKey = user id, RowKey = issue key; ``is_open`` flags unresolved ones.
 - runs: the status page's read model (each user's and each job's last run); see ``shared.state.runs``.
 - replays: PartitionKey = UTC hour the token was minted (a signed call's timestamp), RowKey = SHA-256
   of a one-time token (a signed hook call); insert-only, so a second insert of the same token is a
   replay. Hours older than the replay window are no longer read and may be deleted.
 
-Optimistic concurrency: a record with ``etag`` None is inserted (``StateConflict`` if it exists); one
-with an ETag replaces the stored record only if that is unchanged (``MatchConditions.IfNotModified``),
-else ``StateConflict``. Returned records carry the new ETag. Deletes of records that are already gone
-are no-ops. Limits are checked client side (``shared.state.limits``); see ``shared.state.entities`` for
-how values are stored and how an over-large issue payload is handled.
+Optimistic concurrency: a record with ``etag`` None is inserted (``StateConflict`` if it exists); one with
+an ETag replaces the stored record only if unchanged (``IfNotModified``), else ``StateConflict``. Returned
+records carry the new ETag; deleting what is gone is a no-op. Limits are checked client side
+(``shared.state.limits``); ``shared.state.entities`` says how values and over-large payloads are stored.
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
@@ -54,6 +53,7 @@ from shared.state.keys import prefix_range
 from shared.state.leases import TableLeases
 from shared.state.meetings import TableMeetings
 from shared.state.model import DeltaCursor, ErpCursor, Issue, JobRecord, Lease, RunRecord, SubscriptionRecord
+from shared.state.pending import TablePending
 from shared.state.port import StateStore
 from shared.state.runs import TableRuns
 from shared.state.transactions import Operation, submit
@@ -77,6 +77,7 @@ class TableStateStore:
         self._subscriptions = service.get_table_client(f"{prefix}Subscriptions")
         self._leases = service.get_table_client(f"{prefix}Leases")
         self._lease_rows = TableLeases(self._leases)
+        self._pending = TablePending(self._leases)  # one pending sync message per user (shared/state/pending.py)
         self._issues = service.get_table_client(f"{prefix}Issues")
         self._replays = service.get_table_client(f"{prefix}Replays")
         self._meeting_table = service.get_table_client(f"{prefix}Meetings")
@@ -285,6 +286,12 @@ class TableStateStore:
 
     async def release_lease(self, lease: Lease) -> None:
         await self._lease_rows.release_lease(lease)
+
+    async def mark_sync_pending(self, user_id: str, *, now: datetime, stale_after: timedelta) -> bool:
+        return await self._pending.mark_sync_pending(user_id, now=now, stale_after=stale_after)
+
+    async def clear_sync_pending(self, user_id: str) -> None:
+        await self._pending.clear_sync_pending(user_id)
 
     # --- issues ------------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from azure.storage.queue.aio import QueueClient
 
-from shared import handlers
+from shared import handlers, sync_requests
 from shared.erp.hook import sign_hook
 from shared.queueing import StorageWorkQueue, SyncRequest
 from shared.state.model import IssueKind, SubscriptionRecord
@@ -34,6 +34,12 @@ async def _messages(conn: str, queue: str) -> list[dict[str, object]]:
     """Every message on the queue, decoded as the worker reads it; any storage error fails the test."""
     async with QueueClient.from_connection_string(conn, queue) as client:
         return [json.loads(base64.b64decode(m.content)) async for m in client.receive_messages(max_messages=32)]
+
+
+async def _waiting(conn: str, queue: str) -> list[dict[str, object]]:
+    """Every message on the queue, peeked (left visible)."""
+    async with QueueClient.from_connection_string(conn, queue) as client:
+        return [json.loads(base64.b64decode(m.content)) for m in await client.peek_messages(max_messages=32)]
 
 
 async def _subscription(stack: Stack, user_id: str = "U-ANN") -> str:
@@ -191,19 +197,24 @@ def _hook_call(stack: Stack, *, stamp: int, delivery_id: str) -> tuple[dict[str,
     return sign_hook(body, secret=secret, timestamp=stamp, delivery_id=delivery_id), body
 
 
-async def test_two_changes_of_one_activity_in_one_second_both_queue_a_sync(
+async def test_two_changes_of_one_activity_in_one_second_are_both_synced(
     stack: Stack, queue_name: str, azurite_connection_string: str
 ) -> None:
-    """Issue 9: an activity edited twice within a second gives two calls with the same timestamp and body; they
-    are two deliveries (distinct ids), so both queue a sync and the second change is not left to the 15-minute
-    safety net (R5)."""
+    """Issue 9 and 12: an activity edited twice within a second gives two calls with the same timestamp and body;
+    they are two deliveries (distinct ids), both accepted (R5). While the first call's message waits, it covers
+    the second (one run reads both changes); once its run has started, the second queues one follow-up, so
+    the second change is never left to the 15-minute safety net."""
     stamp = int(time.time())
     answers = []
     for _ in range(2):
         headers, body = _hook_call(stack, stamp=stamp, delivery_id=str(uuid.uuid4()))
         answers.append((await handlers.erp_hook(stack.services, headers=headers, body=body, now=stamp)).status)
     assert answers == [202, 202]
-    assert len(await _messages(azurite_connection_string, queue_name)) == 2
+    assert len(await _waiting(azurite_connection_string, queue_name)) == 1
+    await sync_requests.started(stack.services, "U-ANN")  # the worker took the message: its run has begun
+    headers, body = _hook_call(stack, stamp=stamp, delivery_id=str(uuid.uuid4()))
+    assert (await handlers.erp_hook(stack.services, headers=headers, body=body, now=stamp)).status == 202
+    assert len(await _waiting(azurite_connection_string, queue_name)) == 2
 
 
 async def test_retry_of_an_accepted_delivery_is_refused_with_nothing_more_queued(

@@ -1,0 +1,128 @@
+"""Issue 12, item 4: one run per burst. However many notifications and hook calls one user's changes cause,
+one message waits for the user; a change during the run queues one follow-up; a busy user's message is
+queued again only when no other message of the user waits (shared/sync_requests.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from azure.storage.queue.aio import QueueClient
+
+from shared import handlers, sync_requests
+from shared.erp.hook import sign_hook
+from shared.queueing import StorageWorkQueue, SyncRequest
+from shared.state.model import SubscriptionRecord
+from shared.sync import engine
+from tests.sync.conftest import Stack
+
+ANN, ANN_MAILBOX = "U-ANN", "ann@contoso.example"
+
+
+@pytest.fixture
+async def queue_name(stack: Stack, azurite_connection_string: str) -> AsyncIterator[str]:
+    """A work queue of this test alone, used by the stack's services; Ann can be synced."""
+    name = "q" + uuid.uuid4().hex[:20]
+    async with QueueClient.from_connection_string(azurite_connection_string, name) as client:
+        await client.create_queue()
+    stack.services.queue = StorageWorkQueue.from_connection_string(azurite_connection_string, queue=name)
+    await stack.add_person(user_id=ANN, mailbox=ANN_MAILBOX, name="Ann")
+    yield name
+    await stack.services.queue.aclose()
+
+
+async def _stored(conn: str, queue: str) -> int:
+    """Messages on the queue, visible or hidden."""
+    async with QueueClient.from_connection_string(conn, queue) as client:
+        return int((await client.get_queue_properties()).approximate_message_count or 0)
+
+
+async def _subscription(stack: Stack) -> str:
+    sub_id = str(uuid.uuid4())
+    await stack.services.state.save_subscription(
+        SubscriptionRecord(
+            subscription_id=sub_id,
+            user_id=ANN,
+            mailbox=ANN_MAILBOX,
+            resource=f"/users/{ANN_MAILBOX}/events",
+            expires_at=datetime.now(UTC) + timedelta(days=2),
+            created_at=datetime.now(UTC),
+        )
+    )
+    return sub_id
+
+
+def _notification(stack: Stack, sub_id: str, event_id: str) -> bytes:
+    state = stack.services.settings.graph_client_state.get_secret_value()
+    note = {
+        "subscriptionId": sub_id,
+        "clientState": state,
+        "changeType": "updated",
+        "resource": f"Users/{ANN_MAILBOX}/Events/{event_id}",
+        "tenantId": "t",
+        "resourceData": {"@odata.type": "#Microsoft.Graph.Event", "id": event_id},
+    }
+    return json.dumps({"value": [note]}).encode()
+
+
+def _hook_call(stack: Stack, activity_id: str) -> tuple[dict[str, str], bytes, int]:
+    body = json.dumps({"changes": [{"entity": "activity", "id": activity_id, "userIds": [ANN]}]}).encode()
+    secret = stack.services.settings.erp_hook_secret.get_secret_value()
+    stamp = int(time.time())
+    return sign_hook(body, secret=secret, timestamp=stamp, delivery_id=str(uuid.uuid4())), body, stamp
+
+
+async def test_burst_of_notifications_and_hook_calls_queues_one_message(
+    stack: Stack, queue_name: str, azurite_connection_string: str
+) -> None:
+    """An ERP import of 150 activities (150 hook calls) and 100 Outlook notifications for Ann, answered by
+    several instances at once, leave ONE message waiting for her sync (graph-facts §2: every answer 202)."""
+    sub_id = await _subscription(stack)
+    calls = []
+    for n in range(150):
+        headers, body, stamp = _hook_call(stack, f"a{n}")
+        calls.append(handlers.erp_hook(stack.services, headers=headers, body=body, now=stamp))
+    for n in range(100):
+        body = _notification(stack, sub_id, f"AAMk{n}")
+        calls.append(handlers.graph_notification(stack.services, body=body, validation_token=None))
+    answers = await asyncio.gather(*calls)
+    assert {a.status for a in answers} == {202}
+    assert await _stored(azurite_connection_string, queue_name) == 1
+
+
+async def test_change_during_a_run_queues_exactly_one_follow_up(
+    stack: Stack, queue_name: str, azurite_connection_string: str
+) -> None:
+    """The worker takes Ann's message and starts her run; ten changes arrive meanwhile: one more message, whose
+    run reads them all (nothing waits for the 15-minute safety net, R5)."""
+    headers, body, stamp = _hook_call(stack, "a1")
+    await handlers.erp_hook(stack.services, headers=headers, body=body, now=stamp)
+    await handlers.sync_message(stack.services, SyncRequest(user_id=ANN).to_json())  # the message's run
+    for n in range(10):
+        headers, body, stamp = _hook_call(stack, f"b{n}")
+        await handlers.erp_hook(stack.services, headers=headers, body=body, now=stamp)
+    assert await _stored(azurite_connection_string, queue_name) == 2  # the first (not deleted here) + one
+
+
+async def test_busy_users_requeued_message_covers_the_changes_that_come_meanwhile(
+    stack: Stack, queue_name: str, azurite_connection_string: str
+) -> None:
+    """Another worker holds Ann's lease; her message finds her busy and is queued again for when the lease ends.
+    Notifications arriving meanwhile queue nothing more: that one message's run reads their changes."""
+    lease = await stack.services.state.acquire_lease(
+        ANN, owner="other-worker", now=datetime.now(UTC), ttl_seconds=engine.LEASE_SECONDS
+    )
+    assert lease is not None
+    report = await handlers.sync_message(stack.services, SyncRequest(user_id=ANN).to_json())
+    assert report is not None
+    assert report.status == "busy"
+    assert await _stored(azurite_connection_string, queue_name) == 1  # queued again, for when the lease ends
+    for _ in range(5):
+        asked = await sync_requests.request_sync(stack.services, SyncRequest(user_id=ANN, reason="notification"))
+        assert asked is False  # covered by the waiting message
+    assert await _stored(azurite_connection_string, queue_name) == 1
