@@ -93,8 +93,9 @@ class InMemoryStateStore:
         found = [link for (user, _), link in self.data.links.items() if user == user_id]
         return sorted(found, key=lambda link: encode_part(link.link_id))
 
-    async def links_for_user(self, user_id: str) -> Sequence[Link]:
-        return self._user_links(user_id)
+    async def links_for_user(self, user_id: str, *, active_only: bool = False) -> Sequence[Link]:
+        links = self._user_links(user_id)
+        return [link for link in links if link.state is LinkState.ACTIVE] if active_only else links
 
     async def link_by_event(self, user_id: str, event_id: str) -> Link | None:
         return next((link for link in self._user_links(user_id) if link.event_id == event_id), None)

@@ -35,9 +35,12 @@ async def get(table: TableClient, partition: str, row: str) -> TableEntity | Non
         return None
 
 
-async def query_range(table: TableClient, partition: str, low: str, high: str) -> list[TableEntity]:
+async def query_range(
+    table: TableClient, partition: str, low: str, high: str, *, where: str | None = None
+) -> list[TableEntity]:
+    """The rows of one partition whose keys lie in [low, high); ``where``: a further filter (a constant clause)."""
     rows = table.query_entities(
-        "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high",
+        "PartitionKey eq @pk and RowKey ge @low and RowKey lt @high" + (f" and {where}" if where else ""),
         parameters={"pk": partition, "low": low, "high": high},
     )
     return [row async for row in rows]

@@ -9,8 +9,7 @@ Tables (names are ``<prefix>Links`` etc.; keys are encoded by ``shared.state.key
   These are unique: a second link claiming the same event or activity is a ``StateConflict``.
   RowKey ``ical|<iCalUId>|<link id>``: index row, several links may share an iCalUId (R-series events).
   A retired or detached link keeps its index rows, so a late echo still finds its tombstone.
-- meetings: the tenant-wide meeting claims (R10) and their activity index, bucketed by a hash of the
-  iCalUId / activity id; see ``shared.state.meetings``.
+- meetings: the tenant-wide meeting claims (R10) and their activity index (``shared.state.meetings``).
 - cursors: PartitionKey = mailbox, RowKey ``delta`` (Graph delta cursor); PartitionKey = user id,
   RowKey ``erp|<feed>`` (ERP change-feed cursor).
 - subscriptions: PartitionKey ``subscription``, RowKey = subscription id.
@@ -134,9 +133,10 @@ class TableStateStore:
 
     # --- links -------------------------------------------------------------------------------------
 
-    async def links_for_user(self, user_id: str) -> Sequence[Link]:
+    async def links_for_user(self, user_id: str, *, active_only: bool = False) -> Sequence[Link]:
         low, high = prefix_range(ent.LINK_ROW)
-        found = await rows.query_range(self._links, ent.user_partition(user_id), low, high)
+        where = "state eq 'active'" if active_only else None  # tombstones stay on the server
+        found = await rows.query_range(self._links, ent.user_partition(user_id), low, high, where=where)
         return [ent.link_from_entity(row, ent.etag_of(row)) for row in found]
 
     async def link_by_event(self, user_id: str, event_id: str) -> Link | None:

@@ -110,7 +110,7 @@ class SyncEngine:
             cursor=erp_cursor.cursor if erp_cursor else None,
             ends_after=now - timedelta(hours=ports.policy.erp_lookback_hours),
         )
-        links = list(await ports.state.links_for_user(user_id))
+        links = list(await ports.state.links_for_user(user_id, active_only=True))  # flat in history (issue 12)
         m365 = await inputs.confirmed(ports, run.mailbox, read.entries, links)
         # R4: only the very first pull never deletes. A first pull again after a run that died before storing
         # its token finds links already: it is a resync, whose missing linked events are read one by one.
@@ -119,11 +119,13 @@ class SyncEngine:
             m365 += await inputs.missing_from_snapshot(ports, run.mailbox, m365, links)
         m365_retries, erp_retries = await inputs.retries(run, links, m365, feed.items, open_issues)
         m365 = [*m365, *m365_retries, *await inputs.copies_to_link(run, feed.items, links, m365)]
+        erp = await inputs.booked_rooms(run, [*feed.items, *erp_retries])
+        links += await inputs.ended_links(ports, user_id, links, m365, erp)  # tombstones of what changed only
         the_plan = await self._plan(
             run,
             links,
             m365,
-            await inputs.booked_rooms(run, [*feed.items, *erp_retries]),
+            erp,
             now,
             first_pull,
             erp_cursor is None,
@@ -196,7 +198,7 @@ class SyncEngine:
             run.wrote_m365 = False
             result = await ports.calendar.delta_follow(cursor.delta_link)
             cursor = cursor.model_copy(update={"delta_link": result.delta_link, "updated_at": now})
-            links = list(await ports.state.links_for_user(run.user.id))
+            links = list(await ports.state.links_for_user(run.user.id, active_only=True))
             entries = await inputs.confirmed(ports, run.mailbox, result.entries, links)
             await leave.sync_leave(run, entries, links, now, read_feed=False)  # R30: an edit meanwhile is put back
             follow_up = await self._plan(run, links, entries, (), now, removals_released=released)

@@ -84,6 +84,35 @@ async def m365_changes(ports: Ports, mailbox: str, now: datetime, window_days: i
     )
 
 
+# Up to this many changed records without an active link are looked up one by one (index reads); more (an
+# initial pull, a resync) take one query of all the user's ended links instead.
+ENDED_LINK_READS = 20
+
+
+async def ended_links(
+    ports: Ports, user_id: str, active: Sequence[Link], m365: Sequence[DeltaEntry], erp: Sequence[ActivityChange]
+) -> list[Link]:
+    """The retired and detached links of the records this run sees changed, which no active link names: a late
+    echo finds its tombstone (R5), a copy its ended link (R10). A run reads the active links only, so a quiet
+    run's cost does not grow with history (issue 12); tombstones are read for what changed, never all of them."""
+    events = {e.event_id for e in m365} - {link.event_id for link in active}
+    activities = {c.activity_id for c in erp} - {link.activity_id for link in active}
+    if not events and not activities:
+        return []
+    if len(events) + len(activities) > ENDED_LINK_READS:
+        return [link for link in await ports.state.links_for_user(user_id) if link.state is not LinkState.ACTIVE]
+    found: dict[str, Link] = {}
+    for event_id in sorted(events):
+        link = await ports.state.link_by_event(user_id, event_id)
+        if link is not None and link.state is not LinkState.ACTIVE:
+            found[link.link_id] = link
+    for activity_id in sorted(activities):
+        link = await ports.state.link_by_activity(user_id, activity_id)
+        if link is not None and link.state is not LinkState.ACTIVE:
+            found[link.link_id] = link
+    return list(found.values())
+
+
 async def missing_from_snapshot(
     ports: Ports, mailbox: str, snapshot: Sequence[DeltaEntry], links: Sequence[Link]
 ) -> list[DeltaEntry]:

@@ -210,3 +210,13 @@ async def test_links_of_other_users_are_not_listed(store: StateStore) -> None:
     mine = await store.save_link(make_link())
     await store.save_link(make_link(user_id="someone-else"))
     assert await store.links_for_user(USER) == [mine]
+
+
+async def test_active_links_leave_the_tombstones_on_the_server(store: StateStore) -> None:
+    """Issue 12: a run reads only the active links, so its cost does not grow with retired and detached ones."""
+    live = await store.save_link(make_link("live"))
+    retired = await store.save_link(make_link("gone"))
+    await store.save_link(retired.model_copy(update={"state": LinkState.RETIRED}))
+    active = await store.links_for_user(USER, active_only=True)
+    assert [link.link_id for link in active] == [live.link_id]
+    assert {link.link_id for link in await store.links_for_user(USER)} == {"live", "gone"}
