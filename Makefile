@@ -39,8 +39,10 @@ demo: deps
 	$(PY) -m emulators.demo $(DEMO_ARGS)
 
 bench: deps
-	$(PY) -m emulators.azurite -- $(PY) -m bench.run
+	$(PY) -m emulators.azurite -- $(PY) -m bench.run --sizes 10,100,1000
+	$(PY) -m emulators.azurite -- $(PY) -m bench.notifications
 	$(PY) -m emulators.azurite -- $(PY) -m bench.meetings
+	$(PY) -m emulators.azurite -- $(PY) -m bench.series
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

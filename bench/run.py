@@ -69,15 +69,28 @@ MEMORY_MODES = {
 
 @dataclass
 class Tally:
-    """Requests seen on one wire during one run: by kind, with their status codes and time spent inside."""
+    """Requests seen on one wire during one run: by kind, with their status codes and time spent inside.
+
+    ``seconds`` is the time at least one request was under way (requests side by side, as a group of batched
+    writes makes them, count once), so the split of a run's wall time never adds up past it."""
 
     counts: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    _inflight: int = 0
+    _since: float = 0.0
 
-    def record(self, kind: str, status: int, seconds: float) -> None:
+    def begin(self) -> None:
+        if self._inflight == 0:
+            self._since = time.perf_counter()
+        self._inflight += 1
+
+    def record(self, kind: str, status: int) -> None:
+        """One request ended (after ``begin``)."""
+        self._inflight -= 1
+        if self._inflight == 0:
+            self.seconds += time.perf_counter() - self._since
         self.counts[kind] += 1
-        self.seconds += seconds
         if status >= 400:
             self.errors[f"{kind} -> {status}"] += 1
 
@@ -94,14 +107,14 @@ class CountingTransport(httpx.AsyncBaseTransport):
         self._inner, self._tally, self._kind = inner, tally, kind
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        started = time.perf_counter()
+        self._tally.begin()
         status = 599
         try:
             response = await self._inner.handle_async_request(request)
             status = response.status_code
             return response
         finally:
-            self._tally.record(self._kind(request.method, request.url.path), status, time.perf_counter() - started)
+            self._tally.record(self._kind(request.method, request.url.path), status)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -156,7 +169,7 @@ def counting_tables(tally: Tally, prefix: str) -> Iterator[None]:
     original: Callable[..., Any] = AsyncTransportWrapper.send
 
     async def send(self: AsyncTransportWrapper, request: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
+        tally.begin()
         status = 599
         try:
             response = await original(self, request, **kwargs)
@@ -164,7 +177,7 @@ def counting_tables(tally: Tally, prefix: str) -> Iterator[None]:
             return response
         finally:
             path = httpx.URL(request.url).path
-            tally.record(table_kind(request.method, path, prefix), status, time.perf_counter() - started)
+            tally.record(table_kind(request.method, path, prefix), status)
 
     AsyncTransportWrapper.send = send  # type: ignore[method-assign]
     try:
@@ -175,20 +188,23 @@ def counting_tables(tally: Tally, prefix: str) -> Iterator[None]:
 
 @contextlib.contextmanager
 def timing(owner: type, methods: Sequence[str], seconds: dict[str, float], bucket: str) -> Iterator[None]:
-    """Add the time spent inside ``owner``'s async ``methods`` to ``seconds[bucket]`` (outermost calls only)."""
+    """Add the time spent inside ``owner``'s async ``methods`` to ``seconds[bucket]`` (outermost calls only;
+    calls side by side count once: the time at least one was under way)."""
     originals = {name: getattr(owner, name) for name in methods}
     depth = [0]
+    since = [0.0]
 
     def timed(original: Callable[..., Any]) -> Callable[..., Any]:
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if depth[0] == 0:
+                since[0] = time.perf_counter()
             depth[0] += 1
-            started = time.perf_counter()
             try:
                 return await original(*args, **kwargs)
             finally:
                 depth[0] -= 1
                 if depth[0] == 0:
-                    seconds[bucket] = seconds.get(bucket, 0.0) + time.perf_counter() - started
+                    seconds[bucket] = seconds.get(bucket, 0.0) + time.perf_counter() - since[0]
 
         return wrapper
 
@@ -607,6 +623,8 @@ def render(
         "",
         f"- date: {info['date']}",
         f"- machine: {info['cpus']} CPUs (`nproc`), {info['platform']}",
+        "- load average when it ended (1/5/15 min, other work on the machine included): "
+        + " / ".join(f"{x:.2f}" for x in os.getloadavg()),
         f"- python: {info['python']}",
         f"- command: `{command}` (Azurite {azurite})",
         f"- whole benchmark: {total_seconds:.0f} s; peak memory: {MEMORY_MODES[memory]}; "

@@ -29,7 +29,7 @@ import httpx
 import uvicorn
 from starlette.types import ASGIApp
 
-from emulators import demo_daily, demo_status
+from emulators import demo_daily, demo_series, demo_status
 from emulators.azurite import running_azurite
 from emulators.erp.app import create_app as create_erp
 from emulators.erp.seed import seed_store
@@ -447,6 +447,11 @@ async def run_demo(*, keep_running: bool) -> int:
                     for direction, what, detail, ok in jobs:
                         print(_line(direction, what if ok else "FAILED", detail))
                     checks += jobs
+                    series = await demo_series.run_series(person, today, lambda: _settle(host))
+                    print("\n2c. A recurring meeting each way, one occurrence moved on each side (R28)")
+                    for direction, what, detail, ok in series:
+                        print(_line(direction, what if ok else "FAILED", detail))
+                    checks += series
                     failed_runs = [i for i in host.invocations if not i.succeeded]
                     issues = await _open_issues()
                     print(

@@ -103,14 +103,16 @@ async def start_stack(
     prefix_stem: str = "t",
     graph_wrap: Wrap | None = None,
     erp_wrap: Wrap | None = None,
+    erp_series: bool = True,
     **settings: str,
 ) -> InProcessStack:
-    """Fresh emulators and tables; ``*_wrap`` may wrap the service's transports (to count or to fail calls)."""
+    """Fresh emulators and tables; ``*_wrap`` may wrap the service's transports (to count or to fail calls);
+    ``erp_series=False``: a reference ERP without recurring series (R28)."""
     # Subscriptions are not used in-process: the emulator's outbound calls have nowhere to go.
     graph_app = create_graph(
         outbound=httpx.AsyncClient(transport=httpx.MockTransport(lambda request: httpx.Response(503)))
     )
-    erp_app = create_erp(":memory:", api_key=ERP_KEY)
+    erp_app = create_erp(":memory:", api_key=ERP_KEY, series=erp_series)
     graph_transport, erp_transport = httpx.ASGITransport(app=graph_app), httpx.ASGITransport(app=erp_app)
     prefix = prefix_stem + uuid.uuid4().hex[:12]
     services = await build_services(

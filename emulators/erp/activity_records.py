@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from emulators.erp.db import Database, check_times, now_utc, wall_end_utc
+from emulators.erp.db import Database, check_times, wall_end_utc
 from emulators.erp.problems import Problem, validation_errors
-from emulators.erp.series import checked_series
+from emulators.erp.series import checked_series, occurrences
 from shared.core.activities import (
     READ_ONLY_STATES,
     Activity,
@@ -29,6 +29,7 @@ from shared.core.activities import (
     ErpCapabilities,
     Facility,
     ParticipantKind,
+    RangeType,
 )
 
 # Which state transitions each action allows; anything else is refused.
@@ -129,7 +130,7 @@ class ActivityRecords(Database):
             (
                 activity.id,
                 activity.owner_id,
-                wall_end_utc(activity.end, activity.time_zone),
+                ends_utc(activity),
                 activity.model_dump_json(by_alias=True),
             ),
         )
@@ -167,7 +168,7 @@ class ActivityRecords(Database):
                     return CreateResult(activity=Activity.model_validate_json(doc), replayed=True)
             self._check_activity(db, fields)
             fields = checked_series(fields, supported=self.series)
-            moment = now_utc()
+            moment = self.now()
             activity = Activity.model_validate(
                 {
                     **fields.model_dump(),
@@ -208,7 +209,7 @@ class ActivityRecords(Database):
             self._check_activity(db, fields)
             fields = checked_series(fields, supported=self.series, keep_named_only="exceptions" not in changes)
             after = Activity.model_validate(
-                {**merged, **fields.model_dump(), "version": before.version + 1, "modified_at": now_utc()}
+                {**merged, **fields.model_dump(), "version": before.version + 1, "modified_at": self.now()}
             )
             self._record(db, after)
         return before, after
@@ -221,7 +222,9 @@ class ActivityRecords(Database):
             if before.state not in allowed:
                 name = "read-only" if before.state in READ_ONLY_STATES else "invalid-transition"
                 raise Problem(409, name, f"cannot {action} an activity that is {before.state.value}")
-            after = before.model_copy(update={"state": target, "version": before.version + 1, "modified_at": now_utc()})
+            after = before.model_copy(
+                update={"state": target, "version": before.version + 1, "modified_at": self.now()}
+            )
             self._record(db, after)
         return after
 
@@ -233,3 +236,21 @@ class ActivityRecords(Database):
             db.execute("DELETE FROM activities WHERE id = ?", (activity_id,))
             self._log(db, activity_id, before.owner_id, ())
         return before
+
+
+def ends_utc(activity: Activity) -> str:
+    """When the record ends, as ``endsAfter`` reads it: a series (R28) ends with its last occurrence (or a moved
+    one ending later), one with no end never; its own ``start``/``end`` are only its first occurrence's."""
+    if activity.recurrence is None:
+        return wall_end_utc(activity.end, activity.time_zone)
+    if activity.recurrence.range.type is RangeType.NO_END:
+        return NEVER
+    last = activity.start
+    for last in occurrences(activity.recurrence, activity.start):  # noqa: B007 - the last one is wanted
+        pass
+    ends = [last + (activity.end - activity.start)]
+    ends += [item.end for item in activity.exceptions if item.end is not None and not item.cancelled]
+    return max(wall_end_utc(end, activity.time_zone) for end in ends)
+
+
+NEVER = "9999-12-31T23:59:59"  # in utc_key's format, after any instant

@@ -13,7 +13,7 @@ import base64
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
@@ -77,6 +77,10 @@ class FeedPage:
 
 def now_utc() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
+
+
+def utc_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 def zone(name: str) -> ZoneInfo:
@@ -152,6 +156,13 @@ class Database:
         if db_path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
+        # The ERP's clock (a test may hold it still, e.g. for two writes within one second). Its records keep
+        # whole seconds, as many ERPs do: what tells two writes apart is their version and feed ``seq``.
+        self.clock: Callable[[], datetime] = utc_clock
+
+    def now(self) -> datetime:
+        """When a write happens, in whole seconds (``modified_at``)."""
+        return self.clock().astimezone(UTC).replace(microsecond=0)
 
     def close(self) -> None:
         self._db.close()

@@ -17,7 +17,6 @@ from emulators.erp.db import (
     check_times,
     decode_cursor,
     encode_cursor,
-    now_utc,
     snapshot_state,
     wall_end_utc,
 )
@@ -83,7 +82,7 @@ class LeaveRecords(Database):
             if not self._exists(db, "users", [fields.user_id]):
                 raise Problem(422, "unknown-reference", f"unknown user {fields.user_id!r}")
             leave = LeaveRequest.model_validate(
-                {**fields.model_dump(), "id": str(uuid.uuid4()), "version": 1, "modified_at": now_utc()}
+                {**fields.model_dump(), "id": str(uuid.uuid4()), "version": 1, "modified_at": self.now()}
             )
             self._record_leave(db, leave)
         return leave
@@ -97,7 +96,7 @@ class LeaveRecords(Database):
             if before.version != version:
                 raise Problem(412, "stale-version", f"leave request is at version {before.version}, not {version}")
             after = LeaveRequest.model_validate(
-                {**before.model_dump(), **changes, "version": before.version + 1, "modified_at": now_utc()}
+                {**before.model_dump(), **changes, "version": before.version + 1, "modified_at": self.now()}
             )
             check_times(after.start, after.end, time_zone=after.time_zone, all_day=after.all_day)
             self._record_leave(db, after)

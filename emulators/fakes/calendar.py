@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -31,9 +31,10 @@ from emulators.graph.app import Emulator, create_app
 from emulators.graph.dispatch import Call, Reply, decode_path
 from shared.core.m365 import DeltaEntry, EventWrite, M365Event
 from shared.errors import GraphError, GraphNotFound
-from shared.graph.client import PREFER, RESPONSES, graph_error
+from shared.graph.client import PREFER, RESPONSES, STAMPED_FILTER, STAMPED_PAGE, graph_error
 from shared.graph.convert import ERP_STAMP_PROPERTY
-from shared.graph.port import DeltaResult, Subscription
+from shared.graph.events_json import is_foreign, stamp_of
+from shared.graph.port import DeltaResult, EventChange, EventChangeResult, Subscription
 
 __all__ = ["InProcessCalendar", "accepting_receiver", "body_from_write", "event_from_json"]
 
@@ -145,16 +146,21 @@ class InProcessCalendar:
 
     async def _follow_pages(self, page: Any) -> DeltaResult:
         entries: list[DeltaEntry] = []
+        foreign: set[str] = set()
         while True:
             if not isinstance(page, dict):
                 raise GraphError("empty delta page")
             for item in page.get("value") or []:
+                if is_foreign(item):
+                    foreign.add(str(item.get("id")))
                 if "@removed" in item:
                     entries.append(DeltaEntry(event_id=item.get("id") or ""))
                 else:
                     entries.append(DeltaEntry(event_id=item.get("id") or "", event=event_from_json(item)))
             if page.get("@odata.deltaLink"):
-                return DeltaResult(entries=tuple(entries), delta_link=page["@odata.deltaLink"])
+                return DeltaResult(
+                    entries=tuple(entries), delta_link=page["@odata.deltaLink"], foreign=frozenset(foreign)
+                )
             if not page.get("@odata.nextLink"):
                 raise GraphError("delta page without nextLink or deltaLink")
             path, query = self._url(page["@odata.nextLink"])
@@ -203,6 +209,22 @@ class InProcessCalendar:
         query = {"$filter": f"iCalUId eq '{ical_uid.replace(chr(39), chr(39) * 2)}'", "$expand": _STAMP_EXPAND}
         return await self._all_pages((await self._send("GET", f"{_user(mailbox)}/events", query=query)).body)
 
+    async def stamped_events(self, mailbox: str) -> Mapping[str, str]:
+        """The same filtered listing ``GraphCalendar.stamped_events`` sends (id → stamp, every page)."""
+        query = {"$filter": STAMPED_FILTER, "$select": "id", "$expand": _STAMP_EXPAND, "$top": str(STAMPED_PAGE)}
+        page = (await self._send("GET", f"{_user(mailbox)}/events", query=query)).body
+        found: dict[str, str] = {}
+        while isinstance(page, dict):
+            for item in page.get("value") or []:
+                stamp = stamp_of(item)
+                if stamp is not None and item.get("id"):
+                    found[str(item["id"])] = stamp
+            if not page.get("@odata.nextLink"):
+                break
+            path, query = self._url(page["@odata.nextLink"])
+            page = (await self._send("GET", path, query=query)).body
+        return found
+
     async def _all_pages(self, page: Any) -> tuple[M365Event, ...]:
         """Every event of a collection answer, following ``@odata.nextLink``."""
         found: list[M365Event] = []
@@ -226,6 +248,35 @@ class InProcessCalendar:
             await self._send("DELETE", _event(mailbox, event_id), prefer=False)
         except GraphNotFound:
             return
+
+    async def read_events(self, mailbox: str, event_ids: Sequence[str]) -> dict[str, M365Event | None]:
+        """The port's batch read, one ``get_event`` at a time."""
+        found: dict[str, M365Event | None] = {}
+        for event_id in dict.fromkeys(event_ids):
+            try:
+                found[event_id] = await self.get_event(mailbox, event_id)
+            except GraphNotFound:
+                found[event_id] = None
+        return found
+
+    async def write_events(self, mailbox: str, changes: Sequence[EventChange]) -> list[EventChangeResult]:
+        """The port's batch write, one request at a time (each with the retries of ``_send``)."""
+        results: list[EventChangeResult] = []
+        for change in changes:
+            try:
+                if change.kind == "create" and change.write is not None:
+                    results.append(EventChangeResult(event=await self.create_event(mailbox, change.write)))
+                elif change.kind == "update" and change.event_id and change.write is not None:
+                    event = await self.update_event(mailbox, change.event_id, change.write)
+                    results.append(EventChangeResult(event=event))
+                elif change.kind == "delete" and change.event_id:
+                    await self.delete_event(mailbox, change.event_id)
+                    results.append(EventChangeResult())
+                else:
+                    raise ValueError(f"incomplete {change.kind}")
+            except GraphError as error:
+                results.append(EventChangeResult(error=error))
+        return results
 
     # --- subscriptions ---
 

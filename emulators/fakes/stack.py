@@ -265,11 +265,13 @@ class FakeStack:
     engine: SyncEngine = field(init=False)
 
     @classmethod
-    async def start(cls, *, policy: SyncPolicy | None = None, clock: Callable[[], datetime] = utc_now) -> FakeStack:
-        """Fresh emulators, ERP store and state."""
+    async def start(
+        cls, *, policy: SyncPolicy | None = None, clock: Callable[[], datetime] = utc_now, series: bool = True
+    ) -> FakeStack:
+        """Fresh emulators, ERP store and state (``series=False``: an ERP without recurring series, R28)."""
         graph_app = create_graph(outbound=httpx.AsyncClient(transport=httpx.MockTransport(accepting_receiver)))
         calendar = InProcessCalendar(graph_app, app_id="sync-app", sleep=_no_wait)
-        erp_app = create_erp(":memory:", api_key=ERP_KEY)
+        erp_app = create_erp(":memory:", api_key=ERP_KEY, series=series)
         pause = Pauser()
         erp = FaultyErp(InProcessErp(erp_app.state.store), pause=pause)
         memory = InMemoryStateStore()

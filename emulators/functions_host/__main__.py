@@ -28,7 +28,12 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--host-json", type=Path, help="host.json (default: the one in --app-dir, if any)")
     parser.add_argument("--no-queues", action="store_true", help="do not poll queues")
     parser.add_argument("--no-timers", action="store_true", help="do not fire timers on their schedule")
-    parser.add_argument("--poll-interval", type=float, default=1.0, help="seconds between polls of an empty queue")
+    parser.add_argument(
+        "--poll-interval",
+        type=float,
+        default=None,
+        help="longest wait between polls of an empty queue (default: host.json's maxPollingInterval, as in Azure)",
+    )
     return parser.parse_args(argv)
 
 

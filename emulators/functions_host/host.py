@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -62,6 +63,17 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
+FIRST_EMPTY_POLL_SECONDS = 0.2
+
+
+def next_poll_delay(previous: float | None, *, cap: float, jitter: Callable[[], float] = random.random) -> float:
+    """The wait before the next poll of an empty queue: 200 ms after messages were found, then about twice the
+    previous wait (randomised by ±20 %), at most ``cap`` (the real host's randomised exponential back-off)."""
+    if previous is None:
+        return min(FIRST_EMPTY_POLL_SECONDS, cap)
+    return min(cap, previous * 2 * (0.8 + 0.4 * jitter()))
+
+
 class LocalFunctionsHost:
     """A small stand-in for the Functions host. Not thread-safe; use it from one event loop."""
 
@@ -72,13 +84,15 @@ class LocalFunctionsHost:
         environ: Mapping[str, str] | None = None,
         host_json: Path | Mapping[str, Any] | HostConfig | None = None,
         app_dir: Path | None = None,
-        poll_interval: float = 0.1,
+        poll_interval: float | None = 0.1,
     ) -> None:
         self._app_source = app
         self._app_dir = app_dir
         self.settings = EnvironmentOverlay(environ or {})
         self.config = HostConfig.load(host_json)
-        self.poll_interval = min(poll_interval, self.config.queues.max_polling_interval.total_seconds())
+        # The longest wait between polls of an empty queue: host.json's maxPollingInterval, or less.
+        longest = self.config.queues.max_polling_interval.total_seconds()
+        self.poll_interval = longest if poll_interval is None else min(poll_interval, longest)
         self.invocations: list[Invocation] = []
         self._functions: list[FunctionSpec] | None = None
         self._storage: StorageQueues | None = None
@@ -308,7 +322,12 @@ class LocalFunctionsHost:
         return func_timer.TimerRequest(past_due=past_due, schedule_status=status, schedule={"AdjustForDST": True})
 
     async def _poll(self, function: FunctionSpec) -> None:
+        """Poll like the real host: again at once after messages, then waits growing from 200 ms up to
+        ``maxPollingInterval`` (page "Azure Queue storage trigger", polling algorithm:
+        https://learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue-trigger#polling-algorithm),
+        never longer than ``poll_interval``."""
         processor = self._queue_processor()
+        delay: float | None = None
         while True:
             try:
                 received = await processor.process_batch(function)
@@ -316,7 +335,10 @@ class LocalFunctionsHost:
                 log.exception("polling the queue of %s failed", function.name)
                 received = 0
             if received == 0:
-                await asyncio.sleep(self.poll_interval)
+                delay = next_poll_delay(delay, cap=self.poll_interval)
+                await asyncio.sleep(delay)
+            else:
+                delay = None
 
     async def _schedule(self, function: FunctionSpec) -> None:
         trigger = _timer_trigger(function)

@@ -141,7 +141,9 @@ class Dispatcher:
         except GraphError:
             return None
 
-    async def run(self, call: Call) -> Reply:
+    async def run(self, call: Call, *, hold: bool = False) -> Reply:
+        """One call. ``hold``: the call is one of several ``$batch`` items Graph runs side by side; it keeps its
+        slot of the mailbox's concurrency while its siblings start, so more than the limit at once get 429."""
         mailbox = self._mailbox_of(call.path)
         key = (call.app_id, mailbox) if mailbox else None
         reply: Reply
@@ -153,6 +155,8 @@ class Dispatcher:
                     raise throttled
                 self._inflight[key] = self._inflight.get(key, 0) + 1
                 counted = True
+                if hold:
+                    await asyncio.sleep(0)
             delay_ms, fault = self._fault(call, mailbox)
             if delay_ms:
                 await asyncio.sleep(delay_ms / 1000)

@@ -436,7 +436,11 @@ def render(
         wanted = [p for p in ev.extended if not expand_extended or p["id"].lower() == expand_extended.lower()]
         data["singleValueExtendedProperties"] = [dict(p) for p in wanted]
     if select:
+        # An expanded navigation property is answered whatever $select lists (OData: $expand and $select are
+        # independent; https://learn.microsoft.com/en-us/graph/query-parameters#expand).
         keep = {k.lower() for k in select} | {"id", "@odata.etag"}
+        if expand_extended is not None:
+            keep.add("singlevalueextendedproperties")
         data = {k: v for k, v in data.items() if k.lower() in keep}
     return data
 

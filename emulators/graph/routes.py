@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from typing import Any
@@ -9,7 +10,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from emulators.graph import delta
 from emulators.graph.dispatch import Call, Dispatcher, Reply, Router, decode_path
-from emulators.graph.errors import GraphError, bad_request
+from emulators.graph.errors import GraphError, bad_request, error_body
 from emulators.graph.events import Instance, Prefer, parse_prefer, render
 from emulators.graph.model import StoredEvent, User
 from emulators.graph.state import EmulatorState
@@ -22,9 +23,12 @@ EVENTS = U + r"(?:/calendar)?/events"
 EVENT = EVENTS + r"/(?P<event>[^/]+)"
 VIEW = U + r"(?:/calendar)?/calendarView"
 DELTA = VIEW + r"/(?:delta|delta\(\)|microsoft\.graph\.delta\(\))"
+# Page "Get singleValueLegacyExtendedProperty" (https://learn.microsoft.com/en-us/graph/api/singlevaluelegacyextendedproperty-get):
+# `eq` on the id, then on a string value one of `eq`, `ne`, `contains(ep/value, …)`, `startswith(ep/value, …)`.
 _EXT_FILTER = re.compile(
     r"^singleValueExtendedProperties/any\(\s*(\w+)\s*:\s*\1/id\s+eq\s+'((?:[^']|'')*)'"
-    r"(?:\s+and\s+\1/value\s+eq\s+'((?:[^']|'')*)')?\s*\)$",
+    r"(?:\s+and\s+(?:\1/value\s+(eq|ne)\s+'((?:[^']|'')*)'"
+    r"|(contains|startswith)\(\s*\1/value\s*,\s*'((?:[^']|'')*)'\s*\)))?\s*\)$",
     re.IGNORECASE,
 )
 _EXT_EXPAND = re.compile(
@@ -338,31 +342,33 @@ class GraphApi:
                 raise GraphError(400, "BadRequest", "The dependsOn graph of the batch has a cycle.")
             for item in ready:
                 pending.remove(item)
-                rid = str(item["id"])
-                failed = [d for d in item.get("dependsOn") or [] if status_of[str(d)] >= 400]
-                if failed:
-                    status_of[rid] = 424
-                    responses.append(
-                        {
-                            "id": rid,
-                            "status": 424,
-                            "headers": {},
-                            "body": {
-                                "error": {
-                                    "code": "FailedDependency",
-                                    "message": f"The request depends on '{failed[0]}', which failed.",
-                                }
-                            },
-                        }
-                    )
-                    continue
-                reply = await self.dispatcher.run(self._inner(call, item))
-                status_of[rid] = reply.status
-                out_headers = dict(reply.headers)
-                if reply.body is not None:
-                    out_headers.setdefault("Content-Type", "application/json")
-                responses.append({"id": rid, "status": reply.status, "headers": out_headers, "body": reply.body})
+            # Requests without a pending dependency run side by side, in no set order (page "Combine multiple
+            # requests in one HTTP call using JSON batching", https://learn.microsoft.com/en-us/graph/json-batching),
+            # and each counts against the mailbox's limits, 4 concurrent requests among them (page "Microsoft
+            # Graph throttling limits", Outlook service): a fifth side by side is a 429 of its own.
+            answers = await asyncio.gather(*(self._batch_item(call, item, status_of) for item in ready))
+            for item, answer in zip(ready, answers, strict=True):
+                status_of[str(item["id"])] = answer["status"]
+                responses.append(answer)
         return Reply(status=200, body={"responses": responses})
+
+    async def _batch_item(self, call: Call, item: dict[str, Any], status_of: dict[str, int]) -> dict[str, Any]:
+        rid = str(item["id"])
+        failed = [d for d in item.get("dependsOn") or [] if status_of[str(d)] >= 400]
+        if failed:
+            message = f"The request depends on '{failed[0]}', which failed."
+            return {"id": rid, "status": 424, "headers": {}, "body": error_body("FailedDependency", message)}
+        if urlsplit(str(item["url"])).scheme:
+            # An item's url is relative to the version (page "JSON batching": "/users", not
+            # "https://graph.microsoft.com/v1.0/users"); an absolute one is not found (msgraph-sdk-python#1015).
+            segment = str(item["url"]).split("/")[0]
+            message = f"Resource not found for the segment '{segment}'."
+            return {"id": rid, "status": 400, "headers": {}, "body": error_body("BadRequest", message)}
+        reply = await self.dispatcher.run(self._inner(call, item), hold=True)
+        out_headers = dict(reply.headers)
+        if reply.body is not None:
+            out_headers.setdefault("Content-Type", "application/json")
+        return {"id": rid, "status": reply.status, "headers": out_headers, "body": reply.body}
 
     def _inner(self, outer: Call, item: dict[str, Any]) -> Call:
         url = str(item["url"])
@@ -428,8 +434,10 @@ def _filter_events(state: EmulatorState, events: list[StoredEvent], raw: str | N
     m = _EXT_FILTER.match(text)
     if m:
         prop_id = m.group(2).replace("''", "'")
-        value = m.group(3).replace("''", "'") if m.group(3) is not None else None
-        return [e for e in events if state.matches_extended(e, prop_id, value)]
+        op = (m.group(3) or m.group(5) or "").lower()
+        raw_value = m.group(4) if m.group(4) is not None else m.group(6)
+        value = raw_value.replace("''", "'") if raw_value is not None else None
+        return [e for e in events if _extended_matches(e, prop_id, op, value)]
     s = _SIMPLE_FILTER.match(text)
     if s:
         field, value = s.group(1).lower(), s.group(2).replace("''", "'")
@@ -440,6 +448,27 @@ def _filter_events(state: EmulatorState, events: list[StoredEvent], raw: str | N
         }
         return [e for e in events if getters[field](e) == value]
     raise GraphError(400, "ErrorInvalidUrlQueryFilter", "The query filter contains one or more invalid nodes.")
+
+
+def _same_property(stored: str, asked: str) -> bool:
+    """Property ids compare case-insensitively except the ``Name`` part, which is case-sensitive (page "Get
+    singleValueLegacyExtendedProperty": "Filtering the string name (Name) in the id … is case-sensitive")."""
+    head_s, sep_s, name_s = stored.partition(" Name ")
+    head_a, sep_a, name_a = asked.partition(" Name ")
+    return head_s.lower() == head_a.lower() and sep_s.lower() == sep_a.lower() and name_s == name_a
+
+
+def _extended_matches(ev: StoredEvent, prop_id: str, op: str, value: str | None) -> bool:
+    """One event against an extended-property filter; values compare case-insensitively (same page)."""
+    for p in ev.extended:
+        if not _same_property(str(p["id"]), prop_id):
+            continue
+        have, want = str(p["value"]).lower(), (value or "").lower()
+        if value is None or (op == "eq" and have == want) or (op == "ne" and have != want):
+            return True
+        if (op == "contains" and want in have) or (op == "startswith" and have.startswith(want)):
+            return True
+    return False
 
 
 def _check_if_match(state: EmulatorState, user: User, event_id: str, if_match: str | None) -> None:

@@ -9,6 +9,7 @@ from shared.core.items import CalendarItem, Field, Side
 from shared.core.links import Link
 from shared.core.m365 import M365Event
 from shared.core.meetings import Meeting
+from shared.core.series_actions import SeriesAction
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -200,6 +201,7 @@ Action = (
     | Demote
     | Rebind
     | Skip
+    | SeriesAction  # R28 (shared/core/series_actions.py)
 )
 
 

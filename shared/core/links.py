@@ -16,6 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from shared.core.items import Field, ItemKind, Side
 from shared.core.meetings import LinkRole
+from shared.core.series import SeriesMemo
 
 Fingerprint = dict[Field, str]
 
@@ -51,6 +52,12 @@ class Link(BaseModel):
     m365_modified_at: AwareDatetime | None = None
     erp_modified_at: AwareDatetime | None = None
     updated_at: AwareDatetime | None = None
+    # R28: an occurrence's link (an ERP without series: one activity per occurrence) names its series and the
+    # occurrence's original start, so a moved series is matched by position, never voided and made again.
+    series_master_id: str | None = None
+    original_start: AwareDatetime | None = None
+    # R28: a series' link (master ↔ series activity) remembers what its pattern and exceptions were (core.series).
+    series: SeriesMemo | None = None
     # Storage ETag of the entity this link was read from; None for a link not stored yet.
     etag: str | None = None
 
@@ -73,3 +80,7 @@ class LinkChanges(TypedDict, total=False):
     erp_modified_at: datetime | None
     response: str | None
     updated_at: datetime
+    ical_uid: str | None
+    series_master_id: str | None
+    original_start: datetime | None
+    series: SeriesMemo | None

@@ -41,6 +41,9 @@ class Meeting(BaseModel):
     owner_mailbox: str
     # None while the owner's create is under way (the claim is taken before the ERP write, R10).
     activity_id: str | None = None
+    # The change key of the owner's event the activity was made from: a relink after a crash tells an event
+    # unchanged since then from one edited meanwhile (R10, R6).
+    source_change_key: str | None = None
     updated_at: AwareDatetime
     # Storage ETag; None for a claim not stored yet.
     etag: str | None = None

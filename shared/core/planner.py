@@ -36,6 +36,7 @@ from shared.core.plan_copies import copy_changed
 from shared.core.plan_erp import erp_side
 from shared.core.plan_m365 import ended_for_owner, m365_side, own_answer
 from shared.core.plan_merge import merge_both
+from shared.core.plan_series import plan_series
 from shared.core.run import Index, RunInput, Ways, erp_gone
 
 __all__ = ["Plan", "RunInput", "plan"]
@@ -48,8 +49,10 @@ def plan(run: RunInput) -> Plan:
     erp_by_activity = {c.activity_id: c for c in _dedupe_erp(run.erp_changes)}
     m365_by_event = {e.event_id: e for e in run.m365_changes}
     rebinds, index, replaced = _rebinds(run, index)
-    actions: list[Action] = list(rebinds)
-    handled: set[str] = set()  # activities whose change was planned together with their event's
+    series = plan_series(run, index, ways)  # R28: series and their occurrences (plan_series), taken out below
+    index, replaced = series.index, set(replaced) | series.events
+    actions: list[Action] = [*rebinds, *series.actions]
+    handled: set[str] = set(series.activities)  # activities whose change was planned together with their event's
     born_here = _born_here(run, index)
     for entry in _dedupe(run.m365_changes):
         if entry.event_id in replaced:

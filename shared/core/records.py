@@ -8,7 +8,7 @@ change from our own echo (R5).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from shared.core.activities import Activity
 from shared.core.fingerprint import fingerprint
@@ -18,8 +18,6 @@ from shared.core.m365 import M365Event
 from shared.core.mapping import item_from_activity, item_from_event
 from shared.core.meetings import ANSWERS, LinkRole, Meeting, answer, participant_answer
 from shared.core.policy import SyncPolicy
-
-_ERP_TICK = timedelta(seconds=1)  # the ERP's timestamps are whole seconds
 
 
 def m365_fingerprint(event: M365Event, kind: ItemKind, policy: SyncPolicy) -> Fingerprint:
@@ -62,27 +60,35 @@ def paired(
         erp_modified_at=activity.modified_at,
         response=answer(event.response),
         updated_at=now,
+        series_master_id=event.series_master_id,  # R28: an occurrence's link names its series and position
+        original_start=event.original_start,
     )
 
 
 def relinked(
-    *, user_id: str, link_id: str, origin: Side, event: M365Event, activity: Activity, policy: SyncPolicy, now: datetime
+    *,
+    user_id: str,
+    link_id: str,
+    origin: Side,
+    event: M365Event,
+    activity: Activity,
+    policy: SyncPolicy,
+    now: datetime,
+    source_change_key: str | None = None,
 ) -> Link:
     """R10: a pair found again after a crash. Fields on which both records agree are synced. Where they differ,
     the side that changed since the activity was made from the event is the one whose field flows (R6): only
-    the ERP's, when the event is unchanged since then; only the event's, when the activity never changed.
-    Otherwise (or for an event made from an activity) the field counts as changed on both sides, so the
-    merge takes the newer record's."""
+    the event's when the activity is as it was made (version 1); only the ERP's when the event still has the
+    change key it had then (``source_change_key``, kept on the meeting's claim). Otherwise (or for an event
+    made from an activity) the field counts as changed on both sides, so the merge takes the newer record's."""
     kind = ItemKind(activity.type.value)
     m365_now, erp_now = m365_fingerprint(event, kind, policy), erp_fingerprint(activity)
     agreed = {field: digest for field, digest in m365_now.items() if erp_now.get(field) == digest}
     m365_base: Fingerprint = agreed
     erp_base: Fingerprint = dict(agreed)
     if origin is Side.M365:
-        # ERP times are whole seconds: the create happened before ``created_at`` + 1 s. Any ERP write after the
-        # create raised the version, whatever the clock says (two writes can share a second).
-        event_edited = event.last_modified is None or event.last_modified >= activity.created_at + _ERP_TICK
-        activity_edited = activity.version > 1
+        activity_edited = activity.version > 1  # any ERP write after the create raised it
+        event_edited = source_change_key is None or event.change_key != source_change_key
         if activity_edited and not event_edited:
             m365_base = m365_now  # only the ERP changed since the create: its fields flow to the event
         elif event_edited and not activity_edited:
@@ -280,10 +286,24 @@ def demoted(link: Link, *, activity: Activity, mailbox: str, now: datetime) -> L
 # --- meeting claims (R10) --------------------------------------------------------------------------
 
 
-def claim(*, ical_uid: str, user_id: str, mailbox: str, activity_id: str | None, now: datetime) -> Meeting:
-    """This mailbox's claim on a meeting (insert-if-absent decides who owns it)."""
+def claim(
+    *,
+    ical_uid: str,
+    user_id: str,
+    mailbox: str,
+    activity_id: str | None,
+    now: datetime,
+    source_change_key: str | None = None,
+) -> Meeting:
+    """This mailbox's claim on a meeting (insert-if-absent decides who owns it); ``source_change_key``: the
+    change key of the event its activity is about to be made from."""
     return Meeting(
-        ical_uid=ical_uid, owner_user_id=user_id, owner_mailbox=mailbox.lower(), activity_id=activity_id, updated_at=now
+        ical_uid=ical_uid,
+        owner_user_id=user_id,
+        owner_mailbox=mailbox.lower(),
+        activity_id=activity_id,
+        source_change_key=source_change_key,
+        updated_at=now,
     )
 
 

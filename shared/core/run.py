@@ -12,6 +12,7 @@ from shared.core.links import Link
 from shared.core.m365 import DeltaEntry
 from shared.core.meetings import Meeting
 from shared.core.policy import SyncPolicy
+from shared.core.series import SeriesView
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,6 +35,9 @@ class RunInput:
     synced_mailboxes: frozenset[str] = frozenset()
     # R11: a person released this user's halted mass deletion: the guard lets this run's removals through.
     removals_released: bool = False
+    # R28: whether the ERP holds series (its capabilities), and the series this run's changes touch, by master id.
+    erp_series: bool = False
+    series: Mapping[str, SeriesView] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

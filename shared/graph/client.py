@@ -7,19 +7,20 @@ built by ``GraphClientFactory`` so the SDK's retry handler (429/503/504, Retry-A
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import unquote
 
 import httpx
 from azure.core.credentials_async import AsyncTokenCredential
 from kiota_abstractions.api_error import APIError
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.headers_collection import HeadersCollection
+from kiota_abstractions.request_information import RequestInformation
 from kiota_authentication_azure.azure_identity_authentication_provider import AzureIdentityAuthenticationProvider
-from msgraph.generated.models.event import Event
 from msgraph.generated.models.subscription import Subscription as GraphSubscription
-from msgraph.generated.users.item.calendar_view.delta.delta_get_response import DeltaGetResponse
 from msgraph.generated.users.item.calendar_view.delta.delta_request_builder import DeltaRequestBuilder
 from msgraph.generated.users.item.events.events_request_builder import EventsRequestBuilder
 from msgraph.generated.users.item.events.item.accept.accept_post_request_body import AcceptPostRequestBody
@@ -36,19 +37,22 @@ from msgraph_core.graph_client_factory import GraphClientFactory
 from shared.core.m365 import DeltaEntry, EventWrite, M365Event
 from shared.errors import (
     GraphError,
-    GraphInvalid,
-    GraphMailboxUnavailable,
     GraphNotFound,
-    GraphSyncStateLost,
     GraphTransient,
 )
-from shared.graph.convert import ERP_STAMP_PROPERTY, event_from_graph, graph_from_write
-from shared.graph.port import DeltaResult, Subscription
+from shared.graph.batch import send_batches
+from shared.graph.convert import ERP_STAMP_PROPERTY
+from shared.graph.events_json import delta_entry_from_json, event_from_json, is_foreign, stamp_of
+from shared.graph.port import DeltaResult, EventChange, EventChangeResult, Subscription
+from shared.graph.wire import MailboxSlots, graph_error, send_json, with_stamp, write_request
 
 T = TypeVar("T")
 PREFER = ('outlook.timezone="UTC"', 'outlook.body-content-type="text"', 'IdType="ImmutableId"')
 _STAMP_EXPAND = f"singleValueExtendedProperties($filter=id eq '{ERP_STAMP_PROPERTY}')"
+STAMPED_FILTER = f"singleValueExtendedProperties/Any(ep: ep/id eq '{ERP_STAMP_PROPERTY}' and ep/value ne '')"
+STAMPED_PAGE = 500
 RESPONSES = ("accepted", "tentativelyAccepted", "declined")
+_USER = re.compile(r"/users/([^/]+)/")
 
 
 def graph_scope(base_url: str) -> str:
@@ -74,29 +78,6 @@ def _translate(error: APIError) -> GraphError:
     return graph_error(error.response_status_code, code, error.response_headers or {})
 
 
-def graph_error(status: int | None, code: str | None, headers: Mapping[str, str]) -> GraphError:
-    """The project's error for a Graph error answer (also used by the in-process fake, so both agree)."""
-    message = f"Graph answered {status} {code or ''}".strip()
-    if status == 410 or (code or "").lower() in ("syncstatenotfound", "resyncrequired"):
-        return GraphSyncStateLost(message, status=status, code=code)
-    if code == "MailboxNotEnabledForRESTAPI" or (status == 403 and code == "ErrorAccessDenied"):
-        # No mailbox, or one outside the app's Exchange role assignment (RBAC for Applications): R2.
-        return GraphMailboxUnavailable(message, status=status, code=code)
-    if status == 404:
-        return GraphNotFound(message, status=status, code=code)
-    if status in (429, 500, 502, 503, 504):
-        retry_after = {k.lower(): v for k, v in headers.items()}.get("retry-after")
-        return GraphTransient(
-            message,
-            status=status,
-            code=code,
-            retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None,
-        )
-    if status is not None and 400 <= status < 500:
-        return GraphInvalid(message, status=status, code=code)
-    return GraphError(message, status=status, code=code)
-
-
 async def _call(call: Callable[[], Awaitable[T]]) -> T:
     try:
         return await call()
@@ -115,7 +96,7 @@ class GraphCalendar:
         credential: AsyncTokenCredential,
         base_url: str,
         transport: httpx.AsyncBaseTransport | None = None,
-        page_size: int = 50,
+        page_size: int = 100,
     ) -> None:
         host = httpx.URL(base_url).host
         auth = AzureIdentityAuthenticationProvider(credential, scopes=[graph_scope(base_url)], allowed_hosts=[host])
@@ -128,6 +109,8 @@ class GraphCalendar:
         adapter.base_url = base_url.rstrip("/")
         self._credential = credential
         self._http = http
+        self._adapter = adapter
+        self._slots = MailboxSlots()
         self._client = GraphServiceClient(request_adapter=adapter)
         self._page_size = page_size
 
@@ -139,34 +122,37 @@ class GraphCalendar:
             start_date_time=_utc(start), end_date_time=_utc(end)
         )
         config = RequestConfiguration(query_parameters=query, headers=_headers(f"odata.maxpagesize={self._page_size}"))
-        first = await _call(lambda: builder.get(request_configuration=config))
-        return await self._follow_pages(builder, first)
+        return await self._follow_pages(mailbox, builder.to_get_request_information(config))
 
     async def delta_follow(self, delta_link: str) -> DeltaResult:
-        builder = self._client.users.by_user_id("_").calendar_view.delta.with_url(delta_link)
+        found = _USER.search(httpx.URL(delta_link).path)
+        return await self._follow_pages(unquote(found.group(1)) if found else "", self._delta_page(delta_link))
+
+    def _delta_page(self, link: str) -> RequestInformation:
+        builder = self._client.users.by_user_id("_").calendar_view.delta.with_url(link)
         config: RequestConfiguration[DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters] = RequestConfiguration(
             headers=_headers(f"odata.maxpagesize={self._page_size}")
         )
-        first = await _call(lambda: builder.get(request_configuration=config))
-        return await self._follow_pages(builder, first)
+        return builder.to_get_request_information(config)
 
-    async def _follow_pages(self, builder: DeltaRequestBuilder, page: DeltaGetResponse | None) -> DeltaResult:
+    async def _follow_pages(self, mailbox: str, first: RequestInformation) -> DeltaResult:
+        """Every page of a delta round, read as JSON (``shared.graph.wire``), not as kiota models."""
         entries: list[DeltaEntry] = []
+        foreign: set[str] = set()
+        page = await self._send(mailbox, first)
         while True:
-            if page is None:
+            if not isinstance(page, dict):
                 raise GraphError("empty delta page")
-            for event in page.value or []:
-                entries.append(_delta_entry(event))
-            if page.odata_delta_link:
-                return DeltaResult(entries=tuple(entries), delta_link=page.odata_delta_link)
-            if not page.odata_next_link:
+            items = [item for item in page.get("value") or [] if isinstance(item, dict)]
+            entries.extend(delta_entry_from_json(item) for item in items)
+            foreign.update(str(item.get("id")) for item in items if is_foreign(item))
+            if page.get("@odata.deltaLink"):
+                link = str(page["@odata.deltaLink"])
+                return DeltaResult(entries=tuple(entries), delta_link=link, foreign=frozenset(foreign))
+            if not page.get("@odata.nextLink"):
                 raise GraphError("delta page without nextLink or deltaLink")
             # Keep following nextLink even when a page is empty (graph-facts §1).
-            next_builder = builder.with_url(page.odata_next_link)
-            config: RequestConfiguration[DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters] = (
-                RequestConfiguration(headers=_headers(f"odata.maxpagesize={self._page_size}"))
-            )
-            page = await _call(lambda b=next_builder, c=config: b.get(request_configuration=c))  # type: ignore[misc]
+            page = await self._send(mailbox, self._delta_page(str(page["@odata.nextLink"])))
 
     # --- events ---
 
@@ -176,31 +162,24 @@ class GraphCalendar:
     async def get_event(self, mailbox: str, event_id: str) -> M365Event:
         query = EventItemRequestBuilder.EventItemRequestBuilderGetQueryParameters(expand=[_STAMP_EXPAND])
         config = RequestConfiguration(query_parameters=query, headers=_headers())
-        event = await _call(lambda: self._event(mailbox, event_id).get(request_configuration=config))
-        if event is None:
+        event = await self._send(mailbox, self._event(mailbox, event_id).to_get_request_information(config))
+        if not isinstance(event, dict):
             raise GraphNotFound("event not found", status=404)
-        return event_from_graph(event)
+        return event_from_json(event)
 
     async def create_event(self, mailbox: str, write: EventWrite) -> M365Event:
-        body = graph_from_write(write)
-        config: RequestConfiguration[object] = RequestConfiguration(headers=_headers())
-        created = await _call(
-            lambda: self._client.users.by_user_id(mailbox).events.post(
-                body,
-                request_configuration=config,  # type: ignore[arg-type]  # the SDK types POST config as unbound
-            )
-        )
-        if created is None:
+        info = write_request(self._client.users.by_user_id(mailbox).events, "POST", write, _headers())
+        created = await self._send(mailbox, info)
+        if not isinstance(created, dict):
             raise GraphError("create answered no event")
-        return event_from_graph(_with_stamp(created, write))
+        return with_stamp(event_from_json(created), write)
 
     async def update_event(self, mailbox: str, event_id: str, write: EventWrite) -> M365Event:
-        body = graph_from_write(write)
-        config: RequestConfiguration[object] = RequestConfiguration(headers=_headers())
-        updated = await _call(lambda: self._event(mailbox, event_id).patch(body, request_configuration=config))  # type: ignore[arg-type]
-        if updated is None:
+        info = write_request(self._event(mailbox, event_id), "PATCH", write, _headers())
+        updated = await self._send(mailbox, info)
+        if not isinstance(updated, dict):
             raise GraphError("update answered no event")
-        return event_from_graph(updated)
+        return event_from_json(updated)
 
     async def instances(
         self, mailbox: str, series_master_id: str, *, start: datetime, end: datetime
@@ -211,7 +190,8 @@ class GraphCalendar:
         query = InstancesRequestBuilder.InstancesRequestBuilderGetQueryParameters(
             start_date_time=_utc(start), end_date_time=_utc(end), expand=[_STAMP_EXPAND], top=self._page_size
         )
-        return await _every_page(builder, RequestConfiguration(query_parameters=query, headers=_headers()))
+        info = builder.to_get_request_information(RequestConfiguration(query_parameters=query, headers=_headers()))
+        return tuple(event_from_json(e) for e in await self._every_item(mailbox, builder, info))
 
     async def events_by_ical_uid(self, mailbox: str, ical_uid: str) -> Sequence[M365Event]:
         """``GET /users/{m}/events?$filter=iCalUId eq '…'`` (page "List events"), every page, stamp expanded."""
@@ -219,7 +199,96 @@ class GraphCalendar:
         query = EventsRequestBuilder.EventsRequestBuilderGetQueryParameters(
             filter=f"iCalUId eq '{ical_uid.replace(chr(39), chr(39) * 2)}'", expand=[_STAMP_EXPAND]
         )
-        return await _every_page(builder, RequestConfiguration(query_parameters=query, headers=_headers()))
+        info = builder.to_get_request_information(RequestConfiguration(query_parameters=query, headers=_headers()))
+        return tuple(event_from_json(e) for e in await self._every_item(mailbox, builder, info))
+
+    async def stamped_events(self, mailbox: str) -> Mapping[str, str]:
+        """Every event of the mailbox that carries our ERP stamp, as event id → stamp: one filtered list
+        (``$filter=singleValueExtendedProperties/Any(ep: ep/id eq '…' and ep/value ne '')``, ``$select=id``,
+        the stamp expanded; page "Get singleValueLegacyExtendedProperty",
+        https://learn.microsoft.com/en-us/graph/api/singlevaluelegacyextendedproperty-get), 500 a page.
+        Calendar-view delta answers carry no extended properties and refuse ``$expand`` (page "event: delta"),
+        so this replaces one ``GET /events/{id}`` per unlinked event."""
+        builder = self._client.users.by_user_id(mailbox).events
+        query = EventsRequestBuilder.EventsRequestBuilderGetQueryParameters(
+            filter=STAMPED_FILTER, select=["id"], expand=[_STAMP_EXPAND], top=STAMPED_PAGE
+        )
+        info = builder.to_get_request_information(RequestConfiguration(query_parameters=query, headers=_headers()))
+        found: dict[str, str] = {}
+        for item in await self._every_item(mailbox, builder, info):
+            stamp = stamp_of(item)
+            if stamp is not None and item.get("id"):
+                found[str(item["id"])] = stamp
+        return found
+
+    async def _every_item(self, mailbox: str, builder: Any, first: RequestInformation) -> list[dict[str, Any]]:
+        """Every item of a listing, following ``@odata.nextLink`` to the end (JSON, no kiota models)."""
+        items: list[dict[str, Any]] = []
+        page = await self._send(mailbox, first)
+        while isinstance(page, dict):
+            items.extend(i for i in page.get("value") or [] if isinstance(i, dict))
+            link = page.get("@odata.nextLink")
+            if not link:
+                break
+            info = builder.with_url(str(link)).to_get_request_information(RequestConfiguration(headers=_headers()))
+            page = await self._send(mailbox, info)
+        return items
+
+    async def read_events(self, mailbox: str, event_ids: Sequence[str]) -> dict[str, M365Event | None]:
+        """``GET /events/{id}`` with the stamp expanded, 20 to a ``$batch`` (R9 confirmations, stamp reads)."""
+        wanted = list(dict.fromkeys(event_ids))
+        if len(wanted) == 1:
+            try:
+                return {wanted[0]: await self.get_event(mailbox, wanted[0])}
+            except GraphNotFound:
+                return {wanted[0]: None}
+        async with self._slots.every(mailbox):
+            results = await send_batches(
+                self._adapter,
+                [EventChange(kind="read", event_id=i) for i in wanted],
+                self._batch_request(mailbox),
+                chained=False,
+            )
+        found: dict[str, M365Event | None] = {}
+        for event_id, result in zip(wanted, results, strict=True):
+            if result.error is not None:
+                raise result.error
+            found[event_id] = result.event
+        return found
+
+    async def write_events(self, mailbox: str, changes: Sequence[EventChange]) -> list[EventChangeResult]:
+        """Creates, updates and deletes in ``$batch`` requests of 20 (``shared.graph.batch``), one at a time per
+        mailbox and holding all of its 4 slots while it runs."""
+        async with self._slots.every(mailbox):
+            return await send_batches(self._adapter, changes, self._batch_request(mailbox))
+
+    def _batch_request(self, mailbox: str) -> Callable[[EventChange], RequestInformation]:
+        """The request msgraph-sdk builds for one batch item (create, update, delete, or read with our stamp)."""
+
+        def build(change: EventChange) -> RequestInformation:
+            headers = _headers()
+            if change.kind == "create" and change.write is not None:
+                return write_request(self._client.users.by_user_id(mailbox).events, "POST", change.write, headers)
+            if change.event_id is None:
+                raise ValueError(f"a {change.kind} needs the event's id")
+            item = self._event(mailbox, change.event_id)
+            if change.kind == "read":
+                query = EventItemRequestBuilder.EventItemRequestBuilderGetQueryParameters(expand=[_STAMP_EXPAND])
+                read: RequestInformation = item.to_get_request_information(
+                    RequestConfiguration(query_parameters=query, headers=headers)
+                )
+                return read
+            if change.kind == "update" and change.write is not None:
+                return write_request(item, "PATCH", change.write, headers)
+            info: RequestInformation = item.to_delete_request_information(RequestConfiguration(headers=headers))
+            return info
+
+        return build
+
+    async def _send(self, mailbox: str, info: RequestInformation) -> Any:
+        """One request through the SDK's adapter, read as JSON, within the mailbox's 4 slots."""
+        async with self._slots.one(mailbox):
+            return await send_json(self._adapter, info)
 
     async def respond(self, mailbox: str, event_id: str, response: str) -> None:
         """accept / tentativelyAccept / decline with ``sendResponse: false`` (pages "event: accept", "event:
@@ -236,7 +305,8 @@ class GraphCalendar:
 
     async def delete_event(self, mailbox: str, event_id: str) -> None:
         try:
-            await _call(lambda: self._event(mailbox, event_id).delete())
+            async with self._slots.one(mailbox):
+                await _call(lambda: self._event(mailbox, event_id).delete())
         except GraphNotFound:
             return
 
@@ -279,39 +349,6 @@ class GraphCalendar:
 
 def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-async def _every_page(builder: Any, config: Any) -> tuple[M365Event, ...]:
-    """Every event of a listing (``instances``, ``events``), following ``@odata.nextLink`` to the end."""
-    page = await _call(lambda: builder.get(request_configuration=config))
-    found: list[M365Event] = []
-    while page is not None:
-        found.extend(event_from_graph(e) for e in page.value or [])
-        if not page.odata_next_link:
-            break
-        next_builder: Any = builder.with_url(page.odata_next_link)
-        next_config: Any = RequestConfiguration(headers=_headers())
-        page = await _call(lambda b=next_builder, c=next_config: b.get(request_configuration=c))  # type: ignore[misc]
-    return tuple(found)
-
-
-def _delta_entry(event: Event) -> DeltaEntry:
-    if event.additional_data and "@removed" in event.additional_data:
-        return DeltaEntry(event_id=event.id or "")
-    return DeltaEntry(event_id=event.id or "", event=event_from_graph(event))
-
-
-def _with_stamp(created: Event, write: EventWrite) -> Event:
-    """A create's answer omits extended properties unless expanded; we know the stamp we sent."""
-    if write.erp_stamp is not None and not created.single_value_extended_properties:
-        from msgraph.generated.models.single_value_legacy_extended_property import (
-            SingleValueLegacyExtendedProperty,
-        )
-
-        created.single_value_extended_properties = [
-            SingleValueLegacyExtendedProperty(id=ERP_STAMP_PROPERTY, value=write.erp_stamp)
-        ]
-    return created
 
 
 def _subscription(value: GraphSubscription | None) -> Subscription:

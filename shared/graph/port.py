@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from shared.core.m365 import DeltaEntry, EventWrite, M365Event
+from shared.errors import GraphError
 
 
 class DeltaResult(BaseModel):
@@ -18,6 +20,29 @@ class DeltaResult(BaseModel):
 
     entries: tuple[DeltaEntry, ...]
     delta_link: str
+    # Single events Graph answered with ``transactionId: null``: made outside this sync, whose every create
+    # sets one (page "event resource type", https://learn.microsoft.com/en-us/graph/api/resources/event), so
+    # they cannot carry our ERP stamp and need no read for it.
+    foreign: frozenset[str] = frozenset()
+
+
+class EventChange(BaseModel):
+    """One request of a batch (``CalendarPort.write_events``, ``read_events``): create (``write``), update
+    (``event_id`` and ``write``), delete or read with our stamp (``event_id``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["create", "update", "delete", "read"]
+    event_id: str | None = None
+    write: EventWrite | None = None
+
+
+@dataclass(frozen=True)
+class EventChangeResult:
+    """What became of one ``EventChange``: the event as Graph answered it (create, update), or the error."""
+
+    event: M365Event | None = None
+    error: GraphError | None = None
 
 
 class Subscription(BaseModel):
@@ -56,6 +81,11 @@ class CalendarPort(Protocol):
         """The mailbox's events with this iCalUId (its copy of a meeting, R10), with our ERP stamp."""
         ...
 
+    async def stamped_events(self, mailbox: str) -> Mapping[str, str]:
+        """Every event of the mailbox carrying our ERP stamp, as event id → stamp, in one filtered listing
+        (R10 crash recovery without one read per event: delta answers carry no extended properties)."""
+        ...
+
     async def respond(self, mailbox: str, event_id: str, response: str) -> None:
         """Set the mailbox person's response on their copy (R27): ``accepted``, ``tentativelyAccepted`` or
         ``declined``, without a response mail to the organizer (``sendResponse: false``)."""
@@ -63,6 +93,17 @@ class CalendarPort(Protocol):
 
     async def delete_event(self, mailbox: str, event_id: str) -> None:
         """Delete; an event already gone is not an error."""
+        ...
+
+    async def read_events(self, mailbox: str, event_ids: Sequence[str]) -> dict[str, M365Event | None]:
+        """Several events with our ERP stamp (``get_event`` each, 20 to a Graph JSON batch); None for one that is
+        gone (404). Any other error is raised, as ``get_event`` would."""
+        ...
+
+    async def write_events(self, mailbox: str, changes: Sequence[EventChange]) -> list[EventChangeResult]:
+        """Several creates, updates and deletes in one mailbox, each with its own result in order (Graph JSON
+        batches of 20). A throttled item is tried again; one still throttled is a ``GraphTransient`` result.
+        Raises only when the batch as a whole fails."""
         ...
 
     async def create_subscription(

@@ -24,6 +24,7 @@ from azure.data.tables import EdmType, EntityProperty
 from shared.core.items import Field, ItemKind, Side
 from shared.core.links import Fingerprint, Link, LinkState
 from shared.core.meetings import LinkRole
+from shared.core.series import SeriesMemo
 from shared.state.keys import make_key
 from shared.state.limits import MAX_ENTITY_BYTES, MAX_STRING_UTF16_UNITS, check_entity, entity_size
 from shared.state.model import DeltaCursor, ErpCursor, Issue, IssueKind, Lease, SubscriptionRecord
@@ -144,6 +145,10 @@ def link_entity(link: Link) -> Entity:
             "m365_modified_at": _opt_utc(link.m365_modified_at, what="m365_modified_at"),
             "erp_modified_at": _opt_utc(link.erp_modified_at, what="erp_modified_at"),
             "updated_at": _opt_utc(link.updated_at, what="updated_at"),
+            # R28: an occurrence's series and position; a series' memo (core.series.SeriesMemo) as JSON.
+            "series_master_id": link.series_master_id,
+            "original_start": _opt_utc(link.original_start, what="original_start"),
+            "series": link.series.model_dump_json() if link.series is not None else None,
         }
     )
     check_entity(entity, what=f"link {link.link_id!r}")
@@ -170,6 +175,9 @@ def link_from_entity(entity: Mapping[str, Any], etag: str) -> Link:
         m365_modified_at=_opt_datetime(entity, "m365_modified_at"),
         erp_modified_at=_opt_datetime(entity, "erp_modified_at"),
         updated_at=_opt_datetime(entity, "updated_at"),
+        series_master_id=entity.get("series_master_id"),
+        original_start=_opt_datetime(entity, "original_start"),
+        series=SeriesMemo.model_validate_json(entity["series"]) if entity.get("series") else None,
         etag=etag,
     )
 

@@ -78,6 +78,8 @@ def meeting_entity(meeting: Meeting) -> Entity:
     }
     if meeting.activity_id is not None:
         entity["activity_id"] = meeting.activity_id
+    if meeting.source_change_key is not None:
+        entity["source_change_key"] = meeting.source_change_key
     check_entity(entity, what=f"meeting {meeting.ical_uid!r}")
     return entity
 
@@ -88,6 +90,7 @@ def meeting_from_entity(entity: Mapping[str, Any], etag: str) -> Meeting:
         owner_user_id=entity["owner_user_id"],
         owner_mailbox=entity["owner_mailbox"],
         activity_id=entity.get("activity_id"),
+        source_change_key=entity.get("source_change_key"),
         updated_at=from_table_datetime(entity["updated_at"]),
         etag=etag,
     )

@@ -52,6 +52,9 @@ class RunContext:
     meeting_type_ready: bool = False
     # Set by every write to the calendar: the delta token taken before it has not seen it yet.
     wrote_m365: bool = False
+    # R28: the calendar-view window of the run's delta (a series' occurrences are read within it).
+    window: tuple[datetime, datetime] | None = None
+    erp_series: bool | None = None  # R28: the ERP's capability, asked once per run
 
     def current(self, link: Link) -> Link:
         return self.links.get(link.link_id, link)

@@ -26,9 +26,9 @@ from shared.errors import ErpNotFound, GraphMailboxUnavailable
 from shared.graph.port import CalendarPort
 from shared.state.model import DeltaCursor, ErpCursor, IssueKind
 from shared.state.port import StateStore
-from shared.sync import inputs, issues, leave
+from shared.sync import inputs, issues, leave, series_inputs
 from shared.sync.context import Ports, RunContext
-from shared.sync.executor import execute
+from shared.sync.executor import execute, execute_all
 from shared.sync.lease import LeaseLost, run_under_lease
 from shared.sync.report import RunReport
 
@@ -104,6 +104,7 @@ class SyncEngine:
             await issues.record(run, "user", IssueKind.UNSYNCABLE_USER, reason)
             report.status = "unsyncable"
             return
+        run.window = (read.cursor.window_start, read.cursor.window_end)  # R28: series are read within it
         erp_cursor = await ports.state.get_erp_cursor(user_id, ACTIVITY_FEED)
         feed = await ports.erp.activity_changes(
             user_id=user_id,
@@ -111,7 +112,7 @@ class SyncEngine:
             ends_after=now - timedelta(hours=ports.policy.erp_lookback_hours),
         )
         links = list(await ports.state.links_for_user(user_id, active_only=True))  # flat in history (issue 12)
-        m365 = await inputs.confirmed(ports, run.mailbox, read.entries, links)
+        m365 = await inputs.confirmed(ports, run.mailbox, read.entries, links, read.foreign)
         # R4: only the very first pull never deletes. A first pull again after a run that died before storing
         # its token finds links already: it is a resync, whose missing linked events are read one by one.
         first_pull = read.initial and not any(link.state is LinkState.ACTIVE for link in links)
@@ -135,8 +136,7 @@ class SyncEngine:
             await issues.record(run, MASS_DELETE_ISSUE, IssueKind.MASS_DELETE, the_plan.halted)
             report.status, report.detail = "halted", the_plan.halted
             return  # R11: nothing written, cursors unchanged, until a person looks
-        for action in the_plan.actions:
-            await execute(action, run)
+        await execute_all(the_plan.actions, run)
         await leave.sync_leave(run, m365, links, now)  # R30: leave requests, planned apart (shared/sync/leave.py)
         await ports.state.save_delta_cursor(await self._absorb_own_writes(read.cursor, run, now, released))
         await ports.state.save_erp_cursor(
@@ -179,6 +179,8 @@ class SyncEngine:
                 meetings=await inputs.meetings_of(self._ports, m365, links, erp),
                 synced_mailboxes=await inputs.synced_mailboxes(run, m365, links),
                 removals_released=removals_released,
+                erp_series=await series_inputs.erp_series(run),  # R28 (shared/sync/series_inputs.py)
+                series=await series_inputs.views(run, m365, links),
             )
         )
 
@@ -199,7 +201,7 @@ class SyncEngine:
             result = await ports.calendar.delta_follow(cursor.delta_link)
             cursor = cursor.model_copy(update={"delta_link": result.delta_link, "updated_at": now})
             links = list(await ports.state.links_for_user(run.user.id, active_only=True))
-            entries = await inputs.confirmed(ports, run.mailbox, result.entries, links)
+            entries = await inputs.confirmed(ports, run.mailbox, result.entries, links, result.foreign)
             await leave.sync_leave(run, entries, links, now, read_feed=False)  # R30: an edit meanwhile is put back
             follow_up = await self._plan(run, links, entries, (), now, removals_released=released)
             if follow_up.halted:

@@ -8,8 +8,9 @@ ERP record is a conflict (R7): the ERP stays, the event is marked, the M365 vers
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from typing import Any, cast
 
 from shared.core import records
 from shared.core.actions import (
@@ -34,6 +35,14 @@ from shared.core.actions import (
     Wait,
 )
 from shared.core.m365 import EventWrite
+from shared.core.series_actions import (
+    CreateSeriesActivity,
+    CreateSeriesEvent,
+    FollowOccurrence,
+    SeriesSeen,
+    SeriesToErp,
+    SeriesToM365,
+)
 from shared.errors import (
     ErpConflict,
     ErpError,
@@ -46,8 +55,9 @@ from shared.errors import (
     GraphNotFound,
     GraphTransient,
 )
+from shared.graph.port import CalendarPort
 from shared.state.model import IssueKind
-from shared.sync import issues, write_erp, write_links, write_m365
+from shared.sync import batch_writes, issues, write_erp, write_links, write_m365, write_series
 from shared.sync.context import RunContext
 
 _EXECUTORS: dict[type[Any], Callable[[Any, RunContext], Awaitable[Action | list[Action] | None]]] = {
@@ -69,7 +79,44 @@ _EXECUTORS: dict[type[Any], Callable[[Any, RunContext], Awaitable[Action | list[
     Demote: write_links.demote,
     Wait: write_links.wait,
     Skip: write_links.skip,
+    # R28: series (shared/sync/write_series.py)
+    CreateSeriesActivity: write_series.create_series_activity,
+    SeriesToErp: write_series.series_to_erp,
+    CreateSeriesEvent: write_series.create_series_event,
+    SeriesToM365: write_series.series_to_m365,
+    SeriesSeen: write_series.series_seen,
+    FollowOccurrence: write_series.follow_occurrence,
 }
+
+
+async def execute_all(actions: Sequence[Action], run: RunContext) -> None:
+    """Execute a plan's actions in order; consecutive event writes go side by side in groups of 20, their Graph
+    writes in one ``$batch`` (``shared/sync/batch_writes.py``)."""
+    group: list[Action] = []
+    for action in actions:
+        if isinstance(action, CreateEvent | UpdateEvent | DeleteEvent):
+            group.append(action)
+            if len(group) < batch_writes.GROUP:
+                continue
+        await _execute_group(group, run)
+        group = []
+        if not isinstance(action, CreateEvent | UpdateEvent | DeleteEvent):
+            await execute(action, run)
+    await _execute_group(group, run)
+
+
+async def _execute_group(group: Sequence[Action], run: RunContext) -> None:
+    if len(group) <= 1:
+        for action in group:
+            await execute(action, run)
+        return
+    ports = run.ports
+    collector = batch_writes.CollectingCalendar(ports.calendar, run.mailbox, len(group))
+    run.ports = replace(ports, calendar=cast(CalendarPort, collector))
+    try:
+        await batch_writes.side_by_side([execute(action, run) for action in group], collector)
+    finally:
+        run.ports = ports
 
 
 async def execute(action: Action, run: RunContext) -> None:

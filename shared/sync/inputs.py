@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 WINDOW_RENEW_BEFORE = timedelta(days=7)
 # Issues whose item is offered again on every run until it syncs (R31, R10).
 RETRIED = (IssueKind.REFUSED_ITEM, IssueKind.FAILURE, IssueKind.WAITING)
+# Stamped events per page of ``CalendarPort.stamped_events`` (the Graph adapter asks for this many).
+STAMPED_PAGE = 500
 
 
 def missing_for_sync(user: ErpUser | None) -> list[str]:
@@ -42,6 +44,8 @@ class CalendarRead:
 
     entries: list[DeltaEntry]
     cursor: DeltaCursor
+    # Events Graph shows were made outside this sync (``DeltaResult.foreign``): no stamp to read on them.
+    foreign: frozenset[str]
     # R4: the very first pull of the mailbox; it never deletes anything.
     initial: bool
     # A fresh pull of the window that replaced a stored token (lost, 410; or a window renewed): a snapshot,
@@ -79,6 +83,7 @@ async def m365_changes(ports: Ports, mailbox: str, now: datetime, window_days: i
     return CalendarRead(
         entries=list(result.entries),
         cursor=new_cursor,
+        foreign=result.foreign,
         initial=fresh and cursor is None,
         resynced=fresh and cursor is not None,
     )
@@ -120,27 +125,62 @@ async def missing_from_snapshot(
     means deleted while the token was dead, and goes through the delete rules (R8, under R11's guard); one
     that still exists moved out of the window, and is offered as it is (a change like any other)."""
     seen = {e.event_id for e in snapshot}
-    return [
-        await _read(ports, mailbox, link.event_id)
+    missing = [
+        link.event_id
         for link in links
         if link.state is LinkState.ACTIVE and link.event_id and link.event_id not in seen
     ]
+    found = await _read_many(ports, mailbox, missing)
+    return [found[event_id] for event_id in missing]
 
 
 async def confirmed(
-    ports: Ports, mailbox: str, entries: Sequence[DeltaEntry], links: Sequence[Link]
+    ports: Ports,
+    mailbox: str,
+    entries: Sequence[DeltaEntry],
+    links: Sequence[Link],
+    foreign: frozenset[str] = frozenset(),
 ) -> list[DeltaEntry]:
     """Delta entries ready to plan: removals confirmed by a direct read (R9), and our ERP stamp read on events
-    we have no link for, since delta answers carry no extended properties (R10)."""
+    we have no link for, since delta answers carry no extended properties and Graph refuses ``$expand`` on a
+    calendar-view delta (R10; page "event: delta", https://learn.microsoft.com/en-us/graph/api/event-delta).
+    A few such events are read one by one; more (an initial pull, a lost token) take one listing of every
+    stamped event instead, and a stamp found there is then matched against the links like any other. Events in
+    ``foreign`` (made outside the sync, ``DeltaResult.foreign``) cannot carry the stamp and are not looked up."""
     linked = {link.event_id for link in links}
+    unknown = {
+        e.event_id
+        for e in entries
+        if e.event is not None
+        and e.event_id not in linked
+        and e.event_id not in foreign
+        and e.event.erp_stamp is None
+        and not e.event.series_master_id  # R28: an occurrence carries no stamp; its series' master is read
+    }
+    # One listing of the stamped events costs a request per STAMPED_PAGE of them (about one per page of
+    # links); it replaces one read per unknown event when there are more of those (an initial pull).
+    stamps = await ports.calendar.stamped_events(mailbox) if len(unknown) > 1 + len(links) // STAMPED_PAGE else None
+    # Removals to confirm and (without the listing) stamps to read: all at once, 20 to a Graph JSON batch.
+    to_read = [e.event_id for e in entries if e.removed or (stamps is None and e.event_id in unknown)]
+    read = await _read_many(ports, mailbox, to_read)
     out = []
     for entry in entries:
-        if entry.removed or (
-            entry.event is not None and entry.event_id not in linked and entry.event.erp_stamp is None
-        ):
-            entry = await _read(ports, mailbox, entry.event_id)
+        if stamps is not None and entry.event is not None and entry.event_id in unknown:
+            stamp = stamps.get(entry.event_id)
+            if stamp is not None:
+                entry = entry.model_copy(update={"event": entry.event.model_copy(update={"erp_stamp": stamp})})
+        elif entry.event_id in read:
+            entry = read[entry.event_id]
         out.append(entry)
     return out
+
+
+async def _read_many(ports: Ports, mailbox: str, event_ids: Sequence[str]) -> dict[str, DeltaEntry]:
+    """``_read`` for several events in one go (``CalendarPort.read_events``): a gone one is a removal (R9)."""
+    if not event_ids:
+        return {}
+    found = await ports.calendar.read_events(mailbox, event_ids)
+    return {i: DeltaEntry(event_id=i, event=found.get(i)) for i in event_ids}
 
 
 async def _read(ports: Ports, mailbox: str, event_id: str) -> DeltaEntry:

@@ -18,6 +18,7 @@ from shared.core.actions import (
     Wait,
 )
 from shared.core.links import Link
+from shared.core.series_actions import CreateSeriesActivity, CreateSeriesEvent
 from shared.safe_log import outside
 from shared.state.model import Issue, IssueKind
 from shared.state.port import IssueLog
@@ -85,6 +86,8 @@ async def record_for(
 def event_id_of(action: Action) -> str | None:
     if isinstance(action, CreateActivity | UpdateActivity | LinkCopy | TakeOver | Wait):
         return action.event.id
+    if isinstance(action, CreateSeriesActivity):  # R28: its master, read again on the next run (R31)
+        return action.master.id
     if isinstance(action, Relink):
         return action.event_id
     link = getattr(action, "link", None)
@@ -92,7 +95,7 @@ def event_id_of(action: Action) -> str | None:
 
 
 def activity_id_of(action: Action) -> str | None:
-    if isinstance(action, CreateEvent | UpdateEvent):
+    if isinstance(action, CreateEvent | UpdateEvent | CreateSeriesEvent):
         return action.activity.id
     if isinstance(action, Relink):
         return action.activity_id

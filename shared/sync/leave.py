@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from shared.core.activities import LeaveRequest
 from shared.core.leave import is_leave_key, is_leave_link, leave_id_of
-from shared.core.links import Link
+from shared.core.links import Link, LinkState
 from shared.core.m365 import DeltaEntry
 from shared.core.plan_leave import LeaveRunInput, plan_leave
 from shared.errors import ErpNotFound
@@ -49,7 +49,11 @@ async def sync_leave(
     (removals confirmed, R9); only those of leave events are looked at. The leave cursor moves only when the
     plan was written (a transient failure raises, and the next run reads the same changes again)."""
     ports, report = run.ports, run.report
+    # R4's "an initial pull never deletes" is the user's first leave pull. A user with leave events linked who
+    # reads the snapshot again (a host died before the leave cursor was saved) is past it: a request the ERP now
+    # shows rejected or cancelled loses its event (R30), else that change would be lost once the cursor moves on.
     leave_links = [run.current(link) for link in links if is_leave_link(link)]
+    shown_before = any(link.state is LinkState.ACTIVE for link in leave_links)
     leave_events = {link.event_id for link in leave_links if link.event_id}
     changed = [entry for entry in entries if is_leave_entry(entry, leave_events)]
     if not ports.policy.leave_requests:
@@ -78,7 +82,7 @@ async def sync_leave(
             links=leave_links,
             requests=requests,
             events=changed,
-            erp_initial=read_feed and cursor is None,
+            erp_initial=read_feed and cursor is None and not shown_before,
             removals_released=MASS_DELETE_ISSUE in run.released_keys,
         )
     )

@@ -30,7 +30,12 @@ async def create_activity(action: CreateActivity, run: RunContext) -> Action | N
     meeting: Meeting | None = None
     if event.ical_uid:
         mine = records.claim(
-            ical_uid=event.ical_uid, user_id=run.user.id, mailbox=run.mailbox, activity_id=None, now=run.now()
+            ical_uid=event.ical_uid,
+            user_id=run.user.id,
+            mailbox=run.mailbox,
+            activity_id=None,
+            now=run.now(),
+            source_change_key=event.change_key,
         )
         meeting = await run.ports.state.claim_meeting(mine)
         if meeting is None:

@@ -52,8 +52,10 @@ async def relink(action: Relink, run: RunContext) -> list[Action]:
             )
         )
         return [VoidActivity(link=orphan, reason="its event was deleted before the relink (R8)")]
+    source = None
     if activity.owner_id == run.user.id:
-        await claim_created(run, event.ical_uid, activity.id)
+        claim = await claim_created(run, event.ical_uid, activity.id)
+        source = claim.source_change_key if claim is not None else None
     link = await run.save(
         records.relinked(
             user_id=run.user.id,
@@ -63,6 +65,7 @@ async def relink(action: Relink, run: RunContext) -> list[Action]:
             activity=activity,
             policy=run.ports.policy,
             now=run.now(),
+            source_change_key=source,
         )
     )
     run.report.count("relinked")
@@ -99,13 +102,16 @@ async def link_copy(action: LinkCopy, run: RunContext) -> None:
     if activity is None or activity.state is ActivityState.VOIDED:
         run.report.skipped.append(f"m365 {event.id}: copy of a meeting whose activity is gone")
         return
-    # None: not a participant (yet). Either the owner's run adds the person from its attendees, and their
-    # answer then fills the new row (R27), or the ERP took them off, and the owner's run takes them off the
-    # meeting (R6). Writing their row here would undo that removal, so only a row the ERP has is answered.
+    # None: not a participant (yet). When the organizer's mailbox owns the meeting, either its run adds the
+    # person from its attendees, and their answer then fills the new row (R27), or the ERP took them off, and
+    # that run takes them off the meeting (R6): writing their row here would undo that removal. When an
+    # attendee owns it (the organizer is outside), nobody can take them off in Outlook: their row is written.
     theirs = participant_answer(activity, run.user.id, run.mailbox)
+    by_organizer = meeting.owner_mailbox.lower() == (event.organizer_email or "").lower()
     mine = answer(event.response)
     response = mine
-    if theirs is not None and mine in ANSWERS and mine != theirs and not activity.read_only:
+    answered_here = theirs is not None and mine in ANSWERS and mine != theirs
+    if (answered_here or (theirs is None and not by_organizer)) and not activity.read_only:
         patch = with_answer(
             activity, user_id=run.user.id, mailbox=run.mailbox, name=run.user.display_name, response=mine
         )

@@ -10,6 +10,7 @@ from shared.core.actions import Action, AnswerInOutlook, CreateEvent, DeleteEven
 from shared.core.fingerprint import fingerprint
 from shared.core.items import Field, Side
 from shared.core.mapping import event_write
+from shared.core.meetings import Meeting
 from shared.core.plan_m365 import removal_for
 from shared.core.run import Ways
 from shared.errors import GraphNotFound, StateConflict
@@ -62,10 +63,11 @@ async def create_event(action: CreateEvent, run: RunContext) -> list[Action]:
     return []
 
 
-async def claim_created(run: RunContext, ical_uid: str | None, activity_id: str) -> None:
-    """R10: the meeting this mailbox's event carries is its own; copies in other mailboxes link to it."""
+async def claim_created(run: RunContext, ical_uid: str | None, activity_id: str) -> Meeting | None:
+    """R10: the meeting this mailbox's event carries is its own; copies in other mailboxes link to it. The
+    claim as stored afterwards (None without an iCalUId)."""
     if not ical_uid:
-        return
+        return None
     state = run.ports.state
     claim = records.claim(
         ical_uid=ical_uid, user_id=run.user.id, mailbox=run.mailbox, activity_id=activity_id, now=run.now()
@@ -80,10 +82,12 @@ async def claim_created(run: RunContext, ical_uid: str | None, activity_id: str)
             raise
         await state.delete_meeting(earlier)
         claimed = await state.claim_meeting(claim)
-    if claimed is None:
-        existing = await state.get_meeting(ical_uid)
-        if existing is not None and existing.activity_id is None and existing.owner_user_id == run.user.id:
-            await state.save_meeting(records.claimed_with(existing, activity_id=activity_id, now=run.now()))
+    if claimed is not None:
+        return claimed
+    existing = await state.get_meeting(ical_uid)
+    if existing is not None and existing.activity_id is None and existing.owner_user_id == run.user.id:
+        return await state.save_meeting(records.claimed_with(existing, activity_id=activity_id, now=run.now()))
+    return existing
 
 
 async def update_event(action: UpdateEvent, run: RunContext) -> None:

@@ -381,3 +381,93 @@ def test_attendee_taken_off_in_the_erp_before_their_copy_is_linked_stays_off() -
         clean("bob"),
         ("erp_unregisters_a_user", {"pick": 0, "who": 0}),
     )
+
+
+def test_outlook_rename_after_a_crash_before_the_link_wins_over_an_older_erp_edit() -> None:
+    """R6/R10: Ann's run made the activity and died before its link; the ERP moved the meeting elsewhere and
+    Ann then renamed it in Outlook (all within a second). The relink sees both records changed since the create
+    (the event's change key is no longer the one the activity was made from): the location comes from the ERP,
+    the subject from Outlook."""
+    replay(
+        OnFakes,
+        (
+            "outlook_creates_meeting",
+            {"organizer": "ann", "invitees": ["ann"], "contact": True, "subject": "Budget Budget", "location": ""}
+            | WHEN,
+        ),
+        crash("save_link", who="cy"),
+        ("erp_moves_meeting_elsewhere", {"pick": 0, "location": "HQ"}),
+        crash("save_link", who="ann"),
+        ("organizer_renames", {"pick": 0, "subject": "Budget"}),
+        ("erp_moves_meeting_elsewhere", {"pick": 0, "location": "HQ"}),
+    )
+
+
+def test_colleague_linked_while_off_the_erp_row_takes_an_outside_meeting_its_owner_left() -> None:
+    """R10/R27: Ann owned Eve's meeting; the ERP took Cy's row off (Eve still invites him); Cy's first run links his
+    copy and writes his row back (only the organizer could take him off); Eve then takes Ann off: the meeting
+    passes on to Cy, whose feed shows the void. Found by the machine (its steps as it drew them)."""
+    replay(
+        OnFakes,
+        ("cy_may_start_unsynced", {"cy_synced": True}),
+        ("sync_runs_clean", {"who": "ann"}),
+        (
+            "eve_invites",
+            {
+                "day": 5,
+                "hour": 9,
+                "invitees": ["ann"],
+                "location": "",
+                "minutes": 30,
+                "subject": "Budget Budget Budget",
+            },
+        ),
+        ("sync_runs_clean", {"who": "ann"}),
+        ("sync_runs_clean", {"who": "ann"}),
+        ("erp_reschedules_meeting", {"day": 11, "hour": 12, "minutes": 30, "pick": 781}),
+        ("organizer_uninvites", {"pick": 7404, "who": 303}),
+        ("organizer_moves_it_elsewhere", {"location": "HQ", "pick": 167}),
+        (
+            "eve_invites",
+            {
+                "day": 9,
+                "hour": 7,
+                "invitees": ["ann", "bob"],
+                "location": "",
+                "minutes": 30,
+                "subject": "Budget Budget Budget",
+            },
+        ),
+        ("erp_reschedules_meeting", {"day": 12, "hour": 7, "minutes": 30, "pick": 207}),
+        ("organizer_moves_it_elsewhere", {"location": "HQ", "pick": 14}),
+        ("organizer_invites", {"pick": 234, "who": "cy"}),
+        (
+            "erp_creates_confirmed_meeting",
+            {
+                "contact": False,
+                "day": 8,
+                "hour": 10,
+                "location": "",
+                "minutes": 30,
+                "owner": "ann",
+                "registered": [],
+                "subject": "Budget",
+            },
+        ),
+        (
+            "eve_invites",
+            {
+                "day": 1,
+                "hour": 7,
+                "invitees": ["ann"],
+                "location": "",
+                "minutes": 30,
+                "subject": "Budget Budget Budget",
+            },
+        ),
+        ("organizer_moves_it_elsewhere", {"location": "HQ", "pick": 0}),
+        ("erp_unregisters_a_user", {"pick": 0, "who": 0}),
+        ("erp_moves_meeting_elsewhere", {"location": "HQ", "pick": 0}),
+        ("organizer_moves_it_elsewhere", {"location": "HQ", "pick": 0}),
+        ("sync_runs_clean", {"who": "cy"}),
+    )

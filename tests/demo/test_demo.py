@@ -17,7 +17,7 @@ async def test_demo_syncs_every_change_both_ways_and_exits_zero(capsys: pytest.C
     printed = capsys.readouterr().out
     assert "MISSING" not in printed
     assert "FAILED" not in printed
-    assert "Checks: 12 of 12 passed" in printed  # with leave and the nightly jobs (issue 11)
+    assert "Checks: 16 of 16 passed" in printed  # with leave, the nightly jobs (issue 11) and series (issue 10)
     for shown in ("a conflict (R7)", "a refused item (R13)", "an unsyncable user (R2)", "a halted deletion (R11)"):
         assert f"shown     {shown}" in printed
     assert "shown     each user's last run" in printed

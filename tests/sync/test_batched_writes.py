@@ -1,0 +1,101 @@
+"""Event writes in Graph JSON batches (issue 12, item 2): one ``$batch`` per 20 writes, a link per result, and
+a crash between the batch and its links relinks rather than duplicates (R10).
+
+Page "Combine multiple requests in one HTTP call using JSON batching"
+(https://learn.microsoft.com/en-us/graph/json-batching); page "Microsoft Graph throttling limits"
+(https://learn.microsoft.com/en-us/graph/throttling-limits): 4 concurrent requests per mailbox.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.sync.conftest import Stack
+
+MAILBOX = "ann@contoso.example"
+USER = "U-ANN"
+
+
+async def _activities(stack: Stack, count: int) -> None:
+    base = (datetime.now(UTC) + timedelta(days=2)).replace(minute=0, second=0, microsecond=0, tzinfo=None)
+    for n in range(count):
+        start = base + timedelta(days=n % 20, hours=n % 6)
+        body = {
+            "type": "meeting",
+            "subject": f"Visit {n}",
+            "start": start.isoformat(),
+            "end": (start + timedelta(hours=1)).isoformat(),
+            "timeZone": "UTC",
+            "ownerId": USER,
+            "state": "confirmed",
+        }
+        await stack.erp_call("POST", "/activities", json=body, headers={"Idempotency-Key": f"visit-{n}"})
+
+
+def _graph_requests(stack: Stack) -> Counter[str]:
+    return Counter(f"{r.method} {r.path.rsplit('/', 1)[-1]}" for r in stack.graph_app.state.emulator.state.requests)
+
+
+def _outlook_subjects(stack: Stack) -> list[str]:
+    state = stack.graph_app.state.emulator.state
+    return sorted(str(e.props.get("subject")) for e in state.events_of(state.user(MAILBOX)).values())
+
+
+@pytest.mark.integration
+async def test_initial_push_of_45_activities_takes_three_batches(stack: Stack) -> None:
+    """45 ERP activities become 45 events through 3 ``$batch`` requests (20 + 20 + 5) and no single create;
+    every event is linked, so the next run writes nothing."""
+    await stack.add_person(user_id=USER, mailbox=MAILBOX, name="Ann")
+    await _activities(stack, 45)
+    stack.graph_app.state.emulator.state.requests.clear()
+
+    report = await stack.services.engine.sync_user(USER)
+
+    assert report.status == "ok", report
+    assert report.done["m365 created"] == 45, report.done
+    kinds = _graph_requests(stack)
+    assert kinds["POST $batch"] == 3, kinds
+    assert kinds["POST events"] == 45, kinds  # the batches' items, logged one by one
+    assert len(_outlook_subjects(stack)) == 45
+    again = await stack.services.engine.sync_user(USER)
+    assert sum(again.done.values()) == 0, again.done
+
+
+@pytest.mark.integration
+async def test_crash_after_a_batch_before_its_links_relinks_instead_of_duplicating(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker dies while storing the links of a batch's results (the 6th link save fails): the events exist
+    in Outlook, some without a link. The next run finds them by their stamp and relinks them: 25 activities,
+    25 events, nothing twice."""
+    await stack.add_person(user_id=USER, mailbox=MAILBOX, name="Ann")
+    await _activities(stack, 25)
+    state = stack.services.state
+    real_save = state.save_link
+    saves = {"n": 0}
+
+    async def dying_save(link: Any) -> Any:
+        saves["n"] += 1
+        if saves["n"] == 6:
+            raise RuntimeError("worker died")
+        return await real_save(link)
+
+    monkeypatch.setattr(state, "save_link", dying_save)
+    with pytest.raises(RuntimeError, match="worker died"):
+        await stack.services.engine.sync_user(USER)
+    monkeypatch.setattr(state, "save_link", real_save)
+
+    second = await stack.services.engine.sync_user(USER)
+
+    assert second.status == "ok", second
+    subjects = _outlook_subjects(stack)
+    assert len(subjects) == 25, subjects
+    assert len(set(subjects)) == 25
+    activities = (await stack.erp_call("GET", "/activity-changes", params={"userId": USER})).json()["items"]
+    assert len({c["activityId"] for c in activities}) == 25
+    third = await stack.services.engine.sync_user(USER)
+    assert sum(third.done.values()) == 0, third.done
