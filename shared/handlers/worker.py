@@ -6,6 +6,8 @@
   and a safe message) and raised again, so the host retries it and, after ``maxDequeueCount`` tries, sets it
   aside on ``sync-user-poison`` (which the safety net drains, ``shared/handlers/poison.py``). The exception
   the host sees carries the safe message only. A run that completes resolves the issue.
+- A run that spent its time budget (a big mailbox's first sync, ``shared/sync/budget.py``) is stored like any
+  other and its next invocation is queued at once; it carries on where the saved links say.
 - Every run that was not requeued is stored as the user's last run (the status page's read model) and logged
   once, with its attributes and the correlation id the message carried (``shared/handlers/runs.py``).
 """
@@ -62,6 +64,8 @@ async def sync_message(services: Services, text: str | bytes) -> RunReport | Non
         else:
             await services.state.resolve_issue(request.user_id, RUN_ISSUE, now=services.clock())
             await record_run(services, report, user_id=request.user_id, started=started)
+            if report.status == "continues":  # a big mailbox: its next invocation carries on (sync/budget.py)
+                await request_sync(services, request)
         return report
 
 

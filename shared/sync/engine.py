@@ -26,9 +26,9 @@ from shared.errors import ErpNotFound, GraphMailboxUnavailable
 from shared.graph.port import CalendarPort
 from shared.state.model import DeltaCursor, ErpCursor, IssueKind
 from shared.state.port import StateStore
-from shared.sync import inputs, issues, leave, series_inputs
+from shared.sync import budget, inputs, issues, leave, series_inputs
 from shared.sync.context import Ports, RunContext
-from shared.sync.executor import execute, execute_all
+from shared.sync.executor import execute
 from shared.sync.lease import LeaseLost, run_under_lease
 from shared.sync.report import RunReport
 
@@ -136,7 +136,13 @@ class SyncEngine:
             await issues.record(run, MASS_DELETE_ISSUE, IssueKind.MASS_DELETE, the_plan.halted)
             report.status, report.detail = "halted", the_plan.halted
             return  # R11: nothing written, cursors unchanged, until a person looks
-        await execute_all(the_plan.actions, run)
+        left = await budget.execute_within(the_plan.actions, run, now + timedelta(seconds=budget.RUN_BUDGET_SECONDS))
+        if left:  # a big mailbox: the next invocation carries on from the links saved so far (shared/sync/budget.py)
+            report.status, report.detail = (
+                "continues",
+                f"{left} of {len(the_plan.actions)} actions left for the next run",
+            )
+            return
         await leave.sync_leave(run, m365, links, now)  # R30: leave requests, planned apart (shared/sync/leave.py)
         await ports.state.save_delta_cursor(await self._absorb_own_writes(read.cursor, run, now, released))
         await ports.state.save_erp_cursor(

@@ -11,7 +11,7 @@ from shared.safe_log import outside
 @dataclass
 class RunReport:
     user_id: str
-    status: str = "ok"  # ok | busy | unsyncable | halted | failed | lease-lost
+    status: str = "ok"  # ok | busy | unsyncable | halted | failed | lease-lost | continues
     detail: str = ""
     done: Counter[str] = field(default_factory=Counter)
     skipped: list[str] = field(default_factory=list)
