@@ -31,6 +31,9 @@ class Notification:
     resource: str
     client_state_ok: bool
     lifecycle_event: str | None = None
+    # resourceData: the event's id and the change key of the version notified (``@odata.etag`` W/"<key>").
+    event_id: str | None = None
+    change_key: str | None = None
 
 
 def plausible_subscription_id(value: str) -> bool:
@@ -69,6 +72,8 @@ def parse_notifications(body: bytes, *, client_state: str) -> list[Notification]
         given = item.get("clientState")
         ok = isinstance(given, str) and hmac.compare_digest(_utf8(given), expected)
         event = item.get("lifecycleEvent")
+        data = item.get("resourceData")
+        data = data if isinstance(data, dict) else {}
         notifications.append(
             Notification(
                 subscription_id=item["subscriptionId"],
@@ -76,6 +81,26 @@ def parse_notifications(body: bytes, *, client_state: str) -> list[Notification]
                 resource=str(item.get("resource", "")),
                 client_state_ok=ok,
                 lifecycle_event=event if isinstance(event, str) and event in LIFECYCLE_EVENTS else None,
+                event_id=_text(data.get("id")),
+                change_key=_change_key(data.get("@odata.etag")),
             )
         )
     return notifications
+
+
+MAX_RESOURCE_ID_CHARS = 512  # Graph's event ids are ~150 characters; a longer one is not Graph's
+
+
+def _text(value: object) -> str | None:
+    if isinstance(value, str) and 0 < len(value) <= MAX_RESOURCE_ID_CHARS and value.isprintable():
+        return value
+    return None
+
+
+def _change_key(etag: object) -> str | None:
+    """``W/"CQAAABYAAADk..."`` → ``CQAAABYAAADk...`` (an event's ``@odata.etag`` wraps its changeKey)."""
+    text = _text(etag)
+    if text is None:
+        return None
+    key = text.removeprefix("W/").strip('"')
+    return key or None

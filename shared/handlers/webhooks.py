@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from shared.graph.notifications import (
     plausible_subscription_id,
 )
 from shared.handlers.common import Answer, body_too_large, record_bad_input, renew_subscription
+from shared.handlers.echoes import only_echoes
 from shared.handlers.subscription_map import subscription_map
 from shared.queueing import SyncRequest
 from shared.safe_log import outside
@@ -104,6 +106,7 @@ async def graph_notification(services: Services, *, body: bytes, validation_toke
     if isinstance(read, Answer):
         return read
     users: dict[str, str] = {}
+    notes_of: dict[str, list[Notification]] = {}
     # One look-up for the whole POST (and none while the process knows them all): issue 12, item 7.
     asked = {n.subscription_id for n in read if n.client_state_ok and plausible_subscription_id(n.subscription_id)}
     owners = await subscription_map(services.state).owners(services.state, asked) if asked else {}
@@ -117,10 +120,13 @@ async def graph_notification(services: Services, *, body: bytes, validation_toke
             ignored.append(note)  # not ours (or already deleted): ignored, as Graph recommends
             continue
         users[record.user_id] = note.lifecycle_event or "notification"
+        notes_of.setdefault(record.user_id, []).append(note)
     _log_discarded("graph-notification", read, ignored)
     correlation_id = _correlation_id()
-    for user_id, reason in users.items():
-        await request_sync(services, SyncRequest(user_id=user_id, reason=reason, correlation_id=correlation_id))
+    echoes = await asyncio.gather(*(only_echoes(services.state, user_id, notes_of[user_id]) for user_id in users))
+    for (user_id, reason), echo in zip(users.items(), echoes, strict=True):
+        if not echo:  # the sync's own writes, already linked as they are now, need no run (issue 12)
+            await request_sync(services, SyncRequest(user_id=user_id, reason=reason, correlation_id=correlation_id))
     return Answer(202)
 
 

@@ -15,6 +15,8 @@ import pytest
 from azure.storage.queue.aio import QueueClient
 
 from shared import handlers, sync_requests
+from shared.core.items import ItemKind, Side
+from shared.core.links import Link, LinkState
 from shared.erp.hook import sign_hook
 from shared.queueing import StorageWorkQueue, SyncRequest
 from shared.state.model import SubscriptionRecord
@@ -125,4 +127,68 @@ async def test_busy_users_requeued_message_covers_the_changes_that_come_meanwhil
     for _ in range(5):
         asked = await sync_requests.request_sync(stack.services, SyncRequest(user_id=ANN, reason="notification"))
         assert asked is False  # covered by the waiting message
+    assert await _stored(azurite_connection_string, queue_name) == 1
+
+
+def _changed(stack: Stack, sub_id: str, event_id: str, change_key: str, change_type: str = "updated") -> bytes:
+    body = json.loads(_notification(stack, sub_id, event_id))
+    body["value"][0]["changeType"] = change_type
+    body["value"][0]["resourceData"]["@odata.etag"] = f'W/"{change_key}"'
+    return json.dumps(body).encode()
+
+
+async def _linked(stack: Stack, event_id: str, change_key: str, state: LinkState = LinkState.ACTIVE) -> None:
+    await stack.services.state.save_link(
+        Link(
+            user_id=ANN,
+            link_id=str(uuid.uuid4()),
+            kind=ItemKind.MEETING,
+            origin=Side.ERP,
+            state=state,
+            event_id=event_id,
+            activity_id=f"act-{event_id}",
+            m365_change_key=change_key,
+            updated_at=datetime.now(UTC),
+        )
+    )
+
+
+async def test_notification_of_the_syncs_own_write_queues_no_run(
+    stack: Stack, queue_name: str, azurite_connection_string: str
+) -> None:
+    """The sync wrote event E (its link holds E's change key K1); Graph's notification for version K1 is that
+    write's echo: no message. A person's edit of E (K2) queues a run (graph-facts §2: resourceData's etag)."""
+    sub_id = await _subscription(stack)
+    await _linked(stack, "AAMk-ours", "K1")
+    echo = _changed(stack, sub_id, "AAMk-ours", "K1")
+    assert (await handlers.graph_notification(stack.services, body=echo, validation_token=None)).status == 202
+    assert await _stored(azurite_connection_string, queue_name) == 0
+    edit = _changed(stack, sub_id, "AAMk-ours", "K2")
+    assert (await handlers.graph_notification(stack.services, body=edit, validation_token=None)).status == 202
+    assert await _stored(azurite_connection_string, queue_name) == 1
+
+
+async def test_deletion_of_an_event_whose_link_ended_queues_no_run_but_a_linked_ones_does(
+    stack: Stack, queue_name: str, azurite_connection_string: str
+) -> None:
+    """The sync deleted event D (its link retired): its deletion notification needs no run. A person deleting a
+    linked event E (its link active) queues one (R8, R9)."""
+    sub_id = await _subscription(stack)
+    await _linked(stack, "AAMk-gone", "K1", LinkState.RETIRED)
+    await _linked(stack, "AAMk-live", "K1")
+    ours = _changed(stack, sub_id, "AAMk-gone", "K1", "deleted")
+    await handlers.graph_notification(stack.services, body=ours, validation_token=None)
+    assert await _stored(azurite_connection_string, queue_name) == 0
+    theirs = _changed(stack, sub_id, "AAMk-live", "K1", "deleted")
+    await handlers.graph_notification(stack.services, body=theirs, validation_token=None)
+    assert await _stored(azurite_connection_string, queue_name) == 1
+
+
+async def test_notification_of_an_unlinked_event_queues_a_run(
+    stack: Stack, queue_name: str, azurite_connection_string: str
+) -> None:
+    """A new event made in Outlook has no link: never taken for an echo."""
+    sub_id = await _subscription(stack)
+    fresh = _changed(stack, sub_id, "AAMk-new", "K1", "created")
+    await handlers.graph_notification(stack.services, body=fresh, validation_token=None)
     assert await _stored(azurite_connection_string, queue_name) == 1

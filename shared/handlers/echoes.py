@@ -1,0 +1,41 @@
+"""Echoes: Graph's notifications of the sync's own writes (issue 12, one run per useful change).
+
+Every event the sync creates or updates in Outlook comes back as a change notification, whose
+``resourceData`` names the event and the change key of the version notified (``@odata.etag``). The link
+saved right after the write holds that change key, so a notification whose event's link already has it is
+the sync's own write, seen and synced: it needs no run. A deletion of an event whose link has ended is the
+sync's own delete (or a late copy of one). Anything else (a person's edit has a new change key; an event
+without a link; a notification without an id or key) queues a run as before: nothing is ever dropped on a
+guess. An echo that arrives before its link is saved queues one run, which finds nothing to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from shared.core.links import LinkState
+from shared.graph.notifications import Notification
+from shared.state.port import StateStore
+
+# A POST with more notifications than this for one user is a burst of real work: it is not looked at.
+MAX_LOOKED_AT = 4
+
+
+async def only_echoes(state: StateStore, user_id: str, notes: Sequence[Notification]) -> bool:
+    """Whether every one of the user's notifications is an echo of the sync's own write (two reads each)."""
+    if not notes or len(notes) > MAX_LOOKED_AT:
+        return False
+    return all(await asyncio.gather(*(_is_echo(state, user_id, note) for note in notes)))
+
+
+async def _is_echo(state: StateStore, user_id: str, note: Notification) -> bool:
+    if not note.event_id:
+        return False
+    if note.change_type == "deleted":
+        link = await state.link_by_event(user_id, note.event_id)
+        return link is not None and link.state is not LinkState.ACTIVE
+    if note.change_type not in ("created", "updated") or not note.change_key:
+        return False
+    link = await state.link_by_event(user_id, note.event_id)
+    return link is not None and link.state is LinkState.ACTIVE and link.m365_change_key == note.change_key
