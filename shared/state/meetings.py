@@ -178,6 +178,11 @@ class TableMeetings:
     async def _point(self, activity_id: str, ical_uid: str) -> None:
         """Make the activity's index row name ``ical_uid``, unless another meeting really carries it."""
         entity = activity_index_entity(activity_id, ical_uid)
+        try:  # the usual case, a new activity: one insert, no read first
+            await self._table.create_entity(entity)
+            return
+        except ResourceExistsError:
+            pass
         for _ in range(_INDEX_ATTEMPTS):
             row = await self._index_row(activity_id)
             try:

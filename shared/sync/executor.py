@@ -7,6 +7,7 @@ ERP record is a conflict (R7): the ERP stays, the event is marked, the M365 vers
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
@@ -89,20 +90,64 @@ _EXECUTORS: dict[type[Any], Callable[[Any, RunContext], Awaitable[Action | list[
 }
 
 
+# Consecutive creates of activities for different meetings run this many at a time (issue 12: an initial pull
+# of a thousand events waits on the ERP and Table Storage one write at a time otherwise).
+ERP_CREATES_AT_ONCE = 4
+
+
 async def execute_all(actions: Sequence[Action], run: RunContext) -> None:
     """Execute a plan's actions in order; consecutive event writes go side by side in groups of 20, their Graph
-    writes in one ``$batch`` (``shared/sync/batch_writes.py``)."""
+    writes in one ``$batch`` (``shared/sync/batch_writes.py``); consecutive activity creates of different
+    meetings go ``ERP_CREATES_AT_ONCE`` at a time."""
     group: list[Action] = []
+    creates: list[CreateActivity] = []
     for action in actions:
+        if isinstance(action, CreateActivity):
+            await _execute_group(group, run)  # in plan order: the event writes before it first
+            group = []
+            if not _joins(creates, action, run):
+                await _execute_at_once(creates, run)
+                creates = []
+            if _joins(creates, action, run):
+                creates.append(action)
+                if len(creates) >= ERP_CREATES_AT_ONCE:
+                    await _execute_at_once(creates, run)
+                    creates = []
+            else:
+                await execute(action, run)
+            continue
+        await _execute_at_once(creates, run)
+        creates = []
         if isinstance(action, CreateEvent | UpdateEvent | DeleteEvent):
             group.append(action)
-            if len(group) < batch_writes.GROUP:
-                continue
+            if len(group) >= batch_writes.GROUP:
+                await _execute_group(group, run)
+                group = []
+            continue
         await _execute_group(group, run)
         group = []
-        if not isinstance(action, CreateEvent | UpdateEvent | DeleteEvent):
-            await execute(action, run)
+        await execute(action, run)
+    await _execute_at_once(creates, run)
     await _execute_group(group, run)
+
+
+def _joins(creates: Sequence[CreateActivity], action: CreateActivity, run: RunContext) -> bool:
+    """Whether ``action`` may run alongside ``creates``: once the meeting type is known to exist, and never two
+    copies of one meeting (its claim decides between them, one after the other)."""
+    uid = action.event.ical_uid
+    return run.meeting_type_ready and (uid is None or all(c.event.ical_uid != uid for c in creates))
+
+
+async def _execute_at_once(creates: Sequence[CreateActivity], run: RunContext) -> None:
+    """Run the creates together; when all have ended, raise the first failure any let through."""
+    if len(creates) <= 1:
+        for action in creates:
+            await execute(action, run)
+        return
+    outcomes = await asyncio.gather(*(execute(action, run) for action in creates), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 async def _execute_group(group: Sequence[Action], run: RunContext) -> None:
