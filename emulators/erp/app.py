@@ -236,7 +236,7 @@ async def delete_activity(request: Request) -> Response:
     store = _store(request)
     store.get_activity(activity_id)
     before = store.delete_activity(activity_id, version=parse_if_match(request.headers.get("If-Match")))
-    _notify(request, activity_hook(before))
+    _notify(request, activity_hook(before, deleted=True))
     return Response(status_code=204)
 
 

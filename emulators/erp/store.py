@@ -143,9 +143,15 @@ class ErpStore(ActivityRecords, ActivityFeed, LeaveRecords):
         return definition
 
 
-def activity_hook(*activities: Activity) -> HookChange:
-    """The hook entry for a write: everyone on the activity before or after it (see ``activity_users``)."""
-    return HookChange(entity="activity", id=activities[0].id, user_ids=activity_users(*activities))
+def activity_hook(*activities: Activity, deleted: bool = False) -> HookChange:
+    """The hook entry for a write: everyone on the activity before or after it (see ``activity_users``), and
+    the version the write left (none for a deletion)."""
+    return HookChange(
+        entity="activity",
+        id=activities[0].id,
+        user_ids=activity_users(*activities),
+        version=None if deleted else activities[0].version,
+    )
 
 
 def leave_hook(leave: LeaveRequest) -> HookChange:

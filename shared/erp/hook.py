@@ -37,6 +37,9 @@ class HookChange(ErpModel):
     entity: Literal["activity", "leaveRequest"]
     id: str
     user_ids: tuple[str, ...] = ()
+    # The record's version after the write (absent for a deletion): the echo of the sync's own write is the
+    # version its link already holds (issue 12).
+    version: int | None = None
 
 
 class HookPayload(ErpModel):

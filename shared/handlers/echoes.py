@@ -1,4 +1,6 @@
-"""Echoes: Graph's notifications of the sync's own writes (issue 12, one run per useful change).
+"""Echoes: Graph's notifications and the ERP's hook calls of the sync's own writes (issue 12, one run per
+useful change). The ERP's hook names the version each write left; the sync's own write is the version its
+link already holds.
 
 Every event the sync creates or updates in Outlook comes back as a change notification, whose
 ``resourceData`` names the event and the change key of the version notified (``@odata.etag``). The link
@@ -15,11 +17,28 @@ import asyncio
 from collections.abc import Sequence
 
 from shared.core.links import LinkState
+from shared.erp.hook import HookChange
 from shared.graph.notifications import Notification
 from shared.state.port import StateStore
 
 # A POST with more notifications than this for one user is a burst of real work: it is not looked at.
 MAX_LOOKED_AT = 4
+
+
+async def only_erp_echoes(state: StateStore, user_id: str, changes: Sequence[HookChange]) -> bool:
+    """Whether every change the ERP's hook reports for the user is the echo of the sync's own write: an activity
+    at the version its link already holds (one index and one link read each). A change without a version (a
+    deletion), a leave request, or a bigger burst than ``MAX_LOOKED_AT`` queues a run."""
+    if not changes or len(changes) > MAX_LOOKED_AT:
+        return False
+    return all(await asyncio.gather(*(_is_erp_echo(state, user_id, change) for change in changes)))
+
+
+async def _is_erp_echo(state: StateStore, user_id: str, change: HookChange) -> bool:
+    if change.entity != "activity" or change.version is None:
+        return False
+    link = await state.link_by_activity(user_id, change.id)
+    return link is not None and link.state is LinkState.ACTIVE and link.erp_version == change.version
 
 
 async def only_echoes(state: StateStore, user_id: str, notes: Sequence[Notification]) -> bool:

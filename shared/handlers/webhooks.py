@@ -17,7 +17,7 @@ from shared.graph.notifications import (
     plausible_subscription_id,
 )
 from shared.handlers.common import Answer, body_too_large, record_bad_input, renew_subscription
-from shared.handlers.echoes import only_echoes
+from shared.handlers.echoes import only_echoes, only_erp_echoes
 from shared.handlers.subscription_map import subscription_map
 from shared.queueing import SyncRequest
 from shared.safe_log import outside
@@ -178,8 +178,11 @@ async def erp_hook(services: Services, *, headers: Mapping[str, str], body: byte
     if not await services.state.first_use(f"erp-hook-delivery|{delivery.delivery_id}", at=signed_at):
         log.warning("ERP hook call rejected: delivery %s seen before", delivery.delivery_id)
         return Answer(401, "rejected")
-    users = {user_id for change in delivery.payload.changes for user_id in change.user_ids}
+    users = sorted({user_id for change in delivery.payload.changes for user_id in change.user_ids})
     correlation_id = _correlation_id()
-    for user_id in sorted(users):
-        await request_sync(services, SyncRequest(user_id=user_id, reason="erp-hook", correlation_id=correlation_id))
+    mine = [[c for c in delivery.payload.changes if user_id in c.user_ids] for user_id in users]
+    echoes = await asyncio.gather(*(only_erp_echoes(services.state, u, c) for u, c in zip(users, mine, strict=True)))
+    for user_id, echo in zip(users, echoes, strict=True):
+        if not echo:  # the sync's own write, its link at that version already, needs no run (issue 12)
+            await request_sync(services, SyncRequest(user_id=user_id, reason="erp-hook", correlation_id=correlation_id))
     return Answer(202)

@@ -192,3 +192,43 @@ async def test_notification_of_an_unlinked_event_queues_a_run(
     fresh = _changed(stack, sub_id, "AAMk-new", "K1", "created")
     await handlers.graph_notification(stack.services, body=fresh, validation_token=None)
     assert await _stored(azurite_connection_string, queue_name) == 1
+
+
+def _hook_with_version(stack: Stack, activity_id: str, version: int | None) -> tuple[dict[str, str], bytes, int]:
+    change: dict[str, object] = {"entity": "activity", "id": activity_id, "userIds": [ANN]}
+    if version is not None:
+        change["version"] = version
+    body = json.dumps({"changes": [change]}).encode()
+    secret = stack.services.settings.erp_hook_secret.get_secret_value()
+    stamp = int(time.time())
+    return sign_hook(body, secret=secret, timestamp=stamp, delivery_id=str(uuid.uuid4())), body, stamp
+
+
+async def test_hook_call_for_the_syncs_own_erp_write_queues_no_run(
+    stack: Stack, queue_name: str, azurite_connection_string: str
+) -> None:
+    """The sync wrote activity A to version 3 (its link holds 3): the hook's call for version 3 is that write's
+    echo, no message (docs/erp-sync-api.yaml, HookChange.version). Version 4 (a person's edit) or a call without
+    a version (a deletion) queues a run."""
+    await stack.services.state.save_link(
+        Link(
+            user_id=ANN,
+            link_id=str(uuid.uuid4()),
+            kind=ItemKind.MEETING,
+            origin=Side.M365,
+            event_id="AAMk-a",
+            activity_id="act-a",
+            erp_version=3,
+            updated_at=datetime.now(UTC),
+        )
+    )
+    headers, body, stamp = _hook_with_version(stack, "act-a", 3)
+    assert (await handlers.erp_hook(stack.services, headers=headers, body=body, now=stamp)).status == 202
+    assert await _stored(azurite_connection_string, queue_name) == 0
+    headers, body, stamp = _hook_with_version(stack, "act-a", None)
+    await handlers.erp_hook(stack.services, headers=headers, body=body, now=stamp)
+    assert await _stored(azurite_connection_string, queue_name) == 1
+    await sync_requests.started(stack.services, ANN)
+    headers, body, stamp = _hook_with_version(stack, "act-a", 4)
+    await handlers.erp_hook(stack.services, headers=headers, body=body, now=stamp)
+    assert await _stored(azurite_connection_string, queue_name) == 2
