@@ -44,6 +44,7 @@ bench: deps
 	$(PY) -m emulators.azurite -- $(PY) -m bench.meetings
 	$(PY) -m emulators.azurite -- $(PY) -m bench.series
 	$(PY) -m bench.big_mailbox --events 5000 --budget 10
+	$(PY) -m bench.latency
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
