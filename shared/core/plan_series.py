@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from shared.core.actions import Action, CreateEvent, DeleteEvent, Relink, Skip, VoidActivity
+from shared.core.actions import Action, CreateEvent, DeleteEvent, Skip, VoidActivity
 from shared.core.activities import Activity, ActivityChange, RangeType
 from shared.core.fingerprint import changed_fields, fingerprint
 from shared.core.guards import why_not_create_activity
@@ -33,7 +33,7 @@ from shared.core.plan_copies import copy_changed, new_meeting_event
 from shared.core.plan_erp import new_activity
 from shared.core.plan_m365 import ended_for_owner, removal_for
 from shared.core.plan_merge import m365_is_latest
-from shared.core.policy import NEVER_WRITTEN_TO_M365
+from shared.core.policy import NEVER_WRITTEN_TO_M365, SyncPolicy
 from shared.core.run import Index, RunInput, Ways, erp_gone
 from shared.core.series import (
     SeriesMemo,
@@ -54,6 +54,7 @@ from shared.core.series_actions import (
     CreateSeriesActivity,
     CreateSeriesEvent,
     FollowOccurrence,
+    RelinkSeries,
     SeriesSeen,
     SeriesToErp,
     SeriesToM365,
@@ -90,7 +91,7 @@ def _as_series(run: RunInput, index: Index, ways: Ways) -> SeriesDispatch:
     erp = _latest(run.erp_changes)
     actions: list[Action] = []
     events: set[str] = set()
-    activities: set[str] = set()
+    activities: set[str] = _paired_by_outlook(run, groups, index, erp)
     for master_id, entry_ids in groups.items():
         events.update(entry_ids)
         view = run.series.get(master_id)
@@ -115,8 +116,26 @@ def _as_series(run: RunInput, index: Index, ways: Ways) -> SeriesDispatch:
         if link is None:
             actions.extend(_new_erp_series(run, activity, index, ways))
         elif link.state is LinkState.ACTIVE:
-            actions.extend(_merge(run, link, None, activity, ways))
+            actions.extend(merge_series(run.policy, link, None, activity, ways))
     return SeriesDispatch(tuple(actions), index, frozenset(events), frozenset(activities))
+
+
+def _paired_by_outlook(
+    run: RunInput, groups: dict[str, list[str]], index: Index, erp: dict[str, ActivityChange]
+) -> set[str]:
+    """R10: unlinked series activities a crash left, which this run's Outlook series pair again (one plan per
+    pair, never two links for one event): one made from a master planned here (its create is repeated, and the
+    ERP's idempotency key returns it), and one whose master, stamped with it, is planned here (the ERP side
+    repeats the create, and Graph's transactionId returns the master)."""
+    stamped = {v.master.erp_stamp for m, v in run.series.items() if m in groups and v.master is not None}
+    paired: set[str] = set()
+    for change in erp.values():
+        activity = change.activity
+        if activity is None or change.activity_id in index.by_activity or activity.recurrence is None:
+            continue
+        if activity.origin is not None and activity.origin.event_id in groups:
+            paired.add(change.activity_id)
+    return paired - {s for s in stamped if s}
 
 
 def _latest(changes: Sequence[ActivityChange]) -> dict[str, ActivityChange]:
@@ -159,12 +178,21 @@ def _outlook_series(
         if ways.to_m365 and not run.erp_initial:
             yield DeleteEvent(link=link, reason="series voided or removed in the ERP (R8)", vanished_on=Side.ERP)
         return
-    yield from _merge(run, link, view, change.activity if change is not None else None, ways)
+    yield from merge_series(run.policy, link, view, change.activity if change is not None else None, ways)
 
 
 def _new_outlook_series(run: RunInput, view: SeriesView, master: M365Event, ways: Ways) -> Iterator[Action]:
     if master.erp_stamp:  # R10: written by us for an ERP record whose link a crash lost: pair, never copy
-        yield Relink(event_id=master.id, activity_id=master.erp_stamp, origin=Side.ERP)
+        if any(c.activity_id == master.erp_stamp and c.activity is not None for c in run.erp_changes):
+            return  # the ERP side makes it again, which finds this master (transactionId) and links the series
+        yield RelinkSeries(view=view, master=master, activity_id=master.erp_stamp, origin=Side.ERP)
+        return
+    made = _made_for(run, view, master) if master.is_organizer else None
+    if made is not None:
+        # R10: this mailbox made the series activity and a crash lost the link (a repeated create would be refused
+        # when Outlook changed since, the ERP's idempotency key naming the first body, or would pair the two as if
+        # the ERP had not changed it since).
+        yield RelinkSeries(view=view, master=master, activity_id=made, origin=Side.M365)
         return
     if master.ical_uid and not master.is_organizer:
         # R10: a copy of a series another mailbox claimed is linked to its activity (or waits for it).
@@ -179,6 +207,20 @@ def _new_outlook_series(run: RunInput, view: SeriesView, master: M365Event, ways
         return
     item = item_from_event(master, kind=ItemKind.MEETING, conflict_category=run.policy.conflict_category)
     yield CreateSeriesActivity(view=view, master=master, item=item)
+
+
+def _made_for(run: RunInput, view: SeriesView, master: M365Event) -> str | None:
+    """The series activity this mailbox made from ``master`` before a crash lost the link: named by the series'
+    claim, or found in the ERP's feed by its origin (the crash came before the claim named it)."""
+    claim = view.claim
+    if claim is not None and claim.owner_user_id == run.user_id and claim.activity_id:
+        return claim.activity_id
+    for change in run.erp_changes:
+        activity = change.activity
+        origin = activity.origin if activity is not None else None
+        if activity is not None and activity.recurrence is not None and origin and origin.event_id == master.id:
+            return change.activity_id
+    return None
 
 
 def _new_erp_series(run: RunInput, activity: Activity, index: Index, ways: Ways) -> Iterator[Action]:
@@ -202,12 +244,12 @@ def _ended(activity: Activity, moment: datetime) -> bool:
     return rec.range.end_date < moment.date()
 
 
-def _merge(
-    run: RunInput, link: Link, view: SeriesView | None, activity: Activity | None, ways: Ways
+def merge_series(
+    policy: SyncPolicy, link: Link, view: SeriesView | None, activity: Activity | None, ways: Ways
 ) -> Iterator[Action]:
     """R6 per series: fields changed on one side come from it; the pattern (with the times) and the exceptions
     are one group each; a group changed on both sides goes to the latest change (ties: Outlook)."""
-    policy, memo = run.policy, link.series or SeriesMemo()
+    memo = link.series or SeriesMemo()
     master = view.master if view is not None else None
     m_fields: frozenset[Field] = frozenset()
     e_fields: frozenset[Field] = frozenset()
@@ -298,13 +340,14 @@ def _by_occurrence(run: RunInput, index: Index) -> SeriesDispatch:
         if link.state is LinkState.ACTIVE and link.series_master_id and link.event_id in removed:
             current = index.by_activity.get(link.activity_id or "")
             if current is not None and current.event_id != link.event_id:
-                # Already following a new copy of its meeting (the planner's Rebind, R10: a series moved within its
-                # days keeps its occurrences' iCalUIds); it names its occurrence's new original start too.
-                new = events.get(current.event_id or "")
-                if new is not None and new.original_start and new.original_start != current.original_start:
-                    rebound.append(current.evolve({"original_start": new.original_start}))
-                continue
+                continue  # already following a new copy of its meeting (the planner's Rebind, R10)
             gone.setdefault(link.series_master_id, []).append(link)
+    # A link that follows its occurrence (the planner's Rebind: a series moved within its days keeps its
+    # occurrences' iCalUIds; or an earlier run that died before this) names its new original start too.
+    for shown in events.values():
+        known = index.by_event.get(shown.id)
+        if known is not None and known.series_master_id and shown.original_start not in (None, known.original_start):
+            rebound.append(known.evolve({"original_start": shown.original_start}))
     if rebound:
         index = _following(index, rebound)
     fresh: dict[str, list[M365Event]] = {}
@@ -312,6 +355,8 @@ def _by_occurrence(run: RunInput, index: Index) -> SeriesDispatch:
         event = entry.event
         if event is None or not event.series_master_id or event.is_cancelled or event.id in index.by_event:
             continue
+        if _made_before_a_crash(run, event):
+            continue  # R10: its activity exists (a crash lost its link): the usual table relinks it, none follows it
         fresh.setdefault(event.series_master_id, []).append(event)
     actions: list[Action] = [FollowOccurrence(link=link) for link in rebound]
     if not gone or not fresh:
@@ -342,3 +387,9 @@ def _following(index: Index, links: Sequence[Link]) -> Index:
         if link.activity_id:
             by_activity[link.activity_id] = link
     return Index(by_event=by_event, by_activity=by_activity)
+
+
+def _made_before_a_crash(run: RunInput, event: M365Event) -> bool:
+    """Whether this mailbox already made the occurrence's activity (its claim names it) and lost the link."""
+    claim = run.meetings.get(event.ical_uid or "")
+    return claim is not None and claim.owner_user_id == run.user_id and claim.activity_id is not None

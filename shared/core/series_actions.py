@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.core.activities import Activity
-from shared.core.items import CalendarItem, Field
+from shared.core.items import CalendarItem, Field, Side
 from shared.core.links import Link
 from shared.core.m365 import M365Event
 from shared.core.series import SeriesView
@@ -85,4 +85,17 @@ class FollowOccurrence:
     link: Link
 
 
-SeriesAction = CreateSeriesActivity | SeriesToErp | CreateSeriesEvent | SeriesToM365 | SeriesSeen | FollowOccurrence
+@dataclass(frozen=True, kw_only=True)
+class RelinkSeries:
+    """R10/R28: a series and its series activity both exist and a crash lost their link: they are paired again as
+    a series (never two links, never a single item's), then merged per series (R6) as the executor finds them."""
+
+    view: SeriesView
+    master: M365Event
+    activity_id: str
+    origin: Side
+
+
+SeriesAction = (
+    CreateSeriesActivity | SeriesToErp | CreateSeriesEvent | SeriesToM365 | SeriesSeen | FollowOccurrence | RelinkSeries
+)

@@ -162,3 +162,22 @@ def series_seen(
 def followed(link: Link, *, now: datetime) -> Link:
     """R28 (ERP without series): the link names its occurrence's new id, iCalUId and original start."""
     return link.evolve({"updated_at": now})
+
+
+def relinked_memo(view: SeriesView, activity: Activity, *, erp_edited: bool) -> SeriesMemo:
+    """R10: the series' memory when a crash lost its link, like ``records.relinked``'s fields: its pattern as the
+    activity shows it (a pattern Outlook shows otherwise is Outlook's change); its exceptions as the activity shows
+    them when nobody changed the activity since it was made (what Outlook shows otherwise is Outlook's change),
+    else none on either side, so each occurrence's exception counts as changed on the side showing it and one on
+    both goes to the later change (R6). The occurrences in the window are the ones seen."""
+    seen = erp_memo(m365_memo(None, view, reset=True), activity)
+    base = {"exceptions": "", "each": {}} if erp_edited else {"exceptions": seen.erp_exceptions, "each": seen.erp_each}
+    return seen.model_copy(
+        update={
+            "m365_pattern": seen.erp_pattern,
+            "m365_exceptions": base["exceptions"],
+            "m365_each": base["each"],
+            "erp_exceptions": base["exceptions"],
+            "erp_each": base["each"],
+        }
+    )

@@ -40,6 +40,7 @@ from shared.core.series_actions import (
     CreateSeriesActivity,
     CreateSeriesEvent,
     FollowOccurrence,
+    RelinkSeries,
     SeriesSeen,
     SeriesToErp,
     SeriesToM365,
@@ -87,6 +88,7 @@ _EXECUTORS: dict[type[Any], Callable[[Any, RunContext], Awaitable[Action | list[
     SeriesToM365: write_series.series_to_m365,
     SeriesSeen: write_series.series_seen,
     FollowOccurrence: write_series.follow_occurrence,
+    RelinkSeries: write_series.relink_series,
 }
 
 

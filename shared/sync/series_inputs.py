@@ -45,8 +45,9 @@ async def read_view(run: RunContext, master_id: str, window: tuple[datetime, dat
     if master.recurrence is None:  # not (or no longer) a series: a single event keeps its own link
         return SeriesView(master_id=master_id, master=master, instances=(), window_start=start, window_end=end)
     instances = await calendar.instances(run.mailbox, master_id, start=start, end=end)
-    # R10: a copy of someone's series is linked to its one activity through the series' claim.
-    claim = await run.ports.state.get_meeting(master.ical_uid) if master.ical_uid and not master.is_organizer else None
+    # R10: a copy of someone's series is linked to its one activity through the series' claim; the organizer's own
+    # claim names the series activity a crash left without its link.
+    claim = await run.ports.state.get_meeting(master.ical_uid) if master.ical_uid else None
     return SeriesView(
         master_id=master_id,
         master=master,

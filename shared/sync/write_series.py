@@ -15,12 +15,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from shared.core import records, series_records
-from shared.core.activities import Activity, ActivityPatch, ActivityType, Origin
+from shared.core.actions import Action
+from shared.core.activities import Activity, ActivityPatch, ActivityState, ActivityType, Origin
 from shared.core.items import CalendarItem, Field, Side
 from shared.core.links import Link
 from shared.core.m365 import EventType, EventWrite, M365Event
 from shared.core.mapping import activity_fields, activity_patch, event_body, event_title, event_write
+from shared.core.plan_series import merge_series
 from shared.core.policy import ALL_FIELDS
+from shared.core.run import Ways
 from shared.core.series import (
     SeriesException,
     SeriesView,
@@ -35,12 +38,13 @@ from shared.core.series_actions import (
     CreateSeriesActivity,
     CreateSeriesEvent,
     FollowOccurrence,
+    RelinkSeries,
     SeriesSeen,
     SeriesToErp,
     SeriesToM365,
 )
 from shared.core.timezones import wall_clock
-from shared.errors import ErpConflict
+from shared.errors import ErpConflict, ErpNotFound
 from shared.sync.context import RunContext
 from shared.sync.write_m365 import claim_created
 
@@ -62,7 +66,12 @@ async def create_series_activity(action: CreateSeriesActivity, run: RunContext) 
     master, item, view = action.master, action.item, action.view
     if master.ical_uid:  # R10: one activity per meeting: the first synced mailbox to claim it makes it
         mine = records.claim(
-            ical_uid=master.ical_uid, user_id=run.user.id, mailbox=run.mailbox, activity_id=None, now=run.now()
+            ical_uid=master.ical_uid,
+            user_id=run.user.id,
+            mailbox=run.mailbox,
+            activity_id=None,
+            now=run.now(),
+            source_change_key=master.change_key,  # R10: tells a relink whether Outlook changed the series since
         )
         if await run.ports.state.claim_meeting(mine) is None:
             held = await run.ports.state.get_meeting(master.ical_uid)
@@ -326,6 +335,37 @@ async def series_seen(action: SeriesSeen, run: RunContext) -> None:
             link, view=action.view, activity=action.activity, reset=action.reset, policy=run.ports.policy, now=run.now()
         )
     )
+
+
+async def relink_series(action: RelinkSeries, run: RunContext) -> list[Action]:
+    """R10/R28: pair a series and its series activity again after a crash, then merge what differs (R6)."""
+    try:
+        activity = await run.ports.erp.get_activity(action.activity_id)
+    except ErpNotFound:
+        run.report.skipped.append(f"relink series {action.master.id}: the activity is gone")
+        return []
+    if activity.state is ActivityState.VOIDED:
+        run.report.skipped.append(f"relink series {action.master.id}: the activity is voided")
+        return []
+    claim = await claim_created(run, action.master.ical_uid, activity.id)
+    policy = run.ports.policy
+    link = records.relinked(
+        user_id=run.user.id,
+        link_id=str(uuid.uuid4()),
+        origin=action.origin,
+        event=action.master,
+        activity=activity,
+        policy=policy,
+        now=run.now(),
+        source_change_key=claim.source_change_key if claim is not None and action.origin is Side.M365 else None,
+    )
+    # The activity changed since it was made (a person's edit; one made from the ERP: unknown): both sides' count.
+    edited = action.origin is Side.ERP or activity.version > 1
+    memo = series_records.relinked_memo(action.view, activity, erp_edited=edited)
+    link = await run.save(link.evolve({"series": memo}))
+    run.report.count("series relinked")
+    ways = Ways.for_user(policy, run.mailbox, run.user.id)
+    return list(merge_series(policy, link, action.view, activity, ways))
 
 
 async def follow_occurrence(action: FollowOccurrence, run: RunContext) -> None:

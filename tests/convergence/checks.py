@@ -13,7 +13,9 @@ rounds: more is a ping-pong). ``check`` then holds the systems against the model
 - the owner's event and the activity show equal subject (R21 for ERP-born), location and times, each one
   of the values people gave since the last check (R5, R6);
 - a meeting an attendee owns (its organizer is not synced) whose owner declines or is taken off is voided
-  (R27) and passes on to another invited synced person; with no live activity, every one of them declined.
+  (R27) and passes on to another invited synced person; with no live activity, every one of them declined;
+- a meeting the close job closed keeps its one activity as closed; Outlook changes since are listed conflicts
+  (R7, R29: ``nightly.check_closed``); leave requests are shown as the ERP says (R23, R30: ``checks_leave``).
 """
 
 from __future__ import annotations
@@ -21,15 +23,17 @@ from __future__ import annotations
 from collections.abc import Sequence, Set
 from dataclasses import dataclass
 
-from hypothesis import event
-from hypothesis.control import currently_in_test_context
-
 from shared.core.activities import Activity, ActivityState, ParticipantKind
 from shared.core.links import Link, LinkState
 from shared.core.meetings import LinkRole, Meeting
+from shared.state.model import Issue
 from shared.sync.report import RunReport
+from tests.convergence.checks_leave import check_leave
 from tests.convergence.model import Answers
 from tests.convergence.model import Meeting as Expected
+from tests.convergence.nightly import check_closed
+from tests.convergence.people_leave import Leave
+from tests.convergence.statistics import statistic
 from tests.convergence.world import BY_USER, EVE, EVE_ID, PEOPLE, SeenEvent, World, activity_when
 
 MAX_ROUNDS = 6
@@ -56,6 +60,7 @@ class Snapshot:
     activities: list[Activity]
     links: dict[str, list[Link]]
     claims: dict[str, Meeting | None]
+    issues: dict[str, list[Issue]]  # person key -> their open issues
 
     @classmethod
     def take(cls, world: World, meetings: Sequence[Expected]) -> Snapshot:
@@ -63,7 +68,8 @@ class Snapshot:
             calendars = {key: await world.calendar(p.mailbox) for key, p in PEOPLE.items()}
             calendars["eve"] = await world.calendar(EVE)
             links = {key: list(await world.state.links_for_user(p.user_id)) for key, p in PEOPLE.items()}
-            snapshot = cls(calendars, world.activities(), links, {})
+            issues = {key: list(await world.state.open_issues(p.user_id)) for key, p in PEOPLE.items()}
+            snapshot = cls(calendars, world.activities(), links, {}, issues)
             for meeting in meetings:
                 learn_ical_uid(snapshot, meeting)
                 if meeting.ical_uid:
@@ -102,13 +108,16 @@ def _owner_event(snapshot: Snapshot, meeting: Expected, owner: str) -> SeenEvent
     return snapshot.copy_of(owner, meeting.ical_uid)
 
 
-def _grouped(snapshot: Snapshot, meetings: Sequence[Expected]) -> dict[int, list[Activity]]:
-    """Every live activity under the meeting it belongs to; one that belongs to none fails the check."""
+def _grouped(
+    snapshot: Snapshot, meetings: Sequence[Expected], series: Set[str] = frozenset()
+) -> dict[int, list[Activity]]:
+    """Every live activity under the meeting it belongs to; one that belongs to none (nor to a series people
+    made, ``series``: ``checks_series``) fails the check."""
     by_id = {m.activity_id: m.number for m in meetings if m.activity_id}
     by_ical = {m.ical_uid: m.number for m in meetings if m.ical_uid}
     out: dict[int, list[Activity]] = {m.number: [] for m in meetings}
     for activity in snapshot.activities:
-        if activity.state is ActivityState.VOIDED:
+        if activity.state is ActivityState.VOIDED or activity.id in series:
             continue
         ical = activity.origin.ical_uid if activity.origin else None
         number = by_id.get(activity.id, by_ical.get(ical or ""))
@@ -117,15 +126,30 @@ def _grouped(snapshot: Snapshot, meetings: Sequence[Expected]) -> dict[int, list
     return out
 
 
-def check(world: World, meetings: Sequence[Expected], synced: Set[str]) -> None:
+def check(
+    world: World,
+    meetings: Sequence[Expected],
+    synced: Set[str],
+    leaves: Sequence[Leave] = (),
+    series: Set[str] = frozenset(),
+) -> None:
     """Hold both systems against the model, then settle the model on what they show; ``synced``: the people
-    whose syncs run (a person not synced yet organises like Eve: an invited synced person owns it)."""
+    whose syncs run (a person not synced yet organises like Eve: an invited synced person owns it); ``leaves``:
+    the leave requests people made (R30, ``checks_leave``); ``series``: the live activities of the series people
+    made, checked by ``checks_series`` (R28)."""
     snapshot = Snapshot.take(world, meetings)
-    grouped = _grouped(snapshot, meetings)
+    check_leave(snapshot.calendars, snapshot.activities, world.leave_requests(), leaves, synced)
+    grouped = _grouped(snapshot, meetings, series)
     for meeting in meetings:
         live = grouped[meeting.number]
         where = f"meeting {meeting.number} ({meeting.origin}, organizer {meeting.organizer or 'Eve'})"
         by_organizer = meeting.origin != "external" and meeting.organizer in synced
+        if meeting.closed is not None:  # R29: read-only from the night it was closed (R7)
+            owner = BY_USER[live[0].owner_id].key if live else ""
+            event = _owner_event(snapshot, meeting, owner) if owner else None
+            check_closed(meeting, live, event, snapshot.issues.get(owner, []), where)
+            statistic(f"checked: {meeting.origin} meeting closed by the nightly job")
+            continue
         if meeting.ended:
             assert not live, f"{where} was cancelled or voided, yet has live activities {live} (R8)"
             statistic(f"checked: {meeting.origin} meeting ended")
@@ -148,12 +172,6 @@ def check(world: World, meetings: Sequence[Expected], synced: Set[str]) -> None:
         )
         if any(a.settled != "none" for a in meeting.answers.values()):
             statistic(f"checked: {meeting.origin} meeting with answers")
-
-
-def statistic(text: str) -> None:
-    """Count what the checks saw (``--hypothesis-show-statistics``); replays outside hypothesis skip it."""
-    if currently_in_test_context():
-        event(text)
 
 
 def _voided_by_its_owner(snapshot: Snapshot, meeting: Expected, where: str) -> bool:

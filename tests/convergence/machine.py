@@ -6,8 +6,12 @@ mail system can answer invitations and send her own. People create, edit, answer
 Outlook and in the ERP; users' syncs run one by one, in varied orders, two at once on two instances with
 their port calls interleaved, or meet injected faults: Graph 503/429, ERP 503/429/502, a trap on the
 service's ERP calls mid-run (with the answer lost after the ERP applied the call) and a host dying between
-writes. Whenever every user's sync has caught up, ``checks.check`` holds both systems against the model;
-at the end, one more round writes nothing.
+writes. People also edit one record twice within a second (``people_quick``), ask for, approve, move, reject
+and cancel leave and edit or delete its event in Outlook (``people_leave``), make recurring series on either
+side and move, cancel, reshape or delete them or one occurrence (``people_series``, with an ERP with or without
+series), and the nightly close job runs between it all (``nightly``). Whenever every user's sync has caught up,
+``checks.check`` holds both systems against the model (meetings, closed meetings, leave; series:
+``checks_series``); at the end, one more round writes nothing.
 
 ``world_factory`` picks the backend: ``FakeWorld`` (in-process fakes) or ``HttpWorld`` (real adapters).
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from typing import ClassVar
 
 from hypothesis import strategies as st
@@ -25,9 +30,15 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 from emulators.fakes.stack import CRASHABLE, ErpTrap, SimulatedCrash, StateCrash
 from shared.errors import ErpTransient, GraphTransient
 from shared.sync.report import RunReport
-from tests.convergence.checks import check, quiesce, statistic
+from tests.convergence.checks import check, quiesce
+from tests.convergence.checks_series import check_series
 from tests.convergence.model import Meeting
+from tests.convergence.nightly import NightlyJobs
 from tests.convergence.people_erp import ErpPeople
+from tests.convergence.people_leave import Leave, LeavePeople
+from tests.convergence.people_quick import QuickPeople
+from tests.convergence.people_series import SeriesPeople
+from tests.convergence.statistics import statistic
 from tests.convergence.world import PEOPLE, World
 
 MASS_DELETE_MINIMUM = 5  # R11 halts a run at this many removals on one side; people stay below it per user
@@ -56,13 +67,15 @@ ERP_TARGETS = [
 ]
 
 
-class SyncConvergence(ErpPeople, RuleBasedStateMachine):
+class SyncConvergence(SeriesPeople, ErpPeople, QuickPeople, LeavePeople, NightlyJobs, RuleBasedStateMachine):
     world_factory: ClassVar[Callable[[], World]]
 
     def __init__(self) -> None:
         super().__init__()
         self.world = type(self).world_factory()
         self.meetings: list[Meeting] = []
+        self.leaves: list[Leave] = []
+        self.night: datetime | None = None  # the close job's last night (R29)
         self.removals: dict[tuple[str, str], int] = {}  # (user, side) -> removals since the last check (R11)
         self.settled = False  # checked equal and nothing happened since
         self.synced = set(ORDER)  # whose syncs run; Cy may start switched off (R2)
@@ -185,7 +198,8 @@ class SyncConvergence(ErpPeople, RuleBasedStateMachine):
     # --- checks ---
 
     def _check(self) -> None:
-        check(self.world, self.meetings, self.synced)
+        series = check_series(self.world, self.series, erp_series=self.erp_series)  # R28
+        check(self.world, self.meetings, self.synced, self.leaves, series)
         self.removals = {}
         self.settled = True
 

@@ -104,6 +104,17 @@ class Fields:
         self.edits = {"m365": {}, "erp": {}}
 
 
+@dataclass(frozen=True)
+class Closed:
+    """R29: the close job closed the meeting's activity, which showed these fields then; it is read-only from
+    there on, so they stay (R7)."""
+
+    activity_id: str
+    subject: str
+    location: str
+    when: tuple[datetime, datetime]
+
+
 @dataclass
 class Answers:
     """One synced attendee's answer: as last checked, and every answer given since (either side); ``also``: the
@@ -143,6 +154,7 @@ class Meeting:
     former: dict[str, Answers] = field(default_factory=dict)  # the answers of people taken off it
     # Who each side showed invited after its last attendee change since the check (R6: the latest side wins).
     invites: dict[Side, frozenset[str]] = field(default_factory=dict)
+    closed: Closed | None = None  # R29: closed by the nightly job
 
     def __post_init__(self) -> None:
         for person in self.invited:

@@ -291,13 +291,13 @@ class People:
         return next((e for e in events if meeting.ical_uid and e.ical_uid == meeting.ical_uid), None)
 
     def _live_activity(self, pick: int) -> tuple[Meeting, Activity] | None:
-        """A live meeting and its live activity, if the sync made one yet."""
+        """A live meeting and its live activity, if the sync made one yet and it is not read-only (closed, R29)."""
         candidates = [m for m in self.meetings if m.live]
         if not candidates:
             return None
         meeting = candidates[pick % len(candidates)]
         for activity in self.world.activities():
-            if activity.state is ActivityState.VOIDED:
+            if activity.state is ActivityState.VOIDED or activity.read_only:  # the ERP refuses to change those (R7)
                 continue
             ical = activity.origin.ical_uid if activity.origin else None
             if activity.id == meeting.activity_id or (ical and ical == meeting.ical_uid):

@@ -1,5 +1,7 @@
 """People edit both sides of three synced mailboxes while runs interleave and fail: once every sync has caught
-up, each meeting is one activity with its copies linked and its answers equal (R5, R6, R8, R10, R21, R27).
+up, each meeting is one activity with its copies linked and its answers equal (R5, R6, R8, R10, R21, R27), the
+last of two quick edits wins (issue 9), a closed meeting's activity stays as closed (R7, R29) and each approved
+leave request is one out-of-office event (R23, R30).
 
 The machine (``machine.py``) runs on two backends: the in-process fakes, with many examples (part of every
 ``make test``), and the real adapters over HTTP with Table Storage in Azurite, with a few.

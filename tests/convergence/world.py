@@ -15,19 +15,25 @@ import re
 import secrets
 import uuid
 from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
+from emulators.erp.db import utc_clock
 from emulators.erp.store import ErpStore
 from emulators.fakes.stack import ErpTrap, FakeStack, StateCrash
-from shared.core.activities import Activity
+from emulators.stack import stack_settings
+from shared.composition import Services
+from shared.core.activities import Activity, LeaveRequest
 from shared.core.meetings import answer
+from shared.core.policy import SyncPolicy
 from shared.graph.convert import ERP_STAMP_PROPERTY
+from shared.handlers.daily import daily_close
+from shared.queueing import WorkQueue
 from shared.state.port import StateStore
 from shared.sync.engine import SyncEngine
 
@@ -72,7 +78,10 @@ class SeenEvent:
     is_organizer: bool
     response: str  # "none", "organizer", "accepted", "tentativelyAccepted", "declined"
     attendees: dict[str, str]  # address -> the answer the organizer's copy shows
-    stamp: str | None  # the ERP activity an ERP-born event was made for
+    stamp: str | None  # the ERP activity an ERP-born event was made for ("leave:<id>" for a leave request's)
+    show_as: str = "busy"
+    is_all_day: bool = False
+    categories: tuple[str, ...] = ()
 
 
 def instant(value: str, zone: str) -> datetime:
@@ -188,6 +197,18 @@ class World:
         version = self.store.get_activity(activity_id).version
         return await self.erp_call(method, path, headers={"If-Match": f'"{version}"'}, **kwargs)
 
+    def hold_erp_clock(self, moment: datetime | None) -> None:
+        """Hold the ERP's clock at ``moment`` (its writes then share one ``modified_at`` second); None lets it run."""
+        self.store.clock = (lambda: moment) if moment is not None else utc_clock
+
+    async def close_job(self, night: datetime) -> dict[str, int]:
+        """The nightly close job (R29, ``shared.handlers.daily.daily_close``) as it runs at ``night``."""
+        return await daily_close(replace(self.services(), clock=lambda: night))
+
+    def services(self) -> Services:
+        """What the timer functions are given: settings, ports and state of this world."""
+        raise NotImplementedError
+
     def enable(self, user_id: str, enabled: bool) -> None:
         """The ERP admin switches a user's calendar sync on or off (R2)."""
         self.store.put_user(self.store.get_user(user_id).model_copy(update={"enabled": enabled}))
@@ -222,6 +243,10 @@ class World:
         """Every activity the ERP holds, voided ones too."""
         return self.store.list_activities()
 
+    def leave_requests(self) -> list[LeaveRequest]:
+        """Every leave request the ERP holds."""
+        return self.store.list_leave_requests()
+
 
 def _seen(e: dict[str, Any]) -> SeenEvent:
     stamps = [p["value"] for p in e.get("singleValueExtendedProperties") or [] if p.get("value")]
@@ -240,6 +265,9 @@ def _seen(e: dict[str, Any]) -> SeenEvent:
             for a in e.get("attendees") or []
         },
         stamp=stamps[0] if stamps else None,
+        show_as=e.get("showAs") or "busy",
+        is_all_day=bool(e.get("isAllDay")),
+        categories=tuple(e.get("categories") or ()),
     )
 
 
@@ -248,10 +276,25 @@ class FakeWorld(World):
 
     def __init__(self) -> None:
         super().__init__()
-        self.stack = self.run(FakeStack.start())
+        self.stack = self.run(FakeStack.start(policy=SyncPolicy(leave_requests=True)))  # R30 on (R3)
         self.engine, self.graph, self.erp = self.stack.engine, self.stack.graph, self.stack.erp_http
         self.store, self.state = self.stack.erp_app.state.store, self.stack.memory
         self.run(seed_people(self.stack.add_person, self.stack.add_mailbox, self.stack.add_contact))
+        self._services: Services | None = None
+
+    def services(self) -> Services:
+        if self._services is None:
+            stack = self.stack
+            self._services = Services(
+                settings=stack_settings("UseDevelopmentStorage=true", prefix="cv", SYNC_LEAVE_REQUESTS="true"),
+                state=cast(StateStore, stack.state),
+                calendar=stack.calendar,
+                erp=cast(Any, stack.erp),
+                queue=cast(WorkQueue, None),  # the jobs the machine runs queue nothing
+                engine=self.engine,
+                clock=stack.clock,
+            )
+        return self._services
 
     async def _aclose(self) -> None:
         await self.stack.aclose()

@@ -14,6 +14,7 @@ import httpx
 from emulators.erp.seed import seed_store
 from emulators.fakes.stack import CrashingState, ErpTrap, StateCrash
 from emulators.stack import start_stack
+from shared.composition import Services
 from shared.sync.engine import SyncEngine
 from tests.convergence.world import World, seed_people
 
@@ -62,7 +63,7 @@ class HttpWorld(World):
         # A fresh state store (table prefix) and fresh emulators per machine run; the prefix comes from the OS,
         # since the machine's ids are seeded (the same each run, ``world.SeededIds``).
         stem = "cv" + os.urandom(4).hex()
-        self.stack = await start_stack(type(self).azurite, prefix_stem=stem, erp_wrap=trap)
+        self.stack = await start_stack(type(self).azurite, prefix_stem=stem, erp_wrap=trap, SYNC_LEAVE_REQUESTS="true")
         self.trapped = transports[0]
         self.crashing = CrashingState(self.stack.services.state)
         self.engine = self.another_instance()
@@ -87,6 +88,9 @@ class HttpWorld(World):
 
     async def _aclose(self) -> None:
         await self.stack.aclose()
+
+    def services(self) -> Services:
+        return self.stack.services
 
     def another_instance(self) -> SyncEngine:
         services = self.stack.services
