@@ -118,6 +118,8 @@ class SyncEngine:
         first_pull = read.initial and not any(link.state is LinkState.ACTIVE for link in links)
         if read.resynced or (read.initial and not first_pull):
             m365 += await inputs.missing_from_snapshot(ports, run.mailbox, m365, links)
+        elif read.since is not None:  # R9/R10: links a run saved before dying short of its cursor
+            m365 += await inputs.linked_after(ports, run.mailbox, m365, links, read.since)
         m365_retries, erp_retries = await inputs.retries(run, links, m365, feed.items, open_issues)
         m365 = [*m365, *m365_retries, *await inputs.copies_to_link(run, feed.items, links, m365)]
         erp = await inputs.booked_rooms(run, [*feed.items, *erp_retries])
@@ -129,7 +131,7 @@ class SyncEngine:
             erp,
             now,
             first_pull,
-            erp_cursor is None,
+            erp_cursor is None and not any(link.state is LinkState.ACTIVE for link in links),  # R4, after a crash
             removals_released=released,
         )
         if the_plan.halted:
@@ -144,7 +146,8 @@ class SyncEngine:
             )
             return
         await leave.sync_leave(run, m365, links, now)  # R30: leave requests, planned apart (shared/sync/leave.py)
-        await ports.state.save_delta_cursor(await self._absorb_own_writes(read.cursor, run, now, released))
+        cursor = await self._absorb_own_writes(read.cursor, run, now, released)
+        await ports.state.save_delta_cursor(cursor.model_copy(update={"updated_at": ports.clock()}))  # after the writes
         await ports.state.save_erp_cursor(
             ErpCursor(
                 user_id=user_id,

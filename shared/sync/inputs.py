@@ -48,6 +48,9 @@ class CalendarRead:
     foreign: frozenset[str]
     # R4: the very first pull of the mailbox; it never deletes anything.
     initial: bool
+    # When the stored cursor was saved (None without one): a link saved after it was saved by a run that died
+    # before its own cursor (``linked_after``).
+    since: datetime | None
     # A fresh pull of the window that replaced a stored token (lost, 410; or a window renewed): a snapshot,
     # so linked events missing from it must be looked at one by one (``missing_from_snapshot``).
     resynced: bool
@@ -84,6 +87,7 @@ async def m365_changes(ports: Ports, mailbox: str, now: datetime, window_days: i
         entries=list(result.entries),
         cursor=new_cursor,
         foreign=result.foreign,
+        since=cursor.updated_at if cursor is not None else None,
         initial=fresh and cursor is None,
         resynced=fresh and cursor is not None,
     )
@@ -132,6 +136,25 @@ async def missing_from_snapshot(
     ]
     found = await _read_many(ports, mailbox, missing)
     return [found[event_id] for event_id in missing]
+
+
+async def linked_after(
+    ports: Ports, mailbox: str, entries: Sequence[DeltaEntry], links: Sequence[Link], since: datetime
+) -> list[DeltaEntry]:
+    """R9/R10: a run that saved links and died before saving its delta cursor leaves the next run on the older
+    token, which may never report an event that run made and a person then deleted. Each active link saved
+    after the stored cursor (only a run that died leaves one: a run saves its cursor after its last write) and
+    not in this delta is read directly: gone means deleted (R8), else it is offered as it is."""
+    seen = {e.event_id for e in entries}
+    return [
+        await _read(ports, mailbox, link.event_id)
+        for link in links
+        if link.state is LinkState.ACTIVE
+        and link.event_id
+        and link.event_id not in seen
+        and link.updated_at is not None
+        and link.updated_at > since
+    ]
 
 
 async def confirmed(

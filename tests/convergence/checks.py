@@ -160,6 +160,7 @@ def check(
             continue
         if not by_organizer and _voided_by_its_owner(snapshot, meeting, where):
             statistic("checked: meeting passed on after its owning attendee left")
+            _organizers_values_also(snapshot, meeting)
         if not live and not by_organizer:
             _check_nobody_owns(snapshot, meeting, where, synced)
             continue
@@ -172,6 +173,27 @@ def check(
         )
         if any(a.settled != "none" for a in meeting.answers.values()):
             statistic(f"checked: {meeting.origin} meeting with answers")
+
+
+def _organizers_values_also(snapshot: Snapshot, meeting: Expected) -> None:
+    """R10: a meeting that passed on is a new activity made from the new owner's copy, which shows the outside
+    organizer's subject, place and times; an ERP edit of the voided activity reached only the former owner's
+    copy. Either is acceptable: the organizer's values join the expected ones (as if edited in Outlook)."""
+    voided = {
+        a.id
+        for a in snapshot.activities
+        if a.state is ActivityState.VOIDED and a.origin is not None and a.origin.ical_uid == meeting.ical_uid
+    }
+    if voided <= meeting.passed_on_from:
+        return  # passed on before the last check: its values were settled then
+    meeting.passed_on_from |= voided
+    eve = next((e for e in snapshot.calendars["eve"] if e.ical_uid == meeting.ical_uid and not e.is_cancelled), None)
+    if eve is None:
+        return
+    outlook = meeting.fields.edits["m365"]
+    outlook.setdefault("subject", eve.subject)
+    outlook.setdefault("location", eve.location)
+    outlook.setdefault("when", (eve.start, eve.end))
 
 
 def _voided_by_its_owner(snapshot: Snapshot, meeting: Expected, where: str) -> bool:

@@ -155,6 +155,7 @@ class Meeting:
     # Who each side showed invited after its last attendee change since the check (R6: the latest side wins).
     invites: dict[Side, frozenset[str]] = field(default_factory=dict)
     closed: Closed | None = None  # R29: closed by the nightly job
+    passed_on_from: set[str] = field(default_factory=set)  # R10: activities voided when its owner left, seen
 
     def __post_init__(self) -> None:
         for person in self.invited:

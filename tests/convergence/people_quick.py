@@ -15,6 +15,7 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import precondition, rule
 
+from shared.core.activities import ActivityState
 from shared.sync.report import RunReport
 from tests.convergence.people import People, has_meetings, picks, subjects
 from tests.convergence.statistics import statistic
@@ -46,6 +47,10 @@ class QuickPeople(People):
             meeting.fields.edit("erp", subject=first)
             if run_between:
                 self._run_between(BY_USER[activity.owner_id].key)
+                now = next((a for a in self.world.activities() if a.id == activity.id), None)
+                if now is None or now.state is ActivityState.VOIDED or now.read_only:
+                    statistic("quick: the run between voided or closed it (the ERP refuses a second edit, R7)")
+                    return  # e.g. its owning attendee was taken off meanwhile and the run voided it (R27)
             two = self.world.run(self.world.erp_write(activity.id, "PATCH", path, json={"subject": second})).json()
             meeting.fields.edit("erp", subject=second)
         finally:

@@ -345,3 +345,35 @@ def test_owner_who_declines_then_accepts_has_the_meeting_again() -> None:
         clean("ann"),
         ("attendee_answers", {"pick": 0, "who": 0, "answer": "accepted"}),
     )
+
+
+def test_meeting_passed_on_after_an_erp_rename_of_the_old_activity_takes_either_value() -> None:
+    """R10/R6: Ann owned Eve's meeting and the ERP renamed her activity (only her copy showed it); Ann then
+    declined and the meeting passed on to Bob, whose new activity is made from his copy (Eve's subject): once
+    caught up, the activity and Bob's copy agree. Found by the machine (its steps as it drew them)."""
+    replay(
+        OnFakes,
+        ("cy_may_start_unsynced", {"cy_synced": True}),
+        ("erp_may_hold_no_series", {"erp_series": False}),
+        ("host_dies_mid_run", {"after": False, "method": "save_link", "skip": 0, "who": "ann"}),
+        (
+            "eve_invites",
+            {"day": 2, "hour": 10, "invitees": ["ann", "bob"], "location": "", "minutes": 30, "subject": "Budget"},
+        ),
+        ("erp_unregisters_a_user", {"pick": 2914, "who": 752}),
+        ("attendee_answers", {"answer": "accepted", "pick": 667, "who": 33}),
+        ("attendee_answers", {"answer": "accepted", "pick": 0, "who": 32}),
+        ("erp_moves_meeting_elsewhere", {"location": "HQ", "pick": 0}),
+        ("erp_moves_meeting_elsewhere", {"location": "HQ", "pick": 5773}),
+        ("erp_renames_meeting", {"pick": 0, "subject": "Budget"}),
+        ("erp_voids_meeting", {"pick": 0}),
+        ("host_dies_mid_run", {"after": False, "method": "save_link", "skip": 0, "who": "cy"}),
+        ("erp_voids_meeting", {"pick": 386}),
+        ("erp_moves_meeting_elsewhere", {"location": "HQ", "pick": 0}),
+        ("two_instances_sync_at_once", {"first": "ann", "second": "ann", "yields": [0, 0, 0, 0, 0, 0, 0, 0]}),
+        ("erp_renames_meeting", {"pick": 1335, "subject": "Budget Budget Budget"}),
+        ("everyone_syncs_until_quiet", {"order": ["ann", "cy", "bob"]}),
+        ("host_dies_mid_run", {"after": True, "method": "save_delta_cursor", "skip": 2, "who": "ann"}),
+        ("attendee_answers", {"answer": "declined", "pick": 327, "who": 1030}),
+        ("sync_meets_graph_fault", {"count": 4, "status": 503, "where": ("GET", "/events$"), "who": "cy"}),
+    )

@@ -131,12 +131,6 @@ def test_close_job_leaves_a_series_with_occurrences_to_come_open() -> None:
         machine.world.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="R8/R9: a run that saved one link and died before its delta cursor leaves the next run on the old token, "
-    "an incremental delta that never knew the linked event, so its deletion is never reported (found with series)",
-)
 def test_event_deleted_after_a_later_run_died_before_its_cursor_voids_the_activity() -> None:
     """R8/R9: Ann's first run is done; she makes two meetings; her run links the first and dies before the second
     link (so before the delta cursor); she deletes the first: its activity must be voided. (The first run dying
@@ -165,12 +159,6 @@ def test_without_erp_series_an_occurrence_made_before_a_crash_is_relinked_when_a
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="R8/R4: a first run that made and linked the activity and died before the ERP cursor leaves the next run "
-    "reading the ERP feed as a first pull, which skips the void as 'initial pull never deletes (R4)' for good",
-)
 def test_meeting_voided_in_the_erp_after_a_first_run_died_before_its_erp_cursor_leaves_outlook() -> None:
     """R8/R4: Ann's first run made and linked the activity of her Outlook meeting, then died before it saved the
     ERP feed's cursor; a person voids the activity in the ERP: her event must leave the calendar. (Found with an
