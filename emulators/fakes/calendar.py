@@ -3,8 +3,8 @@
 Every port call becomes the ``Call`` msgraph-sdk would have sent (same path, query, ``Prefer`` values and
 JSON body) and runs through the emulator's dispatcher, so control-API faults, throttling and the request
 log apply as they do over HTTP. What it skips is HTTP and kiota: the JSON answers are read by
-``event_from_json``, a dict twin of ``shared.graph.convert.event_from_graph`` in ``calendar_json`` (kiota's
-model parsing costs about 12 ms an event). Errors become the same ``shared.errors`` exceptions through
+``shared.graph.events_json`` (the same reading the Graph adapter does on its native response path, without
+kiota's models). Errors become the same ``shared.errors`` exceptions through
 ``graph_error``, and 429/503/504 are retried like the SDK's ``RetryHandler`` (3 retries, ``Retry-After`` or
 its backoff, none at 180 s or more); ``sleep`` may be swapped to skip the waits. ``tests/graph_port`` runs
 the same contract against this and ``GraphCalendar``.
@@ -26,14 +26,13 @@ import httpx
 from kiota_abstractions.date_utils import datetime_from_iso_format_compat
 from starlette.applications import Starlette
 
-from emulators.fakes.calendar_json import body_from_write, event_from_json
 from emulators.graph.app import Emulator, create_app
 from emulators.graph.dispatch import Call, Reply, decode_path
 from shared.core.m365 import DeltaEntry, EventWrite, M365Event
 from shared.errors import GraphError, GraphNotFound
 from shared.graph.client import PREFER, RESPONSES, STAMPED_FILTER, STAMPED_PAGE, graph_error
 from shared.graph.convert import ERP_STAMP_PROPERTY
-from shared.graph.events_json import is_foreign, stamp_of
+from shared.graph.events_json import body_from_write, event_from_json, is_foreign, stamp_of
 from shared.graph.port import DeltaResult, EventChange, EventChangeResult, Subscription
 
 __all__ = ["InProcessCalendar", "accepting_receiver", "body_from_write", "event_from_json"]
