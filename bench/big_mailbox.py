@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+from bench.results_block import replace_block
 from bench.run import RESULTS
 from emulators.fakes.stack import FakeStack
 from shared.sync import budget
@@ -105,18 +106,13 @@ def _write(result: dict[str, object]) -> None:
         "",
         END,
     ]
-    text = RESULTS.read_text() if RESULTS.exists() else ""
-    block = "\n".join(lines)
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) :]
-    else:
-        text = (
-            text.rstrip("\n")
-            + "\n\n### A mailbox too big for one invocation (`python -m bench.big_mailbox`)\n\n"
-            + block
-            + "\n"
-        )
-    RESULTS.write_text(text)
+    replace_block(
+        RESULTS,
+        BEGIN,
+        END,
+        "\n".join(lines[1:-1]),
+        heading="### A mailbox too big for one invocation (`python -m bench.big_mailbox`)",
+    )
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from azure.data.tables.aio import TableServiceClient
 
+from bench.results_block import replace_block
 from bench.run import RESULTS, USER, Stack, counting_tables, machine, measure, seed, stack_on
 from emulators.azurite import running_azurite
 from shared.core.items import ItemKind, Side
@@ -126,13 +127,7 @@ def render(rows: Sequence[Row], items: int, tombstones: int) -> str:
 
 
 def write(block: str, path: Path) -> None:
-    text = path.read_text(encoding="utf-8")
-    section = f"{BEGIN}\n\n{block}\n\n{END}"
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n## History: quiet runs before and after the clean-up\n\n" + section + "\n"
-    path.write_text(text, encoding="utf-8")
+    replace_block(path, BEGIN, END, block, heading="## History: quiet runs before and after the clean-up")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from bench.results_block import replace_block
 from bench.run import RESULTS
 from emulators.azurite import running_azurite
 from emulators.demo import ALICE, BOB, ERP_KEY, HOOK_SECRET, TENANT, Person, _free_port, _seed_erp, _serve
@@ -208,18 +209,13 @@ def _write(result: dict[str, Any], samples: int, import_size: int, host_json: di
         f"| ERP import of {import_size} activities, all in Outlook | {import_size} | - | - | {took:.2f} | {runs} | - |"
     )
     lines += ["", END]
-    text = RESULTS.read_text() if RESULTS.exists() else ""
-    block = "\n".join(lines)
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) :]
-    else:
-        text = (
-            text.rstrip("\n")
-            + "\n\n### Latency and runs on the live local stack (`python -m bench.latency`)\n\n"
-            + block
-            + "\n"
-        )
-    RESULTS.write_text(text)
+    replace_block(
+        RESULTS,
+        BEGIN,
+        END,
+        "\n".join(lines[1:-1]),
+        heading="### Latency and runs on the live local stack (`python -m bench.latency`)",
+    )
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.results_block import replace_block
 from bench.run import RESULTS, machine
 from emulators.azurite import running_azurite
 from emulators.stack import start_stack
@@ -128,13 +129,7 @@ def render(bursts: Sequence[Burst], users: int) -> str:
 
 
 def write(block: str, path: Path) -> None:
-    text = path.read_text(encoding="utf-8")
-    section = f"{BEGIN}\n\n{block}\n\n{END}"
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n## Notification endpoint: a concurrent burst\n\n" + section + "\n"
-    path.write_text(text, encoding="utf-8")
+    replace_block(path, BEGIN, END, block, heading="## Notification endpoint: a concurrent burst")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
