@@ -204,7 +204,15 @@ class StateCrash:
     after: bool = False
 
 
-CRASHABLE = ("save_link", "claim_meeting", "save_meeting", "save_delta_cursor", "save_erp_cursor", "record_issue")
+CRASHABLE = (
+    "save_link",
+    "insert_links",
+    "claim_meeting",
+    "save_meeting",
+    "save_delta_cursor",
+    "save_erp_cursor",
+    "record_issue",
+)
 
 
 class CrashingState:

@@ -44,6 +44,11 @@ class StateData:
     """Everything the stores sharing it see; keys mirror the Table store's rows."""
 
     links: dict[tuple[str, str], Link] = field(default_factory=dict)
+    # The Table store's index rows: (user id, event id) and (user id, activity id) -> link id; and each user's
+    # link ids, so a look-up costs what a point read does, whatever the mailbox holds (a 20,000-event bench).
+    by_event: dict[tuple[str, str], str] = field(default_factory=dict)
+    by_activity: dict[tuple[str, str], str] = field(default_factory=dict)
+    user_links: dict[str, set[str]] = field(default_factory=dict)
     meetings: dict[str, Meeting] = field(default_factory=dict)
     activity_index: dict[str, str] = field(default_factory=dict)  # activity id -> iCalUId
     delta_cursors: dict[str, DeltaCursor] = field(default_factory=dict)
@@ -90,18 +95,41 @@ class InMemoryStateStore:
     # --- links -------------------------------------------------------------------------------------
 
     def _user_links(self, user_id: str) -> list[Link]:
-        found = [link for (user, _), link in self.data.links.items() if user == user_id]
+        found = [self.data.links[(user_id, link_id)] for link_id in self.data.user_links.get(user_id, ())]
         return sorted(found, key=lambda link: encode_part(link.link_id))
+
+    def _indexed(self, index: dict[tuple[str, str], str], user_id: str, value: str | None) -> Link | None:
+        link_id = index.get((user_id, value)) if value else None
+        return None if link_id is None else self.data.links.get((user_id, link_id))
+
+    def _put_link(self, link: Link) -> Link:
+        self._drop_link(link.user_id, link.link_id)
+        stored = self.data.links[(link.user_id, link.link_id)] = self.data.stamp(link)
+        self.data.user_links.setdefault(link.user_id, set()).add(link.link_id)
+        if link.event_id:
+            self.data.by_event[(link.user_id, link.event_id)] = link.link_id
+        if link.activity_id:
+            self.data.by_activity[(link.user_id, link.activity_id)] = link.link_id
+        return stored
+
+    def _drop_link(self, user_id: str, link_id: str) -> None:
+        stored = self.data.links.pop((user_id, link_id), None)
+        if stored is None:
+            return
+        self.data.user_links.get(user_id, set()).discard(link_id)
+        for index, value in ((self.data.by_event, stored.event_id), (self.data.by_activity, stored.activity_id)):
+            if value and index.get((user_id, value)) == link_id:
+                del index[(user_id, value)]
 
     async def links_for_user(self, user_id: str, *, active_only: bool = False) -> Sequence[Link]:
         links = self._user_links(user_id)
         return [link for link in links if link.state is LinkState.ACTIVE] if active_only else links
 
     async def link_by_event(self, user_id: str, event_id: str) -> Link | None:
-        return next((link for link in self._user_links(user_id) if link.event_id == event_id), None)
+        return self._indexed(self.data.by_event, user_id, event_id)
 
     async def link_by_activity(self, user_id: str, activity_id: str) -> Link | None:
-        return next((link for link in self._user_links(user_id) if link.activity_id == activity_id), None)
+        return self._indexed(self.data.by_activity, user_id, activity_id)
 
     async def links_by_ical_uid(self, user_id: str, ical_uid: str) -> Sequence[Link]:
         return [link for link in self._user_links(user_id) if link.ical_uid == ical_uid]
@@ -109,14 +137,23 @@ class InMemoryStateStore:
     async def save_link(self, link: Link) -> Link:
         key = (link.user_id, link.link_id)
         _check_etag(self.data.links.get(key), link.etag, what=f"link {link.link_id!r}")
-        for other in self._user_links(link.user_id):
-            if other.link_id == link.link_id:
-                continue
-            if link.event_id and other.event_id == link.event_id:
-                raise StateConflict(f"link {link.link_id!r}: event {link.event_id!r} is linked already")
-            if link.activity_id and other.activity_id == link.activity_id:
-                raise StateConflict(f"link {link.link_id!r}: activity {link.activity_id!r} is linked already")
-        stored = self.data.links[key] = self.data.stamp(link)
+        other = self._indexed(self.data.by_event, link.user_id, link.event_id)
+        if other is not None and other.link_id != link.link_id:
+            raise StateConflict(f"link {link.link_id!r}: event {link.event_id!r} is linked already")
+        other = self._indexed(self.data.by_activity, link.user_id, link.activity_id)
+        if other is not None and other.link_id != link.link_id:
+            raise StateConflict(f"link {link.link_id!r}: activity {link.activity_id!r} is linked already")
+        return self._put_link(link)
+
+    async def insert_links(self, links: Sequence[Link]) -> Sequence[Link | None]:
+        stored: list[Link | None] = []
+        for link in links:
+            if link.etag is not None:
+                raise ValueError(f"link {link.link_id!r} has an ETag: insert_links takes new links only")
+            try:
+                stored.append(await self.save_link(link))
+            except StateConflict:
+                stored.append(None)
         return stored
 
     async def delete_link(self, link: Link) -> None:
@@ -126,7 +163,7 @@ class InMemoryStateStore:
             return
         if link.etag is not None and link.etag != stored.etag:
             raise StateConflict(f"link {link.link_id!r} changed since it was read")
-        del self.data.links[key]
+        self._drop_link(*key)
 
     # --- meetings (R10) ----------------------------------------------------------------------------
 
@@ -145,7 +182,8 @@ class InMemoryStateStore:
         stored = self.data.meetings[meeting.ical_uid] = self.data.stamp(meeting)
         return stored
 
-    async def save_meeting(self, meeting: Meeting) -> Meeting:
+    async def save_meeting(self, meeting: Meeting, *, read: Meeting | None = None) -> Meeting:
+        # ``read`` saves the Table store a read; here the stored claim is at hand anyway.
         if meeting.etag is None:
             claimed = await self.claim_meeting(meeting)
             if claimed is None:
@@ -320,7 +358,7 @@ class InMemoryStateStore:
         for link in links:
             stored = self.data.links.get((link.user_id, link.link_id))
             if stored is not None and stored.etag == link.etag:
-                del self.data.links[(link.user_id, link.link_id)]
+                self._drop_link(link.user_id, link.link_id)
                 deleted += 1
         return deleted
 

@@ -32,7 +32,8 @@ def is_forbidden_in_key(char: str) -> bool:
 
 def utf16_units(text: str) -> int:
     """Length as the Table service counts it (UTF-16 code units)."""
-    return sum(2 if ord(char) > 0xFFFF else 1 for char in text)
+    # Encoding runs in C: counting character by character was a tenth of an initial sync's CPU (issue 12).
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def encode_part(value: str) -> str:

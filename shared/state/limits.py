@@ -22,6 +22,7 @@ MAX_ENTITY_BYTES = 1024 * 1024
 MAX_PROPERTIES = 252
 MAX_STRING_UTF16_UNITS = 32 * 1024
 MAX_TRANSACTION_OPERATIONS = 100
+MAX_TRANSACTION_BYTES = 4 * 1024 * 1024  # the whole request body of an entity-group transaction
 
 _KEY_NAMES = frozenset({"PartitionKey", "RowKey"})
 

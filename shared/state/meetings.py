@@ -134,15 +134,19 @@ class TableMeetings:
             return None
         return meeting.model_copy(update={"etag": str(created["etag"])})
 
-    async def save_meeting(self, meeting: Meeting) -> Meeting:
-        """Replace on condition of the ETag (an ETag of None inserts); the activity index follows."""
+    async def save_meeting(self, meeting: Meeting, *, read: Meeting | None = None) -> Meeting:
+        """Replace on condition of the ETag (an ETag of None inserts); the activity index follows. ``read``, the
+        claim as read with the same ETag, spares the read that learns which activity the save replaces (the
+        conditional replace fails if the claim changed since)."""
         if meeting.etag is None:
             claimed = await self.claim_meeting(meeting)
             if claimed is None:
                 raise StateConflict(f"meeting {meeting.ical_uid!r} is claimed already; read it and save with its ETag")
             return claimed
         entity = meeting_entity(meeting)
-        stored = await self.get_meeting(meeting.ical_uid)
+        stored = read if read is not None and (read.ical_uid, read.etag) == (meeting.ical_uid, meeting.etag) else None
+        if stored is None:
+            stored = await self.get_meeting(meeting.ical_uid)
         if stored is None or stored.etag != meeting.etag:
             raise StateConflict(f"meeting {meeting.ical_uid!r} changed or was deleted since it was read")
         if meeting.activity_id is not None:

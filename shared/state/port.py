@@ -27,6 +27,12 @@ class LinkStore(Protocol):
         """Insert (``etag`` None) or replace if unchanged; keeps the event/activity/iCalUId indexes in step."""
         ...
 
+    async def insert_links(self, links: Sequence[Link]) -> Sequence[Link | None]:
+        """Insert new links (``etag`` None) of a group of writes in as few requests as the store allows; for
+        each, the stored link, or None when it was not stored (a row it needs exists, or a link sharing its
+        request had one): the caller saves those with ``save_link``, one by one."""
+        ...
+
     async def delete_link(self, link: Link) -> None: ...
 
 
@@ -41,8 +47,11 @@ class MeetingStore(Protocol):
         """Insert-if-absent: the stored claim (with its ETag) when this call took it, None when one exists."""
         ...
 
-    async def save_meeting(self, meeting: Meeting) -> Meeting:
-        """Replace the claim if its ETag is unchanged (``StateConflict`` otherwise); keeps the activity index."""
+    async def save_meeting(self, meeting: Meeting, *, read: Meeting | None = None) -> Meeting:
+        """Replace the claim if its ETag is unchanged (``StateConflict`` otherwise); keeps the activity index.
+
+        ``read``: the claim as read (or claimed) with that same ETag, when the caller has it: the store then
+        knows the activity it replaces without reading the claim again."""
         ...
 
     async def delete_meeting(self, meeting: Meeting) -> None: ...

@@ -48,14 +48,13 @@ from shared.errors import StateConflict
 from shared.state import entities as ent
 from shared.state import rows
 from shared.state.housekeeping import TableHousekeeping
-from shared.state.keys import prefix_range
 from shared.state.leases import TableLeases
+from shared.state.links import TableLinks
 from shared.state.meetings import TableMeetings
 from shared.state.model import DeltaCursor, ErpCursor, Issue, JobRecord, Lease, RunRecord, SubscriptionRecord
 from shared.state.pending import TablePending
 from shared.state.port import StateStore
 from shared.state.runs import TableRuns
-from shared.state.transactions import Operation, submit
 
 _PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9]{0,49}")
 # Read-modify-write rounds of an issue upsert: each round at least one contender wins, so this many
@@ -72,6 +71,7 @@ class TableStateStore:
             raise ValueError("prefix must be 1-50 letters or digits starting with a letter (Table name rules)")
         self._service = service
         self._links = service.get_table_client(f"{prefix}Links")
+        self._link_rows = TableLinks(self._links)
         self._cursors = service.get_table_client(f"{prefix}Cursors")
         self._subscriptions = service.get_table_client(f"{prefix}Subscriptions")
         self._leases = service.get_table_client(f"{prefix}Leases")
@@ -134,88 +134,25 @@ class TableStateStore:
     # --- links -------------------------------------------------------------------------------------
 
     async def links_for_user(self, user_id: str, *, active_only: bool = False) -> Sequence[Link]:
-        low, high = prefix_range(ent.LINK_ROW)
-        where = "state eq 'active'" if active_only else None  # tombstones stay on the server
-        found = await rows.query_range(self._links, ent.user_partition(user_id), low, high, where=where)
-        return [ent.link_from_entity(row, ent.etag_of(row)) for row in found]
+        return await self._link_rows.links_for_user(user_id, active_only=active_only)
 
     async def link_by_event(self, user_id: str, event_id: str) -> Link | None:
-        link = await self._link_via_index(user_id, ent.event_row(event_id))
-        # The index row and the link are read in two requests; a link changed in between is not it.
-        return link if link is not None and link.event_id == event_id else None
+        return await self._link_rows.link_by_event(user_id, event_id)
 
     async def link_by_activity(self, user_id: str, activity_id: str) -> Link | None:
-        link = await self._link_via_index(user_id, ent.activity_row(activity_id))
-        return link if link is not None and link.activity_id == activity_id else None
+        return await self._link_rows.link_by_activity(user_id, activity_id)
 
     async def links_by_ical_uid(self, user_id: str, ical_uid: str) -> Sequence[Link]:
-        low, high = prefix_range(ent.ICAL_ROW, ical_uid)
-        pointers = await rows.query_range(self._links, ent.user_partition(user_id), low, high)
-        found: list[Link] = []
-        for row in pointers:
-            link = await self._link(user_id, str(row["link_id"]))
-            if link is not None and link.ical_uid == ical_uid:
-                found.append(link)
-        return found
+        return await self._link_rows.links_by_ical_uid(user_id, ical_uid)
 
     async def save_link(self, link: Link) -> Link:
-        """Insert (``etag`` None) or replace if unchanged; index rows follow the ids in the same transaction."""
-        partition = ent.user_partition(link.user_id)
-        new_rows = ent.index_rows(link)
-        operations: list[Operation] = []
-        if link.etag is None:
-            operations.append(("create", ent.link_entity(link)))
-            old_rows: set[str] = set()
-        else:
-            stored = await rows.get(self._links, partition, ent.link_row(link.link_id))
-            if stored is None:
-                raise StateConflict(f"link {link.link_id!r} was deleted since it was read")
-            if ent.etag_of(stored) != link.etag:
-                raise StateConflict(f"link {link.link_id!r} changed since it was read")
-            old_rows = ent.index_rows(ent.link_from_entity(stored, link.etag))
-            operations.append(
-                (
-                    "update",
-                    ent.link_entity(link),
-                    {"mode": UpdateMode.REPLACE, "etag": link.etag, "match_condition": MatchConditions.IfNotModified},
-                )
-            )
-        operations += [("delete", {"PartitionKey": partition, "RowKey": row}) for row in sorted(old_rows - new_rows)]
-        operations += [
-            ("create", ent.index_entity(link.user_id, row, link.link_id)) for row in sorted(new_rows - old_rows)
-        ]
-        results = await submit(self._links, operations, what=f"save link {link.link_id!r}")
-        return link.model_copy(update={"etag": str(results[0]["etag"])})
+        return await self._link_rows.save_link(link)
+
+    async def insert_links(self, links: Sequence[Link]) -> Sequence[Link | None]:
+        return await self._link_rows.insert_links(links)
 
     async def delete_link(self, link: Link) -> None:
-        """Delete the link and its index rows; ``StateConflict`` if it changed since read (when read)."""
-        partition = ent.user_partition(link.user_id)
-        stored = await rows.get(self._links, partition, ent.link_row(link.link_id))
-        if stored is None:
-            return
-        etag = ent.etag_of(stored)
-        if link.etag is not None and link.etag != etag:
-            raise StateConflict(f"link {link.link_id!r} changed since it was read")
-        stored_link = ent.link_from_entity(stored, etag)
-        operations: list[Operation] = [
-            (
-                "delete",
-                {"PartitionKey": partition, "RowKey": ent.link_row(link.link_id)},
-                {"etag": etag, "match_condition": MatchConditions.IfNotModified},
-            )
-        ]
-        operations += [
-            ("delete", {"PartitionKey": partition, "RowKey": row}) for row in sorted(ent.index_rows(stored_link))
-        ]
-        await submit(self._links, operations, what=f"delete link {link.link_id!r}")
-
-    async def _link(self, user_id: str, link_id: str) -> Link | None:
-        row = await rows.get(self._links, ent.user_partition(user_id), ent.link_row(link_id))
-        return None if row is None else ent.link_from_entity(row, ent.etag_of(row))
-
-    async def _link_via_index(self, user_id: str, index_row: str) -> Link | None:
-        pointer = await rows.get(self._links, ent.user_partition(user_id), index_row)
-        return None if pointer is None else await self._link(user_id, str(pointer["link_id"]))
+        await self._link_rows.delete_link(link)
 
     # --- meetings (R10): see ``shared.state.meetings`` ---------------------------------------------
 
@@ -228,8 +165,8 @@ class TableStateStore:
     async def claim_meeting(self, meeting: Meeting) -> Meeting | None:
         return await self._meetings.claim_meeting(meeting)
 
-    async def save_meeting(self, meeting: Meeting) -> Meeting:
-        return await self._meetings.save_meeting(meeting)
+    async def save_meeting(self, meeting: Meeting, *, read: Meeting | None = None) -> Meeting:
+        return await self._meetings.save_meeting(meeting, read=read)
 
     async def delete_meeting(self, meeting: Meeting) -> None:
         await self._meetings.delete_meeting(meeting)

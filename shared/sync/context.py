@@ -21,6 +21,7 @@ from shared.erp.port import ErpPort
 from shared.errors import ErpNotFound, StateConflict
 from shared.graph.port import CalendarPort
 from shared.state.port import StateStore
+from shared.sync.gathering import Gathering
 from shared.sync.report import RunReport
 
 
@@ -55,6 +56,8 @@ class RunContext:
     # R28: the calendar-view window of the run's delta (a series' occurrences are read within it).
     window: tuple[datetime, datetime] | None = None
     erp_series: bool | None = None  # R28: the ERP's capability, asked once per run
+    # While a group of writes runs side by side (``shared/sync/executor.py``): its new links, stored together.
+    new_links: Gathering[Link, Link | None] | None = None
 
     def current(self, link: Link) -> Link:
         return self.links.get(link.link_id, link)
@@ -62,18 +65,28 @@ class RunContext:
     async def save(self, link: Link) -> Link:
         """Store the link and keep the stored copy (with its new ETag) for later actions of this run.
 
-        A new link whose event or activity an inactive link of this user still holds takes that link's place.
+        A new link made while a group of writes runs side by side is stored with the group's other new links in
+        one request. A new link whose event or activity an inactive link of this user still holds takes that
+        link's place.
         """
+        together = self.new_links
+        stored = None
+        if link.etag is None and together is not None and together.collecting():
+            stored = await together.ask(link)  # None: refused in its group's transaction; saved alone below
+        if stored is None:
+            stored = await self._save_alone(link)
+        self.links[stored.link_id] = stored
+        return stored
+
+    async def _save_alone(self, link: Link) -> Link:
         state = self.ports.state
         try:
-            stored = await state.save_link(link)
+            return await state.save_link(link)
         except StateConflict:
             earlier = await self._inactive_holder(link)
             if earlier is None:
                 raise
-            stored = await state.save_link(records.in_place_of(link, earlier))
-        self.links[stored.link_id] = stored
-        return stored
+            return await state.save_link(records.in_place_of(link, earlier))
 
     async def _inactive_holder(self, link: Link) -> Link | None:
         if link.etag is not None:

@@ -7,7 +7,6 @@ ERP record is a conflict (R7): the ERP stays, the event is marked, the M365 vers
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
@@ -59,8 +58,9 @@ from shared.errors import (
 )
 from shared.graph.port import CalendarPort
 from shared.state.model import IssueKind
-from shared.sync import batch_writes, issues, write_erp, write_links, write_m365, write_series
+from shared.sync import batch_writes, gathering, issues, write_erp, write_links, write_m365, write_series
 from shared.sync.context import RunContext
+from shared.sync.gathering import Gathering
 
 _EXECUTORS: dict[type[Any], Callable[[Any, RunContext], Awaitable[Action | list[Action] | None]]] = {
     CreateActivity: write_erp.create_activity,
@@ -141,15 +141,17 @@ def _joins(creates: Sequence[CreateActivity], action: CreateActivity, run: RunCo
 
 
 async def _execute_at_once(creates: Sequence[CreateActivity], run: RunContext) -> None:
-    """Run the creates together; when all have ended, raise the first failure any let through."""
+    """Run the creates together, their new links stored in one request; when all have ended, raise the first
+    failure any let through."""
     if len(creates) <= 1:
         for action in creates:
             await execute(action, run)
         return
-    outcomes = await asyncio.gather(*(execute(action, run) for action in creates), return_exceptions=True)
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException):
-            raise outcome
+    run.new_links = links = Gathering(len(creates), run.ports.state.insert_links)
+    try:
+        await gathering.side_by_side([execute(action, run) for action in creates], links)
+    finally:
+        run.new_links = None
 
 
 async def _execute_group(group: Sequence[Action], run: RunContext) -> None:
@@ -159,11 +161,16 @@ async def _execute_group(group: Sequence[Action], run: RunContext) -> None:
         return
     ports = run.ports
     collector = batch_writes.CollectingCalendar(ports.calendar, run.mailbox, len(group))
+    # The group's new links go to Table Storage together, once its Graph batch is answered: a link saved before
+    # that passes by (so no executor waits on one still asking for its event write).
+    links = Gathering(len(group), ports.state.insert_links, opened=lambda: collector.writes.sent)
     run.ports = replace(ports, calendar=cast(CalendarPort, collector))
+    run.new_links = links
     try:
-        await batch_writes.side_by_side([execute(action, run) for action in group], collector)
+        await batch_writes.side_by_side([execute(action, run) for action in group], collector, links)
     finally:
         run.ports = ports
+        run.new_links = None
 
 
 async def execute(action: Action, run: RunContext) -> None:

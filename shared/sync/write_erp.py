@@ -62,7 +62,9 @@ async def create_activity(action: CreateActivity, run: RunContext) -> Action | N
     key = "m365-" + hashlib.sha256(f"{run.mailbox.lower()}|{event.id}{generation}".encode()).hexdigest()[:40]
     activity = await run.ports.erp.create_activity(fields, idempotency_key=key)  # R10: a retry returns the first
     if meeting is not None and meeting.activity_id != activity.id:
-        await run.ports.state.save_meeting(records.claimed_with(meeting, activity_id=activity.id, now=run.now()))
+        await run.ports.state.save_meeting(
+            records.claimed_with(meeting, activity_id=activity.id, now=run.now()), read=meeting
+        )
     await run.save(
         records.paired(
             user_id=run.user.id,
@@ -202,7 +204,7 @@ async def take_over(action: TakeOver, run: RunContext) -> list[Action]:
         return []
     updated = await _write(run, activity.id, ActivityPatch(owner_id=run.user.id), activity.version)
     await run.ports.state.save_meeting(
-        records.taken_over(meeting, user_id=run.user.id, mailbox=run.mailbox, now=run.now())
+        records.taken_over(meeting, user_id=run.user.id, mailbox=run.mailbox, now=run.now()), read=meeting
     )
     former = await run.ports.state.link_by_activity(meeting.owner_user_id, activity.id)
     link = await run.save(

@@ -86,7 +86,9 @@ async def claim_created(run: RunContext, ical_uid: str | None, activity_id: str)
         return claimed
     existing = await state.get_meeting(ical_uid)
     if existing is not None and existing.activity_id is None and existing.owner_user_id == run.user.id:
-        return await state.save_meeting(records.claimed_with(existing, activity_id=activity_id, now=run.now()))
+        return await state.save_meeting(
+            records.claimed_with(existing, activity_id=activity_id, now=run.now()), read=existing
+        )
     return existing
 
 

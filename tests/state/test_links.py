@@ -220,3 +220,31 @@ async def test_active_links_leave_the_tombstones_on_the_server(store: StateStore
     active = await store.links_for_user(USER, active_only=True)
     assert [link.link_id for link in active] == [live.link_id]
     assert {link.link_id for link in await store.links_for_user(USER)} == {"live", "gone"}
+
+
+async def test_a_group_of_new_links_is_stored_together_and_each_is_found(store: StateStore) -> None:
+    """Issue 12: the new links of a group of writes (60 links: more than one 100-operation transaction holds)
+    are stored by ``insert_links``; each comes back with its ETag and is found by its event and activity."""
+    links = [make_link(f"G{n:02d}") for n in range(60)]
+    stored = await store.insert_links(links)
+    assert all(link is not None and link.etag for link in stored)
+    assert len(await store.links_for_user(USER)) == 60
+    for link in links:
+        found = await store.link_by_event(USER, link.event_id or "")
+        assert found is not None and found.link_id == link.link_id
+        assert await store.link_by_activity(USER, link.activity_id or "") == found
+
+
+async def test_a_new_link_whose_event_is_linked_already_is_left_to_its_caller(store: StateStore) -> None:
+    """A link of the group whose event another link holds is not stored (None: the caller saves it alone and
+    meets the conflict there); nothing of it half-stored, and the earlier link untouched (R10)."""
+    earlier = await store.save_link(make_link("E1"))
+    clash = make_link("E2", event_id=earlier.event_id)
+    stored = await store.insert_links([make_link("E3"), clash])
+    assert stored[1] is None
+    assert await store.link_by_event(USER, earlier.event_id or "") == earlier
+    assert await store.link_by_activity(USER, clash.activity_id or "") is None
+    with pytest.raises(StateConflict):
+        await store.save_link(clash)
+    retried = [link for link in stored if link is not None] or [await store.save_link(make_link("E3"))]
+    assert [link.link_id for link in retried] == ["E3"]

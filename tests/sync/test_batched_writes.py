@@ -69,25 +69,26 @@ async def test_initial_push_of_45_activities_takes_three_batches(stack: Stack) -
 async def test_crash_after_a_batch_before_its_links_relinks_instead_of_duplicating(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The worker dies while storing the links of a batch's results (the 6th link save fails): the events exist
-    in Outlook, some without a link. The next run finds them by their stamp and relinks them: 25 activities,
-    25 events, nothing twice."""
+    """The worker dies while storing the links of the second batch's results (one Table transaction per group
+    of writes): those events exist in Outlook without a link. The next run finds them by their stamp and relinks
+    them: 25 activities, 25 events, nothing twice."""
     await stack.add_person(user_id=USER, mailbox=MAILBOX, name="Ann")
     await _activities(stack, 25)
     state = stack.services.state
-    real_save = state.save_link
-    saves = {"n": 0}
+    real_insert = state.insert_links
+    inserts = {"n": 0}
 
-    async def dying_save(link: Any) -> Any:
-        saves["n"] += 1
-        if saves["n"] == 6:
+    async def dying_insert(links: Any) -> Any:
+        inserts["n"] += 1
+        if inserts["n"] == 2:
             raise RuntimeError("worker died")
-        return await real_save(link)
+        return await real_insert(links)
 
-    monkeypatch.setattr(state, "save_link", dying_save)
+    monkeypatch.setattr(state, "insert_links", dying_insert)
     with pytest.raises(RuntimeError, match="worker died"):
         await stack.services.engine.sync_user(USER)
-    monkeypatch.setattr(state, "save_link", real_save)
+    monkeypatch.setattr(state, "insert_links", real_insert)
+    assert inserts["n"] == 2
 
     second = await stack.services.engine.sync_user(USER)
 

@@ -179,11 +179,11 @@ class _CrashOnce:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    async def save_meeting(self, meeting: Any) -> Any:
+    async def save_meeting(self, meeting: Any, *, read: Any = None) -> Any:
         if self.armed:
             self.armed = False
             raise RuntimeError("host crashed")
-        return await self.inner.save_meeting(meeting)
+        return await self.inner.save_meeting(meeting, read=read)
 
 
 async def test_crash_between_the_erp_create_and_the_claim_relinks_instead_of_duplicating(stack: Stack) -> None:
