@@ -56,6 +56,7 @@ class StateData:
     subscriptions: dict[str, SubscriptionRecord] = field(default_factory=dict)
     leases: dict[str, Lease] = field(default_factory=dict)
     pending: dict[str, datetime] = field(default_factory=dict)  # user id -> when its queued sync was marked
+    run_notes: dict[str, list[str]] = field(default_factory=dict)  # user id -> changes noted during its run
     issues: dict[tuple[str, str], Issue] = field(default_factory=dict)
     replays: set[tuple[str, str]] = field(default_factory=set)
     runs: dict[str, RunRecord] = field(default_factory=dict)  # the status page's read model
@@ -280,6 +281,17 @@ class InMemoryStateStore:
 
     async def get_lease(self, user_id: str) -> Lease | None:
         return self.data.leases.get(user_id)
+
+    async def note_during_run(self, user_id: str, notes: Sequence[str], *, now: datetime) -> bool:
+        stored = self.data.leases.get(user_id)
+        if not notes or stored is None or stored.expires_at <= now:
+            return False
+        noted = self.data.run_notes.setdefault(user_id, [])
+        noted.extend(note for note in dict.fromkeys(notes) if note not in noted)
+        return True
+
+    async def take_run_notes(self, user_id: str) -> Sequence[str]:
+        return self.data.run_notes.pop(user_id, [])
 
     async def release_lease(self, lease: Lease) -> None:
         """Give the lease up; a lease taken over by another worker since is left alone."""

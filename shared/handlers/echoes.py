@@ -8,7 +8,11 @@ saved right after the write holds that change key, so a notification whose event
 the sync's own write, seen and synced: it needs no run. A deletion of an event whose link has ended is the
 sync's own delete (or a late copy of one). Anything else (a person's edit has a new change key; an event
 without a link; a notification without an id or key) queues a run as before: nothing is ever dropped on a
-guess. An echo that arrives before its link is saved queues one run, which finds nothing to do.
+guess.
+
+An ERP echo can arrive before its run has saved the link. While a run holds the user's lease, the hook notes
+the change for it instead of queueing a follow-up (``StateStore.note_during_run``); once the run has released
+the lease, the worker reads the notes and queues a follow-up only if one is not an echo (``noted_echoes_only``).
 """
 
 from __future__ import annotations
@@ -58,3 +62,20 @@ async def _is_echo(state: StateStore, user_id: str, note: Notification) -> bool:
         return False
     link = await state.link_by_event(user_id, note.event_id)
     return link is not None and link.state is LinkState.ACTIVE and link.m365_change_key == note.change_key
+
+
+def run_note(change: HookChange) -> str:
+    """A hook change as noted for the run under way (``StateStore.note_during_run``)."""
+    return f"{change.entity}|{change.version if change.version is not None else ''}|{change.id}"
+
+
+async def noted_echoes_only(state: StateStore, user_id: str, notes: Sequence[str]) -> bool:
+    """Whether every change noted during the user's run was that run's own write, now that its links are saved:
+    the same test as the hook's (``only_erp_echoes``), on any number of notes."""
+    changes = []
+    for note in notes:
+        entity, version, record_id = note.split("|", 2)
+        if entity != "activity" or not version.isdigit():
+            return False
+        changes.append(HookChange(entity="activity", id=record_id, version=int(version)))
+    return all(await asyncio.gather(*(_is_erp_echo(state, user_id, change) for change in changes)))

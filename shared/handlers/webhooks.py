@@ -17,7 +17,7 @@ from shared.graph.notifications import (
     plausible_subscription_id,
 )
 from shared.handlers.common import Answer, body_too_large, record_bad_input, renew_subscription
-from shared.handlers.echoes import only_echoes, only_erp_echoes
+from shared.handlers.echoes import only_echoes, only_erp_echoes, run_note
 from shared.handlers.subscription_map import subscription_map
 from shared.queueing import SyncRequest
 from shared.safe_log import outside
@@ -182,7 +182,12 @@ async def erp_hook(services: Services, *, headers: Mapping[str, str], body: byte
     correlation_id = _correlation_id()
     mine = [[c for c in delivery.payload.changes if user_id in c.user_ids] for user_id in users]
     echoes = await asyncio.gather(*(only_erp_echoes(services.state, u, c) for u, c in zip(users, mine, strict=True)))
-    for user_id, echo in zip(users, echoes, strict=True):
-        if not echo:  # the sync's own write, its link at that version already, needs no run (issue 12)
+    for user_id, changes, echo in zip(users, mine, echoes, strict=True):
+        if echo:  # the sync's own write, its link at that version already, needs no run (issue 12)
+            continue
+        # During a run, the change may be its own write whose link is not saved yet: the worker looks at it once
+        # the run is over (shared/handlers/echoes.py); otherwise the user's sync is queued.
+        notes = [run_note(change) for change in changes]
+        if not await services.state.note_during_run(user_id, notes, now=services.clock()):
             await request_sync(services, SyncRequest(user_id=user_id, reason="erp-hook", correlation_id=correlation_id))
     return Answer(202)

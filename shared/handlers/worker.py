@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from shared import sync_requests
 from shared.composition import Services
 from shared.handlers.common import record_bad_input
+from shared.handlers.echoes import noted_echoes_only
 from shared.handlers.failures import RUN_ISSUE, record_run_failure
 from shared.handlers.runs import log_run, record_run
 from shared.queueing import SyncRequest
@@ -66,7 +67,16 @@ async def sync_message(services: Services, text: str | bytes) -> RunReport | Non
             await record_run(services, report, user_id=request.user_id, started=started)
             if report.status == "continues":  # a big mailbox: its next invocation carries on (sync/budget.py)
                 await request_sync(services, request)
+            await _follow_up_noted_changes(services, request)
         return report
+
+
+async def _follow_up_noted_changes(services: Services, request: SyncRequest) -> None:
+    """The ERP changes the hook noted during the run (the lease is released by now): a follow-up run unless each
+    was the run's own write (shared/handlers/echoes.py)."""
+    notes = await services.state.take_run_notes(request.user_id)
+    if notes and not await noted_echoes_only(services.state, request.user_id, notes):
+        await request_sync(services, request.model_copy(update={"reason": "erp-hook"}))
 
 
 async def busy_delay(services: Services, user_id: str) -> int:

@@ -92,6 +92,15 @@ class LeaseStore(Protocol):
 
     async def release_lease(self, lease: Lease) -> None: ...
 
+    async def note_during_run(self, user_id: str, notes: Sequence[str], *, now: datetime) -> bool:
+        """Note changes for the run that holds the user's lease (``shared/state/run_notes.py``): True when that
+        run's worker will read them after its release; False when no run holds it: the caller queues a sync."""
+        ...
+
+    async def take_run_notes(self, user_id: str) -> Sequence[str]:
+        """The changes noted for the user's runs, read and removed (after the run released its lease)."""
+        ...
+
     async def mark_sync_pending(self, user_id: str, *, now: datetime, stale_after: timedelta) -> bool:
         """True when the caller must queue the user's sync: no message is pending for the user, or only one
         marked before ``now - stale_after`` (lost); False when a pending message covers this request."""

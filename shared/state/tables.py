@@ -54,6 +54,7 @@ from shared.state.meetings import TableMeetings
 from shared.state.model import DeltaCursor, ErpCursor, Issue, JobRecord, Lease, RunRecord, SubscriptionRecord
 from shared.state.pending import TablePending
 from shared.state.port import StateStore
+from shared.state.run_notes import TableRunNotes
 from shared.state.runs import TableRuns
 
 _PREFIX = re.compile(r"[A-Za-z][A-Za-z0-9]{0,49}")
@@ -76,6 +77,7 @@ class TableStateStore:
         self._subscriptions = service.get_table_client(f"{prefix}Subscriptions")
         self._leases = service.get_table_client(f"{prefix}Leases")
         self._lease_rows = TableLeases(self._leases)
+        self._notes = TableRunNotes(self._leases)  # changes noted for a run under way (shared/state/run_notes.py)
         self._pending = TablePending(self._leases)  # one pending sync message per user (shared/state/pending.py)
         self._issues = service.get_table_client(f"{prefix}Issues")
         self._replays = service.get_table_client(f"{prefix}Replays")
@@ -223,6 +225,12 @@ class TableStateStore:
 
     async def release_lease(self, lease: Lease) -> None:
         await self._lease_rows.release_lease(lease)
+
+    async def note_during_run(self, user_id: str, notes: Sequence[str], *, now: datetime) -> bool:
+        return await self._notes.note_during_run(user_id, notes, now=now)
+
+    async def take_run_notes(self, user_id: str) -> Sequence[str]:
+        return await self._notes.take_run_notes(user_id)
 
     async def mark_sync_pending(self, user_id: str, *, now: datetime, stale_after: timedelta) -> bool:
         return await self._pending.mark_sync_pending(user_id, now=now, stale_after=stale_after)

@@ -231,7 +231,8 @@ async def test_a_group_of_new_links_is_stored_together_and_each_is_found(store: 
     assert len(await store.links_for_user(USER)) == 60
     for link in links:
         found = await store.link_by_event(USER, link.event_id or "")
-        assert found is not None and found.link_id == link.link_id
+        assert found is not None
+        assert found.link_id == link.link_id
         assert await store.link_by_activity(USER, link.activity_id or "") == found
 
 

@@ -9,7 +9,9 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from azure.storage.queue.aio import QueueClient
@@ -232,3 +234,80 @@ async def test_hook_call_for_the_syncs_own_erp_write_queues_no_run(
     headers, body, stamp = _hook_with_version(stack, "act-a", 4)
     await handlers.erp_hook(stack.services, headers=headers, body=body, now=stamp)
     assert await _stored(azurite_connection_string, queue_name) == 2
+
+
+def _versioned_hook_call(stack: Stack, activity_id: str, version: int) -> tuple[dict[str, str], bytes, int]:
+    change = {"entity": "activity", "id": activity_id, "userIds": [ANN], "version": version}
+    body = json.dumps({"changes": [change]}).encode()
+    secret = stack.services.settings.erp_hook_secret.get_secret_value()
+    stamp = int(time.time())
+    return sign_hook(body, secret=secret, timestamp=stamp, delivery_id=str(uuid.uuid4())), body, stamp
+
+
+class _HookRightAfterWrites:
+    """The ERP port, whose hook reaches the endpoint the moment a create or update is answered: before the run
+    that wrote it has saved its link (the race issue 12 measured as 2.0 runs per Outlook change)."""
+
+    def __init__(self, inner: Any, stack: Stack, person_edits: bool = False) -> None:
+        self.inner, self.stack, self.person_edits = inner, stack, person_edits
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def create_activity(self, fields: Any, *, idempotency_key: str | None = None) -> Any:
+        created = await self.inner.create_activity(fields, idempotency_key=idempotency_key)
+        version = created.version + (1 if self.person_edits else 0)  # a person's edit right after ours
+        headers, body, stamp = _versioned_hook_call(self.stack, created.id, version)
+        assert (await handlers.erp_hook(self.stack.services, headers=headers, body=body, now=stamp)).status == 202
+        return created
+
+
+async def _run_with_hook_during_it(stack: Stack, *, person_edits: bool) -> None:
+    await stack.outlook(
+        "POST",
+        f"/users/{ANN_MAILBOX}/events",
+        json={
+            "subject": "Visit",
+            "start": {"dateTime": "2026-12-10T09:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": "2026-12-10T10:00:00", "timeZone": "UTC"},
+        },
+    )
+    sync = stack.services.engine
+    ports = sync._ports
+    sync._ports = replace(ports, erp=_HookRightAfterWrites(ports.erp, stack, person_edits))
+    try:
+        report = await handlers.sync_message(stack.services, SyncRequest(user_id=ANN).to_json())
+    finally:
+        sync._ports = ports
+    assert report is not None
+    assert report.done.get("erp created") == 1, report
+
+
+async def test_hook_of_the_runs_own_create_before_its_link_is_saved_queues_no_follow_up(
+    stack: Stack, queue_name: str, azurite_connection_string: str
+) -> None:
+    """Issue 12 (sync runs per useful change ≤ 1.2): the ERP's hook for the activity the run just created arrives
+    while the run still holds Ann's lease, before the link is saved. It is noted for the run, which finds it
+    was its own write: no follow-up message, no second run."""
+    await _run_with_hook_during_it(stack, person_edits=False)
+    assert await _stored(azurite_connection_string, queue_name) == 0
+    assert await stack.services.state.take_run_notes(ANN) == []
+
+
+async def test_a_persons_edit_noted_during_a_run_still_gets_its_follow_up(
+    stack: Stack, queue_name: str, azurite_connection_string: str
+) -> None:
+    """A change the hook noted during the run that is not the run's own write (a person edited the activity
+    right after the create: a later version) queues exactly one follow-up once the run is over (R5)."""
+    await _run_with_hook_during_it(stack, person_edits=True)
+    assert await _stored(azurite_connection_string, queue_name) == 1
+
+
+async def test_hook_without_a_run_under_way_queues_the_sync_at_once(
+    stack: Stack, queue_name: str, azurite_connection_string: str
+) -> None:
+    """No run holds Ann's lease: a hook change is not noted but queues her sync, as before."""
+    headers, body, stamp = _versioned_hook_call(stack, "a-new", 1)
+    assert (await handlers.erp_hook(stack.services, headers=headers, body=body, now=stamp)).status == 202
+    assert await _stored(azurite_connection_string, queue_name) == 1
+    assert await stack.services.state.take_run_notes(ANN) == []
