@@ -65,10 +65,12 @@ async def run(events: int, budget_seconds: float) -> dict[str, object]:
         for n in range(events):
             emulator.state.create_event(ann, _event(n, day0))
         walls: list[float] = []
+        requests: list[int] = []  # Graph requests of each invocation, as the emulator counted them
         while True:
-            started = time.perf_counter()
+            started, seen = time.perf_counter(), len(emulator.state.requests)
             report = await stack.engine.sync_user(USER)
             walls.append(time.perf_counter() - started)
+            requests.append(len(emulator.state.requests) - seen)
             if report.status != "continues":
                 break
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # the process's peak RSS (Linux: KiB)
@@ -80,6 +82,8 @@ async def run(events: int, budget_seconds: float) -> dict[str, object]:
             "invocations": len(walls),
             "longest": max(walls),
             "total": sum(walls),
+            "graph requests": sum(requests),
+            "most graph requests": max(requests),
             "status": report.status,
             "activities": len(subjects),
             "duplicates": sum(c - 1 for c in subjects.values() if c > 1),
@@ -97,12 +101,12 @@ def _write(result: dict[str, object]) -> None:
         f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; machine: {os.cpu_count()} CPUs,"
         f" load {os.getloadavg()[0]:.1f}; peak is the process's RSS",
         "",
-        "| events | budget s | invocations | longest s | total s | activities | duplicates | quiet-run writes |"
-        " peak MiB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| events | budget s | invocations | longest s | total s | Graph requests (most in one) | activities |"
+        " duplicates | quiet-run writes | peak MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         f"| {result['events']} | {result['budget']:.0f} | {result['invocations']} | {result['longest']:.1f} |"
-        f" {result['total']:.1f} | {result['activities']} | {result['duplicates']} | {result['quiet writes']} |"
-        f" {result['peak MiB']:.0f} |",
+        f" {result['total']:.1f} | {result['graph requests']} ({result['most graph requests']}) |"
+        f" {result['activities']} | {result['duplicates']} | {result['quiet writes']} | {result['peak MiB']:.0f} |",
         "",
         END,
     ]

@@ -6,6 +6,9 @@
   and a safe message) and raised again, so the host retries it and, after ``maxDequeueCount`` tries, sets it
   aside on ``sync-user-poison`` (which the safety net drains, ``shared/handlers/poison.py``). The exception
   the host sees carries the safe message only. A run that completes resolves the issue.
+- A run Graph throttled with a Retry-After (a big mailbox can spend its 10,000 requests per 10 minutes) is
+  queued again for when Graph said, and recorded as a failed run with that reason, but not raised: it is no
+  failed try of the message, so a long first sync never ends on the poison queue.
 - A run that spent its time budget (a big mailbox's first sync, ``shared/sync/budget.py``) is stored like any
   other and its next invocation is queued at once; it carries on where the saved links say.
 - Every run that was not requeued is stored as the user's last run (the status page's read model) and logged
@@ -15,11 +18,13 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
 from pydantic import ValidationError
 
 from shared import sync_requests
 from shared.composition import Services
+from shared.errors import GraphTransient
 from shared.handlers.common import record_bad_input
 from shared.handlers.echoes import noted_echoes_only
 from shared.handlers.failures import RUN_ISSUE, record_run_failure
@@ -52,10 +57,18 @@ async def sync_message(services: Services, text: str | bytes) -> RunReport | Non
         await sync_requests.started(services, request.user_id)  # a change from now on queues a follow-up
         try:
             report = await services.engine.sync_user(request.user_id)
+        except GraphTransient as error:
+            if error.retry_after is None:
+                raise await _failed(services, request, started, error) from None
+            # Graph said when to come back (429 with Retry-After: a big mailbox's first sync can spend the
+            # mailbox's 10,000 requests per 10 minutes): queued again for then, not counted as a failed try.
+            wait = min(BUSY_RETRY_MAX_SECONDS, max(BUSY_RETRY_SECONDS, math.ceil(error.retry_after)))
+            detail = f"Graph asked to wait {wait} s (throttled); the sync carries on then"
+            await record_run(services, None, user_id=request.user_id, started=started, detail=detail)
+            await request_sync(services, request, delay_seconds=wait)
+            return None
         except Exception as error:
-            reason = await record_run_failure(services, request.user_id, error)
-            await record_run(services, None, user_id=request.user_id, started=started, detail=reason)
-            raise SyncRunFailed(reason).with_traceback(error.__traceback__) from None
+            raise await _failed(services, request, started, error) from None
         if report.status in REQUEUED:
             # Not a run of its own: the lease holder records its run; this one is only logged.
             finished = services.clock()
@@ -77,6 +90,13 @@ async def _follow_up_noted_changes(services: Services, request: SyncRequest) -> 
     notes = await services.state.take_run_notes(request.user_id)
     if notes and not await noted_echoes_only(services.state, request.user_id, notes):
         await request_sync(services, request.model_copy(update={"reason": "erp-hook"}))
+
+
+async def _failed(services: Services, request: SyncRequest, started: datetime, error: Exception) -> SyncRunFailed:
+    """Record the failed run for the admin; the exception the host sees (the safe message only)."""
+    reason = await record_run_failure(services, request.user_id, error)
+    await record_run(services, None, user_id=request.user_id, started=started, detail=reason)
+    return SyncRunFailed(reason).with_traceback(error.__traceback__)
 
 
 async def busy_delay(services: Services, user_id: str) -> int:

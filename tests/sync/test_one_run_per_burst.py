@@ -20,6 +20,7 @@ from shared import handlers, sync_requests
 from shared.core.items import ItemKind, Side
 from shared.core.links import Link, LinkState
 from shared.erp.hook import sign_hook
+from shared.errors import GraphTransient
 from shared.queueing import StorageWorkQueue, SyncRequest
 from shared.state.model import SubscriptionRecord
 from shared.sync import engine
@@ -311,3 +312,23 @@ async def test_hook_without_a_run_under_way_queues_the_sync_at_once(
     assert (await handlers.erp_hook(stack.services, headers=headers, body=body, now=stamp)).status == 202
     assert await _stored(azurite_connection_string, queue_name) == 1
     assert await stack.services.state.take_run_notes(ANN) == []
+
+
+async def test_run_throttled_by_graph_is_queued_again_for_when_graph_said_and_not_failed(
+    stack: Stack, queue_name: str, azurite_connection_string: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Graph answers 429 with Retry-After (a big mailbox's first sync spent the mailbox's 10,000 requests per
+    10 minutes, Graph throttling limits): the message is not a failed try (no poison after five), the user's sync is
+    queued again, hidden for the wait Graph named, and the status page says why."""
+
+    async def throttled(user_id: str) -> Any:
+        raise GraphTransient("Graph answered 429", status=429, retry_after=7)
+
+    monkeypatch.setattr(stack.services.engine, "sync_user", throttled)
+    assert await handlers.sync_message(stack.services, SyncRequest(user_id=ANN).to_json()) is None
+    async with QueueClient.from_connection_string(azurite_connection_string, queue_name) as client:
+        visible = [m async for m in client.receive_messages(max_messages=5)]
+    assert visible == []  # hidden for the 7 s Graph asked for
+    assert await _stored(azurite_connection_string, queue_name) == 1
+    last = {run.user_id: run for run in await stack.services.state.last_runs()}[ANN]
+    assert "throttled" in last.detail
