@@ -2,10 +2,10 @@
 
 ``python -m bench.notifications [--users 100] [--bursts 3] [--no-write]`` (starts its own Azurite when
 AZURITE_CONNECTION_STRING is unset). ``--users`` subscriptions are stored; then ``--bursts`` times, one POST per
-user (one notification each, as Graph sends a change) is handed to ``shared.handlers.graph_notification`` all at
-once, in this process, with the sync queue and the state on Azurite. Each answer's latency is measured, and
-the state look-ups counted. Graph wants an answer within 3 s and counts answers over about 2.9 s as slow
-(graph-facts §2). The numbers go into ``bench/RESULTS.md`` between their own markers.
+user (one notification each, as Graph sends a change) is handed to ``shared.handlers.graph_notification_intake``
+(the function app's answer) all at once, in this process, with the sync queue and the state on Azurite. Each
+answer's latency is measured, and the state look-ups counted. Graph wants an answer within 3 s and counts
+answers over about 2.9 s as slow (graph-facts §2). The numbers go into ``bench/RESULTS.md`` between their own markers.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ async def _main(conn: str, users: int, bursts: int) -> list[Burst]:
 
         async def one(sub_id: str) -> tuple[float, int]:
             started = time.perf_counter()
-            answer = await handlers.graph_notification(
+            answer = await handlers.graph_notification_intake(
                 services, body=_body(sub_id, client_state), validation_token=None
             )
             return time.perf_counter() - started, answer.status
@@ -115,7 +115,9 @@ def render(bursts: Sequence[Burst], users: int) -> str:
         f"- date: {info['date']}; machine: {info['cpus']} CPUs, load average {load[0]:.2f} / {load[1]:.2f} / "
         f"{load[2]:.2f} (1/5/15 min) when it ended; python {info['python']}",
         f"- {users} concurrent POSTs, one notification each for {users} different subscriptions, handled in one "
-        "process (`shared.handlers.graph_notification`); state and the sync queue on Azurite",
+        "process by `shared.handlers.graph_notification_intake` (what the function app answers with: one queue "
+        "message per POST; the worker looks the subscriptions up and queues the syncs); state and the queue on "
+        "Azurite",
         "",
         "| burst | p50 s | p95 s | max s | state look-ups | answers |",
         "|---|---:|---:|---:|---:|---|",

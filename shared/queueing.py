@@ -1,4 +1,5 @@
-"""The work queue: one message per user to sync, read by the queue-triggered function.
+"""The work queue: one message per user to sync, read by the queue-triggered function; and batches of Graph
+notifications the webhook answered at once, which the same function turns into users' syncs.
 
 Messages are base64-encoded JSON, because the Functions host's queue trigger decodes base64 by
 default (host.json ``extensions.queues.messageEncoding``); a plain-text message would be refused.
@@ -9,6 +10,7 @@ deletes it, so set-aside requests never pile up there.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextlib
@@ -16,7 +18,7 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
@@ -52,6 +54,45 @@ class SyncRequest(BaseModel):
         return cls.model_validate(json.loads(text))
 
 
+class NotedChange(BaseModel):
+    """One Graph change notification as the webhook accepted it (its clientState checked, its id plausible)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subscription_id: str = Field(min_length=1, max_length=256)
+    change_type: str = Field(max_length=64)
+    resource: str = Field(max_length=2048)
+    lifecycle_event: str | None = Field(default=None, max_length=64)
+    event_id: str | None = Field(default=None, max_length=512)
+    change_key: str | None = Field(default=None, max_length=512)
+
+
+class NotificationBatch(BaseModel):
+    """Graph notifications the webhook answered at once and left to the worker (issue 12, item 7): which users
+    they concern, whether they are echoes, and the users' syncs are worked out there, off Graph's clock."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    kind: Literal["graph-notifications"] = "graph-notifications"
+    notes: tuple[NotedChange, ...] = Field(min_length=1)
+    correlation_id: str | None = Field(default=None, alias="correlationId", max_length=64)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True)
+
+
+QueuedWork = SyncRequest | NotificationBatch
+
+
+def read_message(text: str | bytes) -> QueuedWork:
+    """A queue message: a batch of notifications (it says its ``kind``) or a sync request; ValueError or
+    ValidationError when it is neither."""
+    data = json.loads(text)
+    if isinstance(data, dict) and data.get("kind") == "graph-notifications":
+        return NotificationBatch.model_validate(data)
+    return SyncRequest.model_validate(data)
+
+
 @dataclass(frozen=True)
 class SetAside:
     """A message the host set aside on the poison queue: its body (None if it was not base64)."""
@@ -61,8 +102,8 @@ class SetAside:
 
 
 class WorkQueue(Protocol):
-    async def enqueue(self, request: SyncRequest, *, delay_seconds: int = 0) -> None:
-        """Queue a sync; ``delay_seconds`` keeps the message invisible that long."""
+    async def enqueue(self, request: QueuedWork, *, delay_seconds: int = 0) -> None:
+        """Queue a sync (or notifications to look at); ``delay_seconds`` keeps the message invisible that long."""
         ...
 
     async def drain_poison(
@@ -82,6 +123,7 @@ class StorageWorkQueue:
         self._client = client
         self._poison = poison  # read as raw text: a message the host found undecodable is there too
         self._ready = False
+        self._creating = asyncio.Lock()
 
     @classmethod
     def from_connection_string(cls, conn: str, *, queue: str = SYNC_QUEUE) -> StorageWorkQueue:
@@ -112,11 +154,13 @@ class StorageWorkQueue:
             QueueClient(account_url, queue + POISON_SUFFIX, credential=credential),
         )
 
-    async def enqueue(self, request: SyncRequest, *, delay_seconds: int = 0) -> None:
+    async def enqueue(self, request: QueuedWork, *, delay_seconds: int = 0) -> None:
         if not self._ready:
-            with contextlib.suppress(ResourceExistsError):
-                await self._client.create_queue()
-            self._ready = True
+            async with self._creating:  # one create for a burst of first sends, not one each
+                if not self._ready:
+                    with contextlib.suppress(ResourceExistsError):
+                        await self._client.create_queue()
+                    self._ready = True
         await self._client.send_message(request.to_json().encode(), visibility_timeout=delay_seconds or None)
 
     async def drain_poison(

@@ -25,9 +25,11 @@ async def graph_notifications(req: func.HttpRequest) -> func.HttpResponse:
     too_large = body_too_large(body)
     if too_large is not None:
         return _answer(too_large)
+    # Answered at once: the notifications go on the queue as one message, the worker works out whose sync they
+    # call for (issue 12: Graph wants an answer within 3 s, and slow answers get the endpoint throttled).
     with correlated():  # the syncs this notification queues carry its id to their runs' log records
         return _answer(
-            await handlers.graph_notification(
+            await handlers.graph_notification_intake(
                 await services(), body=body, validation_token=req.params.get("validationToken")
             )
         )

@@ -9,7 +9,7 @@ nightly close and clean-up jobs), ``common``.
 from shared.handlers.common import TENANT, Answer
 from shared.handlers.daily import daily_cleanup, daily_close
 from shared.handlers.jobs import RENEW_WHEN_LEFT, maintain_subscriptions, safety_net
-from shared.handlers.webhooks import erp_hook, graph_lifecycle, graph_notification
+from shared.handlers.webhooks import erp_hook, graph_lifecycle, graph_notification, graph_notification_intake
 from shared.handlers.worker import BUSY_RETRY_SECONDS, sync_message
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "erp_hook",
     "graph_lifecycle",
     "graph_notification",
+    "graph_notification_intake",
     "maintain_subscriptions",
     "safety_net",
     "sync_message",

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from shared.composition import Services
 from shared.handlers.common import record_bad_input
 from shared.handlers.failures import RUN_ISSUE
-from shared.queueing import SetAside, SyncRequest
+from shared.queueing import NotificationBatch, SetAside, read_message
 from shared.state.model import Issue, IssueKind
 
 SET_ASIDE_NOTE = "; every try failed and the request was set aside (poison queue)"
@@ -35,9 +35,17 @@ async def drain_poison(services: Services) -> int:
 
 async def record_set_aside(services: Services, item: SetAside) -> None:
     try:
-        request = SyncRequest.from_json(item.body) if item.body is not None else None
+        request = read_message(item.body) if item.body is not None else None
     except (ValueError, ValidationError):
         request = None
+    if isinstance(request, NotificationBatch):
+        await record_bad_input(
+            services,
+            "poison-message",
+            f"{len(request.notes)} Graph notification(s) could not be handled on any try and were set aside; the"
+            " safety net's delta runs read the changes they announced (R32)",
+        )
+        return
     if request is None:
         await record_bad_input(
             services, "poison-message", "a message set aside on the poison queue was no sync request"

@@ -19,7 +19,7 @@ from shared.graph.notifications import (
 from shared.handlers.common import Answer, body_too_large, record_bad_input, renew_subscription
 from shared.handlers.echoes import only_echoes, only_erp_echoes, run_note
 from shared.handlers.subscription_map import subscription_map
-from shared.queueing import SyncRequest
+from shared.queueing import NotedChange, NotificationBatch, SyncRequest
 from shared.safe_log import outside
 from shared.state.model import SubscriptionRecord
 from shared.sync_requests import request_sync
@@ -27,6 +27,9 @@ from shared.telemetry import current_correlation_id, new_correlation_id
 
 log = logging.getLogger(__name__)
 
+
+# Notes per queue message: a message holds 64 KiB (48 KiB of it once base64), a note at most about 4 KiB.
+NOTES_PER_MESSAGE = 10
 
 # Graph's validation tokens are a short sentence with a request id; a far longer one is not Graph's.
 MAX_VALIDATION_TOKEN_CHARS = 1024
@@ -95,26 +98,74 @@ def _log_discarded(endpoint: str, notes: list[Notification], ignored: list[Notif
 
 
 async def graph_notification(services: Services, *, body: bytes, validation_token: str | None) -> Answer:
-    """Graph's webhook: the validation handshake, then one queued sync per affected user (graph-facts §2).
+    """Graph's webhook, all in one: the validation handshake, then one queued sync per affected user
+    (graph-facts §2). The function app answers with ``graph_notification_intake`` and leaves the rest to the
+    worker; this is the same work done at once (the demo, the tests of what notifications lead to).
 
     Notifications with a wrong clientState or of no subscription of ours are discarded with 202, as
     Graph expects; a body over the cap is 413 and a malformed one 400, neither parsed further."""
+    read = await _accepted(services, body, validation_token)
+    if isinstance(read, Answer):
+        return read
+    await _dispatch(services, read, correlation_id=_correlation_id())
+    return Answer(202)
+
+
+async def graph_notification_intake(services: Services, *, body: bytes, validation_token: str | None) -> Answer:
+    """Graph's webhook as the function app answers it (issue 12, item 7): the handshake, the body's checks and
+    its clientStates, then ONE queue message with the notifications that passed, and 202. Which users they
+    concern, which are echoes and whose sync to queue is the worker's job (``dispatch_notifications``), so an
+    answer costs one storage request however busy Table Storage is (Graph wants it within 3 s)."""
+    read = await _accepted(services, body, validation_token)
+    if isinstance(read, Answer):
+        return read
+    if read:
+        notes = tuple(_noted(note) for note in read)
+        for start in range(0, len(notes), NOTES_PER_MESSAGE):
+            await services.queue.enqueue(
+                NotificationBatch(notes=notes[start : start + NOTES_PER_MESSAGE], correlation_id=_correlation_id())
+            )
+    return Answer(202)
+
+
+async def dispatch_notifications(services: Services, batch: NotificationBatch) -> None:
+    """The worker's half of ``graph_notification_intake``: the users' syncs the notifications call for."""
+    notes = [Notification(client_state_ok=True, **n.model_dump()) for n in batch.notes]
+    await _dispatch(services, notes, correlation_id=batch.correlation_id or _correlation_id())
+
+
+async def _accepted(services: Services, body: bytes, validation_token: str | None) -> list[Notification] | Answer:
+    """The notifications of a POST whose clientState is ours (the others logged and dropped), or the answer."""
     refused = _refused_unread("graph-notification", body, validation_token)
     if refused is not None:
         return refused
     read = await _read_notifications(services, "graph-notification", body)
     if isinstance(read, Answer):
         return read
+    plausible = [n for n in read if n.client_state_ok and plausible_subscription_id(n.subscription_id)]
+    _log_discarded("graph-notification", read, [n for n in read if n not in plausible])
+    return plausible
+
+
+def _noted(note: Notification) -> NotedChange:
+    return NotedChange(
+        subscription_id=note.subscription_id,
+        change_type=note.change_type[:64],  # outside text: kept to what the fields allow
+        resource=note.resource[:2048],
+        lifecycle_event=note.lifecycle_event,
+        event_id=note.event_id,
+        change_key=note.change_key,
+    )
+
+
+async def _dispatch(services: Services, read: list[Notification], *, correlation_id: str) -> None:
     users: dict[str, str] = {}
     notes_of: dict[str, list[Notification]] = {}
-    # One look-up for the whole POST (and none while the process knows them all): issue 12, item 7.
-    asked = {n.subscription_id for n in read if n.client_state_ok and plausible_subscription_id(n.subscription_id)}
+    # One look-up for the whole batch (and none while the process knows them all): issue 12, item 7.
+    asked = {n.subscription_id for n in read}
     owners = await subscription_map(services.state).owners(services.state, asked) if asked else {}
     ignored: list[Notification] = []
     for note in read:
-        if not note.client_state_ok:
-            ignored.append(note)
-            continue
         record = owners.get(note.subscription_id)
         if record is None:
             ignored.append(note)  # not ours (or already deleted): ignored, as Graph recommends
@@ -122,12 +173,10 @@ async def graph_notification(services: Services, *, body: bytes, validation_toke
         users[record.user_id] = note.lifecycle_event or "notification"
         notes_of.setdefault(record.user_id, []).append(note)
     _log_discarded("graph-notification", read, ignored)
-    correlation_id = _correlation_id()
     echoes = await asyncio.gather(*(only_echoes(services.state, user_id, notes_of[user_id]) for user_id in users))
     for (user_id, reason), echo in zip(users.items(), echoes, strict=True):
         if not echo:  # the sync's own writes, already linked as they are now, need no run (issue 12)
             await request_sync(services, SyncRequest(user_id=user_id, reason=reason, correlation_id=correlation_id))
-    return Answer(202)
 
 
 async def graph_lifecycle(services: Services, *, body: bytes, validation_token: str | None) -> Answer:

@@ -1,4 +1,4 @@
-"""The queue worker: one user's sync per message.
+"""The queue worker: one user's sync per message (and a batch of Graph notifications turned into syncs).
 
 - A busy user (another worker holds the lease) or a run that lost its lease is queued again, hidden until the
   holder's lease ends: it comes back once, when the user is free, not every few seconds.
@@ -29,7 +29,8 @@ from shared.handlers.common import record_bad_input
 from shared.handlers.echoes import noted_echoes_only
 from shared.handlers.failures import RUN_ISSUE, record_run_failure
 from shared.handlers.runs import log_run, record_run
-from shared.queueing import SyncRequest
+from shared.handlers.webhooks import dispatch_notifications
+from shared.queueing import NotificationBatch, SyncRequest, read_message
 from shared.state.model import RunRecord
 from shared.sync.report import RunReport
 from shared.sync_requests import request_sync
@@ -47,9 +48,13 @@ class SyncRunFailed(Exception):
 async def sync_message(services: Services, text: str | bytes) -> RunReport | None:
     """The queue worker: sync the user named in the message (a busy user is queued for when it is free)."""
     try:
-        request = SyncRequest.from_json(text)
+        request = read_message(text)
     except (ValueError, ValidationError):
         await record_bad_input(services, "queue-message", "a sync queue message was not a valid SyncRequest")
+        return None
+    if isinstance(request, NotificationBatch):  # the webhook's notifications: which users to sync
+        with correlated(request.correlation_id):
+            await dispatch_notifications(services, request)
         return None
     with correlated(request.correlation_id) as correlation_id:
         request = request.model_copy(update={"correlation_id": correlation_id})  # kept if queued again

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from shared import admin
 from shared.handlers.common import Answer
-from shared.queueing import POISON_DRAIN_LIMIT, SetAside, SyncRequest
+from shared.queueing import POISON_DRAIN_LIMIT, QueuedWork, SetAside
 from tests.sync.conftest import Stack
 
 KEY = "status-page-key-0123456789"
@@ -22,9 +22,9 @@ ADMIN_ROLE = "SyncAdmin"
 class RecordingQueue:
     """The work queue as a list: what the page queued, in order."""
 
-    requests: list[SyncRequest] = field(default_factory=list)
+    requests: list[QueuedWork] = field(default_factory=list)
 
-    async def enqueue(self, request: SyncRequest, *, delay_seconds: int = 0) -> None:
+    async def enqueue(self, request: QueuedWork, *, delay_seconds: int = 0) -> None:
         self.requests.append(request)
 
     async def drain_poison(
