@@ -249,3 +249,40 @@ async def test_a_new_link_whose_event_is_linked_already_is_left_to_its_caller(st
         await store.save_link(clash)
     retried = [link for link in stored if link is not None] or [await store.save_link(make_link("E3"))]
     assert [link.link_id for link in retried] == ["E3"]
+
+
+async def test_a_link_changed_by_another_worker_is_not_replaced_from_memory(
+    store: StateStore, other_store: StateStore
+) -> None:
+    """The store remembers the index rows of links at the ETag it saw (issue 12: no read before a replace);
+    another worker's change gives the link a new ETag, so a replace at the old one is still a conflict and
+    the other worker's index rows stay (R5)."""
+    saved = await store.save_link(make_link("M1"))
+    theirs = await other_store.save_link(saved.evolve({"event_id": "moved-by-them"}))
+    with pytest.raises(StateConflict):
+        await store.save_link(saved.evolve({"event_id": "moved-by-us"}))
+    assert await store.link_by_event(USER, "moved-by-them") == theirs
+    assert await store.link_by_event(USER, "moved-by-us") is None
+
+
+async def test_replacing_a_link_this_store_wrote_needs_no_read_first(
+    table_store: TableStateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A link saved (or read) by this store is replaced in one request: its index rows at that ETag are known,
+    and they still follow a changed event id (R5)."""
+    saved = await table_store.save_link(make_link("M2"))
+    reads: list[str] = []
+    import shared.state.links as links_module
+
+    real_get = links_module.rows.get
+
+    async def counting_get(*args: object, **kwargs: object) -> object:
+        reads.append("get")
+        return await real_get(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(links_module.rows, "get", counting_get)
+    moved = await table_store.save_link(saved.evolve({"event_id": "moved"}))
+    assert reads == []
+    monkeypatch.undo()
+    assert await table_store.link_by_event(USER, "moved") == moved
+    assert await table_store.link_by_event(USER, saved.event_id or "") is None
