@@ -18,6 +18,7 @@ from shared.graph.notifications import (
 )
 from shared.handlers.common import Answer, body_too_large, record_bad_input, renew_subscription
 from shared.handlers.echoes import only_echoes, only_erp_echoes, run_note
+from shared.handlers.note_sender import sender_for
 from shared.handlers.subscription_map import subscription_map
 from shared.queueing import NotedChange, NotificationBatch, SyncRequest
 from shared.safe_log import outside
@@ -27,9 +28,6 @@ from shared.telemetry import current_correlation_id, new_correlation_id
 
 log = logging.getLogger(__name__)
 
-
-# Notes per queue message: a message holds 64 KiB (48 KiB of it once base64), a note at most about 4 KiB.
-NOTES_PER_MESSAGE = 10
 
 # Graph's validation tokens are a short sentence with a request id; a far longer one is not Graph's.
 MAX_VALIDATION_TOKEN_CHARS = 1024
@@ -119,12 +117,8 @@ async def graph_notification_intake(services: Services, *, body: bytes, validati
     read = await _accepted(services, body, validation_token)
     if isinstance(read, Answer):
         return read
-    if read:
-        notes = tuple(_noted(note) for note in read)
-        for start in range(0, len(notes), NOTES_PER_MESSAGE):
-            await services.queue.enqueue(
-                NotificationBatch(notes=notes[start : start + NOTES_PER_MESSAGE], correlation_id=_correlation_id())
-            )
+    if read:  # POSTs answered at the same moment share their messages (shared/handlers/note_sender.py)
+        await sender_for(services.queue).send([_noted(note) for note in read], _correlation_id())
     return Answer(202)
 
 

@@ -5,6 +5,7 @@ https://learn.microsoft.com/en-us/graph/change-notifications-delivery-webhooks).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -118,3 +119,42 @@ async def test_set_aside_notifications_are_listed_for_the_admin(stack: Stack, qu
     await record_set_aside(stack.services, SetAside(body=body, inserted_on=datetime.now(UTC)))
     reasons = [issue.reason for issue in await stack.services.state.open_issues()]
     assert any("Graph notification(s) could not be handled" in reason for reason in reasons), reasons
+
+
+class _SlowQueue(RecordingQueue):
+    """A queue whose every send takes a moment (as a storage round trip does), optionally failing."""
+
+    fail: bool = False
+
+    async def enqueue(self, request: Any, *, delay_seconds: int = 0) -> None:
+        await asyncio.sleep(0.01)
+        if self.fail:
+            raise OSError("queue unreachable")
+        self.requests.append(request)
+
+
+async def test_posts_answered_together_share_their_queue_messages(stack: Stack) -> None:
+    """100 POSTs at once (one notification each): every answer waits for its note to be on the queue, but
+    they go out ten to a message, not one message each; every note is there exactly once."""
+    queue = _SlowQueue()
+    stack.services.queue = queue  # type: ignore[assignment]
+    subs = [await _subscribe(stack, f"U-{n}") for n in range(100)]
+    answers = await asyncio.gather(
+        *(handlers.graph_notification_intake(stack.services, body=_post(stack, s), validation_token=None) for s in subs)
+    )
+    assert {a.status for a in answers} == {202}
+    notes = [n.subscription_id for m in queue.requests if isinstance(m, NotificationBatch) for n in m.notes]
+    assert sorted(notes) == sorted(subs)
+    assert len(queue.requests) <= 15
+
+
+async def test_a_failed_send_fails_the_posts_it_carried(stack: Stack) -> None:
+    """The queue cannot be reached: the POSTs are not answered 202 (the function answers 500 and Graph sends
+    them again), rather than acknowledged and lost."""
+    queue = _SlowQueue()
+    queue.fail = True
+    stack.services.queue = queue  # type: ignore[assignment]
+    sub_id = await _subscribe(stack, ANN)
+    with pytest.raises(OSError, match="queue unreachable"):
+        await handlers.graph_notification_intake(stack.services, body=_post(stack, sub_id), validation_token=None)
+    assert queue.requests == []
