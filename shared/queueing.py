@@ -65,6 +65,8 @@ class NotedChange(BaseModel):
     lifecycle_event: str | None = Field(default=None, max_length=64)
     event_id: str | None = Field(default=None, max_length=512)
     change_key: str | None = Field(default=None, max_length=512)
+    # The POST's correlation id: its users' runs log it, also when its notes share a message with others'.
+    correlation_id: str | None = Field(default=None, max_length=64)
 
 
 class NotificationBatch(BaseModel):

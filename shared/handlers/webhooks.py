@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from shared.composition import Services
@@ -105,7 +105,7 @@ async def graph_notification(services: Services, *, body: bytes, validation_toke
     read = await _accepted(services, body, validation_token)
     if isinstance(read, Answer):
         return read
-    await _dispatch(services, read, correlation_id=_correlation_id())
+    await _dispatch(services, read, correlations=[_correlation_id()] * len(read))
     return Answer(202)
 
 
@@ -118,14 +118,16 @@ async def graph_notification_intake(services: Services, *, body: bytes, validati
     if isinstance(read, Answer):
         return read
     if read:  # POSTs answered at the same moment share their messages (shared/handlers/note_sender.py)
-        await sender_for(services.queue).send([_noted(note) for note in read], _correlation_id())
+        correlation_id = _correlation_id()
+        await sender_for(services.queue).send([_noted(note, correlation_id) for note in read], correlation_id)
     return Answer(202)
 
 
 async def dispatch_notifications(services: Services, batch: NotificationBatch) -> None:
     """The worker's half of ``graph_notification_intake``: the users' syncs the notifications call for."""
-    notes = [Notification(client_state_ok=True, **n.model_dump()) for n in batch.notes]
-    await _dispatch(services, notes, correlation_id=batch.correlation_id or _correlation_id())
+    notes = [Notification(client_state_ok=True, **n.model_dump(exclude={"correlation_id"})) for n in batch.notes]
+    default = batch.correlation_id or _correlation_id()
+    await _dispatch(services, notes, correlations=[n.correlation_id or default for n in batch.notes])
 
 
 async def _accepted(services: Services, body: bytes, validation_token: str | None) -> list[Notification] | Answer:
@@ -141,8 +143,9 @@ async def _accepted(services: Services, body: bytes, validation_token: str | Non
     return plausible
 
 
-def _noted(note: Notification) -> NotedChange:
+def _noted(note: Notification, correlation_id: str) -> NotedChange:
     return NotedChange(
+        correlation_id=correlation_id,
         subscription_id=note.subscription_id,
         change_type=note.change_type[:64],  # outside text: kept to what the fields allow
         resource=note.resource[:2048],
@@ -152,25 +155,30 @@ def _noted(note: Notification) -> NotedChange:
     )
 
 
-async def _dispatch(services: Services, read: list[Notification], *, correlation_id: str) -> None:
+async def _dispatch(services: Services, read: list[Notification], *, correlations: Sequence[str]) -> None:
+    """Each user's sync, unless all of their notifications are echoes; it carries the correlation id of the
+    user's first notification."""
     users: dict[str, str] = {}
+    correlation_of: dict[str, str] = {}
     notes_of: dict[str, list[Notification]] = {}
     # One look-up for the whole batch (and none while the process knows them all): issue 12, item 7.
     asked = {n.subscription_id for n in read}
     owners = await subscription_map(services.state).owners(services.state, asked) if asked else {}
     ignored: list[Notification] = []
-    for note in read:
+    for note, correlation_id in zip(read, correlations, strict=True):
         record = owners.get(note.subscription_id)
         if record is None:
             ignored.append(note)  # not ours (or already deleted): ignored, as Graph recommends
             continue
         users[record.user_id] = note.lifecycle_event or "notification"
+        correlation_of.setdefault(record.user_id, correlation_id)
         notes_of.setdefault(record.user_id, []).append(note)
     _log_discarded("graph-notification", read, ignored)
     echoes = await asyncio.gather(*(only_echoes(services.state, user_id, notes_of[user_id]) for user_id in users))
     for (user_id, reason), echo in zip(users.items(), echoes, strict=True):
         if not echo:  # the sync's own writes, already linked as they are now, need no run (issue 12)
-            await request_sync(services, SyncRequest(user_id=user_id, reason=reason, correlation_id=correlation_id))
+            request = SyncRequest(user_id=user_id, reason=reason, correlation_id=correlation_of[user_id])
+            await request_sync(services, request)
 
 
 async def graph_lifecycle(services: Services, *, body: bytes, validation_token: str | None) -> Answer:

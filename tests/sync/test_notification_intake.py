@@ -15,6 +15,7 @@ import pytest
 from shared import handlers
 from shared.handlers.poison import record_set_aside
 from shared.queueing import NotificationBatch, SetAside, SyncRequest, read_message
+from shared.telemetry import correlated
 from tests.sync.conftest import Stack
 from tests.sync.status_helpers import RecordingQueue
 from tests.sync.test_notification_lookups import _subscribe
@@ -158,3 +159,22 @@ async def test_a_failed_send_fails_the_posts_it_carried(stack: Stack) -> None:
     with pytest.raises(OSError, match="queue unreachable"):
         await handlers.graph_notification_intake(stack.services, body=_post(stack, sub_id), validation_token=None)
     assert queue.requests == []
+
+
+async def test_merged_posts_keep_each_their_correlation_id(stack: Stack) -> None:
+    """Two POSTs answered together share one message; each user's sync still carries the correlation id of the
+    POST that named them, so an admin can follow a notification to its run."""
+    queue = _SlowQueue()
+    stack.services.queue = queue  # type: ignore[assignment]
+    ann, bob = await _subscribe(stack, ANN), await _subscribe(stack, "U-BOB")
+
+    async def post(sub_id: str, correlation_id: str) -> None:
+        with correlated(correlation_id):
+            await handlers.graph_notification_intake(stack.services, body=_post(stack, sub_id), validation_token=None)
+
+    await asyncio.gather(post(ann, "corr-ann"), post(bob, "corr-bob"))
+    assert len(queue.requests) == 1
+    message = queue.requests.pop()
+    await handlers.sync_message(stack.services, message.to_json())
+    requests = {r.user_id: r.correlation_id for r in queue.requests if isinstance(r, SyncRequest)}
+    assert requests == {ANN: "corr-ann", "U-BOB": "corr-bob"}
