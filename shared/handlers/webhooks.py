@@ -98,7 +98,7 @@ def _log_discarded(endpoint: str, notes: list[Notification], ignored: list[Notif
 async def graph_notification(services: Services, *, body: bytes, validation_token: str | None) -> Answer:
     """Graph's webhook, all in one: the validation handshake, then one queued sync per affected user
     (graph-facts §2). The function app answers with ``graph_notification_intake`` and leaves the rest to the
-    worker; this is the same work done at once (the demo, the tests of what notifications lead to).
+    worker; this is the same work done at once, for the tests of what notifications lead to.
 
     Notifications with a wrong clientState or of no subscription of ours are discarded with 202, as
     Graph expects; a body over the cap is 413 and a malformed one 400, neither parsed further."""

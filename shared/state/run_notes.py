@@ -22,9 +22,9 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables.aio import TableClient
 
 from shared.errors import StateConflict
-from shared.state import entities as ent
 from shared.state import rows
 from shared.state.keys import make_key, prefix_range
+from shared.state.leases import TableLeases
 from shared.state.limits import MAX_TRANSACTION_OPERATIONS
 from shared.state.transactions import Operation, submit
 
@@ -36,8 +36,9 @@ def _row(user_id: str, note: str) -> str:
 
 
 class TableRunNotes:
-    def __init__(self, table: TableClient) -> None:
+    def __init__(self, table: TableClient, leases: TableLeases) -> None:
         self._table = table
+        self._leases = leases
 
     async def note_during_run(self, user_id: str, notes: Sequence[str], *, now: datetime) -> bool:
         """Note the changes for the run holding the user's lease: True when it will see them, False when no run
@@ -70,5 +71,5 @@ class TableRunNotes:
         return [str(row["note"]) for row in found]
 
     async def _held(self, user_id: str, now: datetime) -> bool:
-        stored = await rows.get(self._table, *ent.lease_keys(user_id))
-        return stored is not None and ent.from_table_datetime(stored["expires_at"]) > ent.to_utc(now, what="now")
+        lease = await self._leases.get_lease(user_id)
+        return lease is not None and lease.expires_at > now

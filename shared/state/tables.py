@@ -77,7 +77,8 @@ class TableStateStore:
         self._subscriptions = service.get_table_client(f"{prefix}Subscriptions")
         self._leases = service.get_table_client(f"{prefix}Leases")
         self._lease_rows = TableLeases(self._leases)
-        self._notes = TableRunNotes(self._leases)  # changes noted for a run under way (shared/state/run_notes.py)
+        # Changes noted for a run under way (shared/state/run_notes.py).
+        self._notes = TableRunNotes(self._leases, self._lease_rows)
         self._pending = TablePending(self._leases)  # one pending sync message per user (shared/state/pending.py)
         self._issues = service.get_table_client(f"{prefix}Issues")
         self._replays = service.get_table_client(f"{prefix}Replays")

@@ -11,12 +11,11 @@ again. Reads pass straight through.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from shared.core.m365 import EventWrite, M365Event
 from shared.graph.port import CalendarPort, EventChange, EventChangeResult
-from shared.sync import gathering
 from shared.sync.gathering import Gathering
 
 GROUP = 20  # writes per Graph JSON batch
@@ -64,10 +63,3 @@ def _event(result: EventChangeResult) -> M365Event:
     if result.event is None:
         raise ValueError("a create or update answered no event")
     return result.event
-
-
-async def side_by_side(
-    works: Sequence[Awaitable[None]], collector: CollectingCalendar, *more: Gathering[Any, Any]
-) -> None:
-    """Run a group's executors at once; when all have ended, raise the first failure any let through."""
-    await gathering.side_by_side(works, collector.writes, *more)

@@ -167,7 +167,7 @@ async def _execute_group(group: Sequence[Action], run: RunContext) -> None:
     run.ports = replace(ports, calendar=cast(CalendarPort, collector))
     run.new_links = links
     try:
-        await batch_writes.side_by_side([execute(action, run) for action in group], collector, links)
+        await gathering.side_by_side([execute(action, run) for action in group], collector.writes, links)
     finally:
         run.ports = ports
         run.new_links = None

@@ -13,7 +13,8 @@ import pytest
 from shared.core.m365 import EventWrite, M365Event
 from shared.errors import GraphInvalid, GraphTransient
 from shared.graph.port import CalendarPort, EventChange, EventChangeResult
-from shared.sync.batch_writes import CollectingCalendar, side_by_side
+from shared.sync.batch_writes import CollectingCalendar
+from shared.sync.gathering import side_by_side
 
 MAILBOX = "ann@contoso.example"
 
@@ -68,7 +69,7 @@ async def test_writes_of_a_group_go_out_together_and_a_task_without_a_write_is_n
     async def only_reads() -> None:
         got["read"] = await calendar.get_event(MAILBOX, "x")
 
-    await side_by_side([create("a"), only_reads(), create("b")], collector)
+    await side_by_side([create("a"), only_reads(), create("b")], collector.writes)
     assert [[c.write.subject for c in batch if c.write] for batch in inner.batches] == [["a", "b"]]
     assert (got["a"].subject, got["b"].subject, got["read"].id) == ("a", "b", "id-x")
 
@@ -89,7 +90,7 @@ async def test_a_refused_item_fails_its_own_task_only_and_a_second_write_goes_al
         await calendar.create_event(MAILBOX, EventWrite(subject="first"))
         outcome["second"] = await calendar.create_event(MAILBOX, EventWrite(subject="second"))
 
-    await side_by_side([refused(), two_writes()], collector)
+    await side_by_side([refused(), two_writes()], collector.writes)
     assert isinstance(outcome["refused"], GraphInvalid)
     assert len(inner.batches) == 1
     assert inner.singles == ["second"]
@@ -109,5 +110,5 @@ async def test_a_failed_batch_reaches_every_writer_and_is_raised_once_all_have_e
             ended.append(name)
 
     with pytest.raises(GraphTransient):
-        await side_by_side([create("a"), create("b"), create("c")], collector)
+        await side_by_side([create("a"), create("b"), create("c")], collector.writes)
     assert sorted(ended) == ["a", "b", "c"]
