@@ -48,6 +48,10 @@ class ErpInvalid(ErpError):
     """The ERP rejected the input as invalid: recorded for the admin; retrying unchanged will not help."""
 
 
+class ErpTooLarge(ErpInvalid):
+    """The ERP refuses a file over the size it declares (413, R18)."""
+
+
 # --- Microsoft Graph -------------------------------------------------------------------------------
 
 
@@ -85,6 +89,10 @@ class GraphTransient(GraphError):
 
 class GraphInvalid(GraphError):
     """Graph rejected the request as invalid (400): recorded for the admin."""
+
+
+class GraphTooLarge(GraphInvalid):
+    """Graph refuses the file: past 150 MB, or past 3 MB in one request (413, R18)."""
 
 
 # --- State -----------------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from typing import Generic, Literal, TypeVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from shared.core.attachments import ActivityAttachment
+
 
 class ErpModel(BaseModel):
     """Frozen, camelCase on the wire, unknown fields ignored (an ERP may send more than we need)."""
@@ -78,6 +80,9 @@ class ErpUser(ErpModel):
     default_company_id: str | None = None
     default_location_id: str | None = None
     time_zone: str = "UTC"
+    # R18: the person's own "sync attachment files" setting in the ERP (desknet's NEO user integration
+    # setting, seed 000), off unless switched on.
+    sync_attachments: bool = False
 
 
 class Company(ErpModel):
@@ -207,6 +212,9 @@ class ErpCapabilities(ErpModel):
     """What an ERP can hold, read once by the adapter (R28: series)."""
 
     series: bool = False
+    # R18: whether activities hold files, and the largest file the ERP takes (bytes).
+    attachments: bool = False
+    max_attachment_bytes: int = 0
 
 
 class ActivityFields(ErpModel):
@@ -246,6 +254,8 @@ class Activity(ActivityFields):
     web_url: str | None = None
     created_at: AwareDatetime
     modified_at: AwareDatetime
+    # R18: the activity's files (metadata and SHA-256, no bytes); adding or removing one bumps ``version``.
+    attachments: tuple[ActivityAttachment, ...] = ()
 
     @property
     def read_only(self) -> bool:

@@ -14,6 +14,7 @@ from typing import TypedDict
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
+from shared.core.attachments import AttachmentPair
 from shared.core.items import Field, ItemKind, Side
 from shared.core.meetings import LinkRole
 from shared.core.series import SeriesMemo
@@ -58,6 +59,8 @@ class Link(BaseModel):
     original_start: AwareDatetime | None = None
     # R28: a series' link (master ↔ series activity) remembers what its pattern and exceptions were (core.series).
     series: SeriesMemo | None = None
+    # R18: the files synced both ways (event file ↔ activity file of the same bytes).
+    attachments: tuple[AttachmentPair, ...] = ()
     # Storage ETag of the entity this link was read from; None for a link not stored yet.
     etag: str | None = None
 
@@ -84,3 +87,4 @@ class LinkChanges(TypedDict, total=False):
     series_master_id: str | None
     original_start: datetime | None
     series: SeriesMemo | None
+    attachments: tuple[AttachmentPair, ...]

@@ -55,6 +55,8 @@ class M365Event(BaseModel):
     web_link: str | None = None
     # Our extended property: the ERP record this event was written for (R10 crash recovery).
     erp_stamp: str | None = None
+    # R18: Graph's ``hasAttachments`` (inline pictures included); False means no attachment list need be read.
+    has_attachments: bool = False
 
 
 class EventWrite(BaseModel):

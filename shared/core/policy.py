@@ -86,6 +86,9 @@ class SyncPolicy(BaseModel):
     mass_delete_minimum: int = 5
     m365_owned_fields_for_erp_items: dict[ItemKind, frozenset[Field]] = DEFAULT_M365_OWNED_FIELDS
     void_on_event_delete: dict[ItemKind, bool] = DEFAULT_VOID_ON_EVENT_DELETE
+    # R18 with R20/R21: kinds of ERP-created items whose files an Outlook edit may change in the ERP. By default
+    # none: the ERP owns an ERP item's files (a file removed in Outlook is put back; one added there stays there).
+    m365_files_for_erp_items: frozenset[ItemKind] = frozenset()
 
     def direction_for(self, *user_keys: str) -> Direction:
         """R1: the tenant direction unless the user (mailbox address or ERP id) has an override."""

@@ -6,7 +6,7 @@ raises only ``shared.errors.ErpError`` subclasses.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -26,6 +26,7 @@ from shared.core.activities import (
     LeaveRequest,
     LeaveRequestChange,
 )
+from shared.core.attachments import ActivityAttachment, FileMeta
 
 
 class ErpPort(Protocol):
@@ -91,6 +92,25 @@ class ErpPort(Protocol):
         Without a cursor: a snapshot of those activities ending after ``ends_after`` (R4), and the
         cursor that continues from that snapshot.
         """
+        ...
+
+    # --- attachments (R18); only called when ``capabilities().attachments`` ---
+
+    def read_activity_attachment(self, activity_id: str, attachment_id: str) -> AsyncIterator[bytes]:
+        """The file's bytes, in chunks; ErpNotFound when the file or activity is gone."""
+        ...
+
+    async def add_activity_attachment(
+        self, activity_id: str, meta: FileMeta, content: AsyncIterable[bytes], *, sha256: str, idempotency_key: str
+    ) -> tuple[ActivityAttachment, int]:
+        """Attach ``meta.size`` bytes read from ``content`` whose SHA-256 is ``sha256``; the file as stored and
+        the activity's version after it. A retry with the same key returns the first result (R10). ErpTooLarge
+        past ``capabilities().max_attachment_bytes``; ErpInvalid when the bytes do not match the hash."""
+        ...
+
+    async def remove_activity_attachment(self, activity_id: str, attachment_id: str) -> int:
+        """Remove the file; the activity's version after it. One already gone is not an error (version still
+        returned)."""
         ...
 
     async def get_leave_request(self, leave_request_id: str) -> LeaveRequest:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.core.attachments import EventAttachment, FileMeta
 from shared.core.m365 import DeltaEntry, EventWrite, M365Event
 from shared.errors import GraphError
 
@@ -104,6 +105,29 @@ class CalendarPort(Protocol):
         """Several creates, updates and deletes in one mailbox, each with its own result in order (Graph JSON
         batches of 20). A throttled item is tried again; one still throttled is a ``GraphTransient`` result.
         Raises only when the batch as a whole fails."""
+        ...
+
+    # --- attachments (R18) ---
+
+    async def event_attachments(self, mailbox: str, event_id: str) -> Sequence[EventAttachment]:
+        """The event's file attachments without their bytes (``$select``); item and reference attachments are
+        left out. GraphNotFound when the event is gone."""
+        ...
+
+    def read_event_attachment(self, mailbox: str, event_id: str, attachment_id: str) -> AsyncIterator[bytes]:
+        """The file's raw bytes (``…/attachments/{id}/$value``), in chunks. GraphNotFound when it is gone."""
+        ...
+
+    async def add_event_attachment(
+        self, mailbox: str, event_id: str, meta: FileMeta, content: AsyncIterable[bytes]
+    ) -> EventAttachment:
+        """Attach ``meta.size`` bytes read from ``content``: one POST below 3 MB, else an upload session and
+        ranged PUTs (a failed range is sent again from the next range the session expects). GraphTooLarge past
+        150 MB."""
+        ...
+
+    async def remove_event_attachment(self, mailbox: str, event_id: str, attachment_id: str) -> None:
+        """Delete the attachment; one already gone is not an error."""
         ...
 
     async def create_subscription(

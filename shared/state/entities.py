@@ -20,7 +20,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from azure.data.tables import EdmType, EntityProperty
+from pydantic import TypeAdapter
 
+from shared.core.attachments import AttachmentPair
 from shared.core.items import Field, ItemKind, Side
 from shared.core.links import Fingerprint, Link, LinkState
 from shared.core.meetings import LinkRole
@@ -91,6 +93,13 @@ def _fingerprint(text: str | None) -> Fingerprint:
     return {Field(name): str(digest) for name, digest in json.loads(text).items()}
 
 
+_PAIRS = TypeAdapter(tuple[AttachmentPair, ...])
+
+
+def _pairs_json(pairs: tuple[AttachmentPair, ...]) -> str | None:
+    return _PAIRS.dump_json(pairs).decode() if pairs else None
+
+
 def _drop_none(entity: Entity) -> Entity:
     return {name: value for name, value in entity.items() if value is not None}
 
@@ -149,6 +158,8 @@ def link_entity(link: Link) -> Entity:
             "series_master_id": link.series_master_id,
             "original_start": _opt_utc(link.original_start, what="original_start"),
             "series": link.series.model_dump_json() if link.series is not None else None,
+            # R18: the files synced both ways, as JSON (absent while there are none).
+            "attachments": _pairs_json(link.attachments),
         }
     )
     check_entity(entity, what=f"link {link.link_id!r}")
@@ -178,6 +189,7 @@ def link_from_entity(entity: Mapping[str, Any], etag: str) -> Link:
         series_master_id=entity.get("series_master_id"),
         original_start=_opt_datetime(entity, "original_start"),
         series=SeriesMemo.model_validate_json(entity["series"]) if entity.get("series") else None,
+        attachments=_PAIRS.validate_json(entity["attachments"]) if entity.get("attachments") else (),
         etag=etag,
     )
 

@@ -26,7 +26,7 @@ from shared.errors import ErpNotFound, GraphMailboxUnavailable
 from shared.graph.port import CalendarPort
 from shared.state.model import DeltaCursor, ErpCursor, IssueKind
 from shared.state.port import StateStore
-from shared.sync import budget, inputs, issues, leave, series_inputs
+from shared.sync import attachments, budget, inputs, issues, leave, series_inputs
 from shared.sync.context import Ports, RunContext
 from shared.sync.executor import execute
 from shared.sync.lease import LeaseLost, run_under_lease
@@ -145,6 +145,7 @@ class SyncEngine:
                 f"{left} of {len(the_plan.actions)} actions left for the next run",
             )
             return
+        await attachments.sync_attachments(run, links, m365, erp)  # R18: files, once the plan is written
         await leave.sync_leave(run, m365, links, now)  # R30: leave requests, planned apart (shared/sync/leave.py)
         cursor = await self._absorb_own_writes(read.cursor, run, now, released)
         await ports.state.save_delta_cursor(cursor.model_copy(update={"updated_at": ports.clock()}))  # after the writes

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from azure.data.tables.aio import TableServiceClient
 
+from shared.core.attachments import AttachmentPair
 from shared.core.items import Field, ItemKind, Side
 from shared.core.links import Link, LinkState
 from shared.errors import StateConflict
@@ -54,6 +55,18 @@ async def test_saved_link_reads_back_equal_with_its_new_etag(store: StateStore) 
     assert saved.etag
     assert saved == link.model_copy(update={"etag": saved.etag})
     assert await store.links_for_user(USER) == [saved]
+
+
+async def test_a_links_synced_files_round_trip_and_can_all_go(store: StateStore) -> None:
+    """R18: the pairs of files synced both ways are stored with the link, and a link whose files all went stores
+    none (the replaced entity keeps no stale list)."""
+    pair = AttachmentPair(
+        event_attachment_id="AAMkAGI2=/att+1", activity_attachment_id="F-1", sha256="ab" * 32, name="q.pdf", size=9
+    )
+    saved = await store.save_link(make_link(attachments=(pair,)))
+    assert (await store.links_for_user(USER))[0].attachments == (pair,)
+    await store.save_link(saved.model_copy(update={"attachments": ()}))
+    assert (await store.links_for_user(USER))[0].attachments == ()
 
 
 async def test_link_is_found_by_event_activity_and_ical_uid(store: StateStore) -> None:

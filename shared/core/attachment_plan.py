@@ -1,0 +1,234 @@
+"""R18: what to do with one link's files, decided from both sides' file lists and the link's pairs (pure).
+
+The decision table, per file (the link's ``attachments`` are the pairs of the last sync):
+
+| event file | activity file | pair | action |
+|---|---|---|---|
+| there | there | yes | nothing |
+| gone | gone | yes | forget the pair |
+| gone | there | yes | remove it from the ERP, or put it back in Outlook when Outlook may not change the ERP |
+| there | gone | yes | remove it from Outlook, or put it back in the ERP when the ERP may not change Outlook |
+| there | – | no | same bytes as an unpaired activity file (a crash lost the pair): pair them; else copy to the ERP |
+| – | there | no | copy to Outlook |
+
+A copy past the receiving side's limit is refused with an issue for the admin (R31): never dropped silently,
+and tried again while the issue is open. Inline files (pictures in an event's body) stay where they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from shared.core.attachments import (
+    GRAPH_UPLOAD_SESSION_LIMIT,
+    ActivityAttachment,
+    AttachmentPair,
+    EventAttachment,
+)
+from shared.core.items import ItemKind, Side
+from shared.core.links import Link, LinkChanges, LinkState
+from shared.core.meetings import LinkRole
+from shared.core.policy import SyncPolicy
+from shared.core.run import Ways
+
+
+@dataclass(frozen=True)
+class PairFiles:
+    """The event file and the activity file hold the same bytes already: remember them as one."""
+
+    event_file: EventAttachment
+    activity_file: ActivityAttachment
+
+
+@dataclass(frozen=True)
+class CopyToErp:
+    """Read the event file's bytes and attach them to the activity."""
+
+    event_file: EventAttachment
+    replaces: AttachmentPair | None = None
+
+
+@dataclass(frozen=True)
+class CopyToOutlook:
+    """Read the activity file's bytes and attach them to the event."""
+
+    activity_file: ActivityAttachment
+    replaces: AttachmentPair | None = None
+
+
+@dataclass(frozen=True)
+class RemoveFromErp:
+    pair: AttachmentPair
+
+
+@dataclass(frozen=True)
+class RemoveFromOutlook:
+    pair: AttachmentPair
+
+
+@dataclass(frozen=True)
+class ForgetPair:
+    pair: AttachmentPair
+
+
+@dataclass(frozen=True)
+class RefuseFile:
+    """A file the receiving side (``to``) cannot take: bigger than ``limit`` bytes."""
+
+    to: Side
+    file_id: str
+    name: str
+    size: int
+    limit: int
+
+    @property
+    def key_suffix(self) -> str:
+        return f"{self.to.value}:{self.file_id}"
+
+
+FileAction = PairFiles | CopyToErp | CopyToOutlook | RemoveFromErp | RemoveFromOutlook | ForgetPair | RefuseFile
+
+
+@dataclass(frozen=True)
+class LinkFiles:
+    """One link's files on both sides now, and what the sync may do with them."""
+
+    link: Link
+    event_files: tuple[EventAttachment, ...]
+    activity_files: tuple[ActivityAttachment, ...]
+    # Outlook's file changes may reach the ERP; the ERP's may reach Outlook (R1 direction, R20/R21 ownership).
+    to_erp: bool
+    to_outlook: bool
+    erp_limit: int
+    graph_limit: int = GRAPH_UPLOAD_SESSION_LIMIT
+    # SHA-256 of event files read to compare them with activity files (``files_to_compare``).
+    event_hashes: Mapping[str, str] = field(default_factory=dict)
+
+
+def syncs_files(link: Link) -> bool:
+    """R18: files sync on the owner's link of a single event or a series (its master), never on an attendee's copy
+    (Graph gives every attendee the organizer's files) nor on one occurrence of a series."""
+    return (
+        link.state is LinkState.ACTIVE
+        and link.role is LinkRole.OWNER
+        and link.event_id is not None
+        and link.activity_id is not None
+        and link.original_start is None
+        and link.kind is not ItemKind.LEAVE
+    )
+
+
+def file_ways(policy: SyncPolicy, link: Link, *, mailbox: str, user_id: str) -> tuple[bool, bool]:
+    """Whether Outlook's file changes may reach the ERP, and the ERP's reach Outlook: the user's direction (R1),
+    and for an ERP-created item the ERP owns its files unless the policy lets Outlook change them (R20/R21)."""
+    ways = Ways.for_user(policy, mailbox, user_id)
+    outlook_owns = link.origin is Side.M365 or link.kind in policy.m365_files_for_erp_items
+    return ways.to_erp and outlook_owns, ways.to_m365
+
+
+def _files(event_files: Iterable[EventAttachment]) -> dict[str, EventAttachment]:
+    return {f.id: f for f in event_files if not f.is_inline}
+
+
+def _unpaired(files: LinkFiles) -> tuple[list[EventAttachment], list[ActivityAttachment]]:
+    paired_events = {p.event_attachment_id for p in files.link.attachments}
+    paired_activities = {p.activity_attachment_id for p in files.link.attachments}
+    events = [f for f in _files(files.event_files).values() if f.id not in paired_events]
+    activities = [f for f in files.activity_files if f.id not in paired_activities]
+    return events, activities
+
+
+def files_to_compare(files: LinkFiles) -> tuple[EventAttachment, ...]:
+    """Unpaired event files that may hold the same bytes as an unpaired activity file (same size): their hash
+    decides whether they are one file (a copy whose pair a crash lost) before anything is copied."""
+    if not files.to_erp and not files.to_outlook:
+        return ()
+    events, activities = _unpaired(files)
+    sizes = {f.size for f in activities}
+    return tuple(f for f in events if f.size in sizes)
+
+
+def plan_files(files: LinkFiles) -> list[FileAction]:
+    """The actions that make both sides hold the same files (the table in the module docstring)."""
+    events = _files(files.event_files)
+    activities = {f.id: f for f in files.activity_files}
+    actions: list[FileAction] = []
+    for pair in files.link.attachments:
+        on_event, on_activity = pair.event_attachment_id in events, pair.activity_attachment_id in activities
+        if on_event and on_activity:
+            continue
+        if not on_event and not on_activity:
+            actions.append(ForgetPair(pair))
+        elif not on_event:
+            if files.to_erp:
+                actions.append(RemoveFromErp(pair))
+            elif files.to_outlook:
+                actions.append(_to_outlook(files, activities[pair.activity_attachment_id], pair))
+            else:
+                actions.append(ForgetPair(pair))
+        elif files.to_outlook:
+            actions.append(RemoveFromOutlook(pair))
+        elif files.to_erp:
+            actions.append(_to_erp(files, events[pair.event_attachment_id], pair))
+        else:
+            actions.append(ForgetPair(pair))
+    unpaired_events, unpaired_activities = _unpaired(files)
+    waiting = {f.sha256: f for f in reversed(unpaired_activities)}
+    for event_file in unpaired_events:
+        same = waiting.pop(files.event_hashes.get(event_file.id, ""), None)
+        if same is not None:
+            actions.append(PairFiles(event_file, same))
+        elif files.to_erp:
+            actions.append(_to_erp(files, event_file, None))
+    matched = {a.activity_file.id for a in actions if isinstance(a, PairFiles)}
+    for activity_file in unpaired_activities:
+        if activity_file.id not in matched and files.to_outlook:
+            actions.append(_to_outlook(files, activity_file, None))
+    return actions
+
+
+def _to_erp(files: LinkFiles, event_file: EventAttachment, replaces: AttachmentPair | None) -> FileAction:
+    if event_file.size > files.erp_limit:
+        return RefuseFile(Side.ERP, event_file.id, event_file.name, event_file.size, files.erp_limit)
+    return CopyToErp(event_file, replaces)
+
+
+def _to_outlook(files: LinkFiles, activity_file: ActivityAttachment, replaces: AttachmentPair | None) -> FileAction:
+    if activity_file.size > files.graph_limit:
+        return RefuseFile(Side.M365, activity_file.id, activity_file.name, activity_file.size, files.graph_limit)
+    return CopyToOutlook(activity_file, replaces)
+
+
+def paired(event_file: EventAttachment, activity_file: ActivityAttachment) -> AttachmentPair:
+    return AttachmentPair(
+        event_attachment_id=event_file.id,
+        activity_attachment_id=activity_file.id,
+        sha256=activity_file.sha256,
+        name=activity_file.name,
+        size=activity_file.size,
+    )
+
+
+def after_files(
+    link: Link, pairs: Iterable[AttachmentPair], *, seen_version: int | None, versions: Iterable[int], now: datetime
+) -> Link:
+    """What the link records after its files were synced: the pairs now, and the activity's version after the
+    sync's own file writes when they followed each other with nobody else's change between (so the ERP's
+    hook for them is an echo, R5); otherwise the version the run read."""
+    version = seen_version
+    for written in versions:
+        if version is None or written != version + 1:
+            version = None
+            break
+        version = written
+    recorded = version if version is not None else seen_version
+    now_pairs = tuple(sorted(pairs, key=lambda pair: pair.activity_attachment_id))
+    newer = recorded is not None and (link.erp_version is None or recorded > link.erp_version)
+    if now_pairs == link.attachments and not newer:
+        return link
+    changes: LinkChanges = {"attachments": now_pairs, "updated_at": now}
+    if newer:
+        changes["erp_version"] = recorded
+    return link.evolve(changes)

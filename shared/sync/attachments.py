@@ -1,0 +1,253 @@
+"""R18: a run's file pass — after the run's plan is written, the files of the links whose event or activity
+changed are made the same on both sides (``core.attachment_plan`` decides; this module reads, copies, records).
+
+Only for a person whose ERP setting ``sync_attachments`` is on, with an ERP that holds files. Costs nothing for
+anyone else. A link's event files are listed only when Graph says the event has attachments or the link has
+files already; its activity's files come with the activity. Bytes move as chunks: ERP to Outlook they stream
+through; Outlook to ERP they are held once (the ERP wants their SHA-256 before the body), never twice.
+
+A failure on one link's files (throttling, an outage) is recorded as an issue for the admin and that link's
+files are tried again on every run while it is open (R31); what was copied before the failure is recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import replace
+
+from shared.core import attachment_plan as files_plan
+from shared.core.activities import Activity, ActivityChange
+from shared.core.attachment_plan import (
+    CopyToErp,
+    CopyToOutlook,
+    FileAction,
+    ForgetPair,
+    LinkFiles,
+    PairFiles,
+    RefuseFile,
+    RemoveFromErp,
+    RemoveFromOutlook,
+)
+from shared.core.attachments import GRAPH_UPLOAD_SESSION_LIMIT, AttachmentPair, EventAttachment, FileMeta
+from shared.core.items import Side
+from shared.core.links import Link
+from shared.core.m365 import DeltaEntry, M365Event
+from shared.errors import ErpError, ErpNotFound, ErpTooLarge, GraphError, GraphNotFound, GraphTooLarge
+from shared.state.model import IssueKind
+from shared.sync import issues
+from shared.sync.context import RunContext
+
+log = logging.getLogger(__name__)
+ISSUE_PREFIX = "file|"
+
+
+def issue_key(link: Link, suffix: str = "") -> str:
+    """One admin row per link's file trouble (``file|<link>|`` for a failure, ``…|<side>:<file>`` for a refusal)."""
+    return f"{ISSUE_PREFIX}{link.link_id}|{suffix}"
+
+
+async def sync_attachments(
+    run: RunContext, links: Sequence[Link], m365: Sequence[DeltaEntry], erp: Sequence[ActivityChange]
+) -> None:
+    """The file pass of one run (see the module docstring)."""
+    if not run.user.sync_attachments:
+        return
+    events = {entry.event_id: entry.event for entry in m365 if entry.event is not None}
+    activities = {c.activity_id: c.activity for c in erp if c.activity is not None and not c.deleted}
+    retried = {key.split("|")[1] for key in run.open_issue_keys if key.startswith(ISSUE_PREFIX)}
+    current = {link.link_id: link for link in links} | run.links
+    todo = [
+        link
+        for link in current.values()
+        if files_plan.syncs_files(link) and _changed(link, events, activities, retried)
+    ]
+    if not todo:
+        return
+    capabilities = await run.ports.erp.capabilities()
+    if not capabilities.attachments:
+        return
+    for link in todo:
+        await _sync_link(
+            run,
+            link,
+            events.get(link.event_id or ""),
+            activities.get(link.activity_id or ""),
+            capabilities.max_attachment_bytes,
+        )
+
+
+def _changed(
+    link: Link, events: Mapping[str, M365Event], activities: Mapping[str, Activity], retried: set[str]
+) -> bool:
+    event, activity = events.get(link.event_id or ""), activities.get(link.activity_id or "")
+    return (
+        link.link_id in retried
+        or (event is not None and (event.has_attachments or bool(link.attachments)))
+        or (activity is not None and (bool(activity.attachments) or bool(link.attachments)))
+    )
+
+
+async def _sync_link(
+    run: RunContext, link: Link, event: M365Event | None, activity: Activity | None, erp_limit: int
+) -> None:
+    ports, event_id, activity_id = run.ports, link.event_id or "", link.activity_id or ""  # both set: syncs_files
+    try:
+        if activity is None:
+            activity = await ports.erp.get_activity(activity_id)
+        listed = event is None or event.has_attachments or bool(link.attachments)
+        event_files = tuple(await ports.calendar.event_attachments(run.mailbox, event_id)) if listed else ()
+    except (GraphNotFound, ErpNotFound):
+        return  # the item itself is gone: the run's plan (or the next one) deals with the link
+    except (GraphError, ErpError) as error:
+        await _failed(run, link, error)
+        return
+    to_erp, to_outlook = files_plan.file_ways(ports.policy, link, mailbox=run.mailbox, user_id=run.user.id)
+    files = LinkFiles(
+        link=link,
+        event_files=event_files,
+        activity_files=activity.attachments,
+        to_erp=to_erp and not activity.read_only,
+        to_outlook=to_outlook,
+        erp_limit=erp_limit,
+    )
+    copier = _Copier(run, link, erp_limit)
+    try:
+        hashes = {f.id: await copier.event_file_hash(f) for f in files_plan.files_to_compare(files)}
+        actions = files_plan.plan_files(replace(files, event_hashes=hashes))
+        for action in actions:
+            await copier.apply(action)
+    except (GraphNotFound, ErpNotFound):
+        pass  # the item went away meanwhile; what was copied is recorded below
+    except (GraphError, ErpError) as error:
+        await _failed(run, link, error)
+    else:
+        await _resolve_settled(run, link, copier.refused)
+    stored = run.current(link)
+    after = files_plan.after_files(
+        stored, copier.pairs.values(), seen_version=activity.version, versions=copier.versions, now=run.now()
+    )
+    if after != stored:
+        await run.save(after)
+
+
+class _Copier:
+    """Applies one link's file actions, keeping the pairs and the activity versions its writes produced."""
+
+    def __init__(self, run: RunContext, link: Link, erp_limit: int) -> None:
+        self.run, self.link, self.erp_limit = run, link, erp_limit
+        self.event_id, self.activity_id = link.event_id or "", link.activity_id or ""
+        self.pairs: dict[str, AttachmentPair] = {p.activity_attachment_id: p for p in link.attachments}
+        self.versions: list[int] = []
+        self.refused: set[str] = set()
+
+    async def event_file_hash(self, event_file: EventAttachment) -> str:
+        digest = hashlib.sha256()
+        async for chunk in self._event_bytes(event_file):
+            digest.update(chunk)
+        return digest.hexdigest()
+
+    def _event_bytes(self, event_file: EventAttachment) -> AsyncIterator[bytes]:
+        return self.run.ports.calendar.read_event_attachment(self.run.mailbox, self.event_id, event_file.id)
+
+    async def apply(self, action: FileAction) -> None:
+        ports = self.run.ports
+        if isinstance(action, PairFiles):
+            self.pairs[action.activity_file.id] = files_plan.paired(action.event_file, action.activity_file)
+        elif isinstance(action, ForgetPair):
+            self.pairs.pop(action.pair.activity_attachment_id, None)
+        elif isinstance(action, RemoveFromErp):
+            self.versions.append(
+                await ports.erp.remove_activity_attachment(self.activity_id, action.pair.activity_attachment_id)
+            )
+            self.pairs.pop(action.pair.activity_attachment_id, None)
+        elif isinstance(action, RemoveFromOutlook):
+            await ports.calendar.remove_event_attachment(
+                self.run.mailbox, self.event_id, action.pair.event_attachment_id
+            )
+            self.run.wrote_m365 = True
+            self.pairs.pop(action.pair.activity_attachment_id, None)
+        elif isinstance(action, RefuseFile):
+            await self._refuse(action)
+        elif isinstance(action, CopyToErp):
+            await self._to_erp(action)
+        else:
+            await self._to_outlook(action)
+
+    async def _to_erp(self, action: CopyToErp) -> None:
+        """Outlook to ERP: the bytes are held once (chunks, never joined) to learn their hash, then streamed."""
+        link, source = self.link, action.event_file
+        chunks, digest = [], hashlib.sha256()
+        async for chunk in self._event_bytes(source):
+            chunks.append(chunk)
+            digest.update(chunk)
+        key = hashlib.sha256(f"{link.link_id}|{source.id}|{digest.hexdigest()}".encode()).hexdigest()[:40]
+        try:
+            stored, version = await self.run.ports.erp.add_activity_attachment(
+                self.activity_id,
+                FileMeta(name=source.name, content_type=source.content_type, size=source.size),
+                _replay(chunks),
+                sha256=digest.hexdigest(),
+                idempotency_key=key,
+            )
+        except ErpTooLarge:
+            await self._refuse(RefuseFile(Side.ERP, source.id, source.name, source.size, self.erp_limit))
+            return
+        del chunks
+        self.versions.append(version)
+        if action.replaces is not None:
+            self.pairs.pop(action.replaces.activity_attachment_id, None)
+        self.pairs[stored.id] = files_plan.paired(source, stored)
+
+    async def _to_outlook(self, action: CopyToOutlook) -> None:
+        """ERP to Outlook: the bytes stream from the ERP's answer into Graph's request (or upload session)."""
+        source, ports = action.activity_file, self.run.ports
+        content = ports.erp.read_activity_attachment(self.activity_id, source.id)
+        meta = FileMeta(name=source.name, content_type=source.content_type, size=source.size)
+        try:
+            made = await ports.calendar.add_event_attachment(self.run.mailbox, self.event_id, meta, content)
+        except GraphTooLarge:
+            await self._refuse(RefuseFile(Side.M365, source.id, source.name, source.size, GRAPH_UPLOAD_SESSION_LIMIT))
+            return
+        self.run.wrote_m365 = True
+        if action.replaces is not None:
+            self.pairs.pop(action.replaces.activity_attachment_id, None)
+        self.pairs[source.id] = files_plan.paired(made, source)
+
+    async def _refuse(self, refusal: RefuseFile) -> None:
+        where = "the ERP" if refusal.to is Side.ERP else "Outlook"
+        reason = (
+            f"the file '{refusal.name}' ({refusal.size} bytes) is larger than {where} takes"
+            f" ({refusal.limit} bytes): not copied; remove it or raise the limit (R18)"
+        )
+        self.refused.add(issue_key(self.link, refusal.key_suffix))
+        await issues.record(
+            self.run,
+            issue_key(self.link, refusal.key_suffix),
+            IssueKind.REFUSED_ITEM,
+            reason,
+            event_id=self.link.event_id,
+            activity_id=self.link.activity_id,
+        )
+
+
+async def _replay(chunks: list[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+
+
+async def _failed(run: RunContext, link: Link, error: Exception) -> None:
+    reason = f"files not synced yet ({type(error).__name__}); tried again on the next run (R18)"
+    await issues.record(
+        run, issue_key(link), IssueKind.FAILURE, reason, event_id=link.event_id, activity_id=link.activity_id
+    )
+
+
+async def _resolve_settled(run: RunContext, link: Link, refused: set[str]) -> None:
+    """Open file issues of the link that this pass did not raise again are settled (the file went, the limit
+    grew, the outage ended)."""
+    prefix = issue_key(link)
+    for key in sorted(k for k in run.open_issue_keys if k.startswith(prefix) and k not in refused):
+        await run.ports.state.resolve_issue(run.user.id, key, now=run.now())
+        run.open_issue_keys.discard(key)
