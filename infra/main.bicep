@@ -133,6 +133,9 @@ param syncMassDeleteRatio string = '0.5'
 @description('Field ownership per activity type: { "task": ["subject", "when"] }.')
 param syncFieldOwnership object = {}
 
+@description('R18: ERP-created item types (meeting, phone_call, task) whose files an Outlook edit may change in the ERP')
+param syncOutlookFilesForErpItems array = []
+
 // --- The daily jobs (shared/handlers/daily.py); six-field NCRONTAB schedules in UTC ---
 @description('When the close job runs (R29): second minute hour day month day-of-week, UTC.')
 param syncCloseSchedule string = '0 0 1 * * *'
@@ -208,6 +211,7 @@ var serviceSettings = {
   SYNC_SKIP_INTERNAL_ONLY: syncSkipInternalOnly ? 'true' : 'false'
   SYNC_MASS_DELETE_RATIO: syncMassDeleteRatio
   SYNC_FIELD_OWNERSHIP: string(syncFieldOwnership)
+  SYNC_OUTLOOK_FILES_FOR_ERP_ITEMS: join(syncOutlookFilesForErpItems, ',')
   SYNC_CLOSE_SCHEDULE: syncCloseSchedule
   SYNC_CLEANUP_SCHEDULE: syncCleanupSchedule
   SYNC_CLOSE_LOOKBACK_DAYS: string(syncCloseLookbackDays)

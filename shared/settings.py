@@ -120,6 +120,8 @@ class Settings(BaseSettings):
     sync_skip_internal_only: bool = Field(default=True, alias="SYNC_SKIP_INTERNAL_ONLY")
     sync_mass_delete_ratio: float = Field(default=0.5, alias="SYNC_MASS_DELETE_RATIO", gt=0, le=1)
     sync_field_ownership: dict[ItemKind, frozenset[ItemField]] = Field(default={}, alias="SYNC_FIELD_OWNERSHIP")
+    # R18: ERP-created item types whose files an Outlook edit may change in the ERP (by default the ERP owns them).
+    sync_outlook_files_for_erp_items: CsvSet = Field(default=frozenset(), alias="SYNC_OUTLOOK_FILES_FOR_ERP_ITEMS")
 
     # --- The daily jobs (shared/handlers/daily.py): six-field NCRONTAB schedules, in UTC ---
     sync_close_schedule: str = Field(default=DEFAULT_CLOSE_SCHEDULE, alias="SYNC_CLOSE_SCHEDULE")
@@ -174,13 +176,14 @@ class Settings(BaseSettings):
         "sync_exclude_categories",
         "sync_internal_domains",
         "status_page_admins",
+        "sync_outlook_files_for_erp_items",
         mode="before",
     )
     @classmethod
     def _split_csv(cls, value: Any) -> Any:
         return _csv(value)
 
-    @field_validator("sync_activity_types")
+    @field_validator("sync_activity_types", "sync_outlook_files_for_erp_items")
     @classmethod
     def _known_types(cls, value: frozenset[str]) -> frozenset[str]:
         allowed = {kind.value for kind in ItemKind if kind is not ItemKind.LEAVE}
@@ -240,6 +243,7 @@ class Settings(BaseSettings):
             skip_internal_only=self.sync_skip_internal_only,
             mass_delete_ratio=self.sync_mass_delete_ratio,
             m365_owned_fields_for_erp_items=ownership,
+            m365_files_for_erp_items=frozenset(ItemKind(v) for v in self.sync_outlook_files_for_erp_items),
         )
 
 

@@ -42,6 +42,20 @@ def test_valid_environment_builds_the_tenant_policy(monkeypatch: pytest.MonkeyPa
     assert settings.policy.window_days == 31  # R4: one month by default
 
 
+def test_which_erp_items_files_outlook_may_change_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """R18 with R20/R21: by default the ERP owns an ERP item's files; the admin may name types Outlook may change,
+    and an unknown type is refused at start."""
+    _clear_env(monkeypatch)
+    for name, value in VALID.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings().policy.m365_files_for_erp_items == frozenset()
+    monkeypatch.setenv("SYNC_OUTLOOK_FILES_FOR_ERP_ITEMS", "meeting")
+    assert load_settings().policy.m365_files_for_erp_items == {ItemKind.MEETING}
+    monkeypatch.setenv("SYNC_OUTLOOK_FILES_FOR_ERP_ITEMS", "memo")
+    with pytest.raises(SettingsError, match="SYNC_OUTLOOK_FILES_FOR_ERP_ITEMS"):
+        load_settings()
+
+
 def test_invalid_setting_is_named_and_its_value_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
     """A bad value fails at start with one message naming the setting, not showing any value."""
     _clear_env(monkeypatch)
