@@ -67,8 +67,11 @@ class InProcessStack:
         assert response.status_code < 300, response.text
         return response
 
-    async def add_person(self, *, user_id: str, mailbox: str, name: str, time_zone: str = "Europe/Oslo") -> None:
-        """A mailbox in Graph and an ERP user with the defaults a new activity needs (R2)."""
+    async def add_person(
+        self, *, user_id: str, mailbox: str, name: str, time_zone: str = "Europe/Oslo", sync_attachments: bool = False
+    ) -> None:
+        """A mailbox in Graph and an ERP user with the defaults a new activity needs (R2), and the person's own
+        attachment setting (R18, off unless asked)."""
         added = await self.graph.post(
             "/_emulator/users", json={"mail": mailbox, "displayName": name, "kind": "user", "hasMailbox": True}
         )
@@ -85,6 +88,7 @@ class InProcessStack:
                         "defaultCompanyId": "C-OWN",
                         "defaultLocationId": "L-HQ",
                         "timeZone": time_zone,
+                        "syncAttachments": sync_attachments,
                     }
                 ],
                 "companies": [{"id": "C-OWN", "name": "Contoso"}],

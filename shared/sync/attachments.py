@@ -162,12 +162,14 @@ class _Copier:
                 await ports.erp.remove_activity_attachment(self.activity_id, action.pair.activity_attachment_id)
             )
             self.pairs.pop(action.pair.activity_attachment_id, None)
+            self.run.report.count("erp file removed")
         elif isinstance(action, RemoveFromOutlook):
             await ports.calendar.remove_event_attachment(
                 self.run.mailbox, self.event_id, action.pair.event_attachment_id
             )
             self.run.wrote_m365 = True
             self.pairs.pop(action.pair.activity_attachment_id, None)
+            self.run.report.count("m365 file removed")
         elif isinstance(action, RefuseFile):
             await self._refuse(action)
         elif isinstance(action, CopyToErp):
@@ -196,6 +198,7 @@ class _Copier:
             return
         del chunks
         self.versions.append(version)
+        self.run.report.count("erp file added")
         if action.replaces is not None:
             self.pairs.pop(action.replaces.activity_attachment_id, None)
         self.pairs[stored.id] = files_plan.paired(source, stored)
@@ -211,6 +214,7 @@ class _Copier:
             await self._refuse(RefuseFile(Side.M365, source.id, source.name, source.size, GRAPH_UPLOAD_SESSION_LIMIT))
             return
         self.run.wrote_m365 = True
+        self.run.report.count("m365 file added")
         if action.replaces is not None:
             self.pairs.pop(action.replaces.activity_attachment_id, None)
         self.pairs[source.id] = files_plan.paired(made, source)
