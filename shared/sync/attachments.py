@@ -81,11 +81,14 @@ async def sync_attachments(
 def _changed(
     link: Link, events: Mapping[str, M365Event], activities: Mapping[str, Activity], retried: set[str]
 ) -> bool:
+    """Whether the link's files may differ now: its event changed and has (or had) files, or its activity's files
+    are not exactly the paired ones (an ERP change; the sync's own copies are paired), or an issue is open."""
     event, activity = events.get(link.event_id or ""), activities.get(link.activity_id or "")
+    paired = {pair.activity_attachment_id for pair in link.attachments}
     return (
         link.link_id in retried
         or (event is not None and (event.has_attachments or bool(link.attachments)))
-        or (activity is not None and (bool(activity.attachments) or bool(link.attachments)))
+        or (activity is not None and {f.id for f in activity.attachments} != paired)
     )
 
 
