@@ -4,6 +4,7 @@
 The API key, hook URL and hook secret come from the options or from ``ERP_API_KEY``, ``ERP_HOOK_URL``
 and ``ERP_HOOK_SECRET`` (options win), so secrets need not appear on a command line. ``--no-series`` serves an
 ERP without recurring series (R28), as many ERPs are: ``GET /capabilities`` answers ``series: false``.
+``--max-attachment-bytes`` sets the largest file an activity takes (R18, 25 MiB by default).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import os
 import sys
 
+from emulators.erp.attachment_records import DEFAULT_MAX_ATTACHMENT_BYTES
 from emulators.erp.seed import DEMO_SEED, seed_file
 
 
@@ -30,6 +32,12 @@ def _serve(argv: list[str]) -> int:
         dest="series",
         action="store_false",
         help="serve an ERP without recurring series (R28): activities with a recurrence are refused",
+    )
+    parser.add_argument(
+        "--max-attachment-bytes",
+        type=int,
+        default=DEFAULT_MAX_ATTACHMENT_BYTES,
+        help="the largest file an activity takes (R18; default 25 MiB, 0: no files)",
     )
     args = parser.parse_args(argv)
     if not args.api_key:
@@ -51,6 +59,7 @@ def _serve(argv: list[str]) -> int:
         hook_url=args.hook_url or None,
         hook_secret=args.hook_secret,
         series=args.series,
+        max_attachment_bytes=args.max_attachment_bytes,
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

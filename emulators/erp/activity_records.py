@@ -234,6 +234,7 @@ class ActivityRecords(Database):
             before = self._load(db, activity_id)
             self._guard(before, version)
             db.execute("DELETE FROM activities WHERE id = ?", (activity_id,))
+            db.execute("DELETE FROM attachments WHERE activity_id = ?", (activity_id,))  # its files go with it (R18)
             self._log(db, activity_id, before.owner_id, ())
         return before
 

@@ -25,10 +25,13 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from emulators.erp import attachments
 from emulators.erp.hooks import HookSender
 from emulators.erp.page import render_page
 from emulators.erp.problems import Problem, validation_errors
+from emulators.erp.request_state import notify, store_of
 from emulators.erp.store import (
+    DEFAULT_MAX_ATTACHMENT_BYTES,
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     ErpStore,
@@ -47,15 +50,7 @@ PUBLIC_PATHS = frozenset({"/", "/openapi.yaml", "/favicon.ico"})
 M = TypeVar("M", bound=BaseModel)
 
 
-def _store(request: Request) -> ErpStore:
-    store: ErpStore = request.app.state.store
-    return store
-
-
-def _notify(request: Request, *changes: Any) -> None:
-    hooks: HookSender | None = request.app.state.hooks
-    if hooks is not None:
-        hooks.notify(*changes)
+_store, _notify = store_of, notify
 
 
 ID = re.compile(r"^[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,199}$")
@@ -404,14 +399,16 @@ def create_app(
     hook_secret: str | None = None,
     outbound: httpx.AsyncClient | None = None,
     series: bool = True,
+    max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
 ) -> Starlette:
     """The reference ERP over SQLite at ``db_path`` (``:memory:`` for tests); ``series=False`` makes one
-    without recurring series (R28: ``GET /capabilities`` says so, a recurrence is refused)."""
+    without recurring series (R28: ``GET /capabilities`` says so, a recurrence is refused);
+    ``max_attachment_bytes`` is the largest file an activity takes (R18; 0: an ERP without files)."""
     if not api_key:
         raise ValueError("api_key is required")
     if hook_url and not hook_secret:
         raise ValueError("hook_secret is required with hook_url")
-    store = ErpStore(db_path, series=series)
+    store = ErpStore(db_path, series=series, max_attachment_bytes=max_attachment_bytes)
     owned_client = outbound is None and bool(hook_url)
 
     @contextlib.asynccontextmanager
@@ -440,6 +437,11 @@ def create_app(
             _route(f"/activities/{{activity_id}}/{action}", POST=_transition(action))
             for action in ("confirm", "release", "close", "void")
         ),
+        _route(
+            "/activities/{activity_id}/attachments", GET=attachments.list_attachments, POST=attachments.add_attachment
+        ),
+        _route("/activities/{activity_id}/attachments/{attachment_id}", DELETE=attachments.remove_attachment),
+        _route("/activities/{activity_id}/attachments/{attachment_id}/content", GET=attachments.attachment_content),
         _route("/activity-changes", GET=activity_changes),
         _route("/leave-requests", POST=create_leave_request),
         _route("/leave-requests/{leave_id}", GET=get_leave_request, PATCH=update_leave_request),

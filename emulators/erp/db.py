@@ -24,7 +24,9 @@ from emulators.erp.problems import Problem
 
 # ``activity_log`` has one row per user a write concerns (owner, registered users, and whoever the
 # write took off the activity), so each user's feed is one indexed range scan. ``activity_users`` is
-# who is on each activity now (its owner and registered users), for the snapshot.
+# who is on each activity now (its owner and registered users), for the snapshot. ``attachments`` holds the
+# activities' files (R18) as BLOBs, their metadata also in the activity's document; ``attachment_keys`` the
+# first answer to each Idempotency-Key of a file upload.
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, email TEXT, enabled INTEGER NOT NULL, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS companies (id TEXT PRIMARY KEY, email TEXT, doc TEXT NOT NULL);
@@ -48,6 +50,12 @@ CREATE TABLE IF NOT EXISTS leave_requests (
 CREATE TABLE IF NOT EXISTS leave_changes (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, leave_request_id TEXT NOT NULL, user_id TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS leave_changes_user ON leave_changes (user_id, seq);
+CREATE TABLE IF NOT EXISTS attachments (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, activity_id TEXT NOT NULL, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
+    content_type TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL, idempotency_key TEXT,
+    content BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS attachments_activity ON attachments (activity_id);
+CREATE TABLE IF NOT EXISTS attachment_keys (key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, answer TEXT NOT NULL);
 """
 
 TABLES = (
@@ -62,6 +70,8 @@ TABLES = (
     "idempotency",
     "leave_requests",
     "leave_changes",
+    "attachments",
+    "attachment_keys",
 )
 
 DEFAULT_PAGE_SIZE = 100

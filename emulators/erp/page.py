@@ -46,6 +46,7 @@ def render_page(
             f'<td class="state">{escape(item.state.value)}</td>'
             f"<td>{escape(times)}{_series(item)}</td>"
             f"<td>{escape(_user(users, item.owner_id))}</td><td>{escape(origin)}</td>"
+            f"<td>{len(item.attachments) or ''}</td>"
             f"<td>{item.version}</td><td><code>{escape(item.id)}</code></td></tr>"
         )
     leaves = [
@@ -59,7 +60,9 @@ def render_page(
         f"<meta http-equiv='refresh' content='10'><style>{STYLE}</style></head><body>"
         f"<h1>Reference ERP</h1><h2>Activities ({len(rows)})</h2>"
         "<table><tr><th>Subject</th><th>Type</th><th>State</th><th>Times</th><th>Owner</th><th>Origin</th>"
-        "<th>Version</th><th>Id</th></tr>" + "".join(rows) + f"</table><h2>Leave requests ({len(leaves)})</h2>"
+        "<th>Files</th><th>Version</th><th>Id</th></tr>"
+        + "".join(rows)
+        + f"</table><h2>Leave requests ({len(leaves)})</h2>"
         "<table><tr><th>Leave</th><th>Status</th><th>Times</th><th>User</th><th>Id</th></tr>"
         + "".join(leaves)
         + "</table><p>The contract: <a href='/openapi.yaml'>/openapi.yaml</a></p></body></html>"

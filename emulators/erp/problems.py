@@ -27,6 +27,9 @@ TITLES = {
     "bad-cursor": "The cursor is not one this ERP issued",
     "unavailable": "The ERP is temporarily unavailable",
     "too-many-requests": "Too many requests",
+    "attachment-too-large": "The file is larger than this ERP takes",
+    "content-digest-mismatch": "The bytes received do not match the Content-Digest",
+    "length-required": "Content-Length is required",
 }
 
 

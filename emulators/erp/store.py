@@ -11,7 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from emulators.erp.activity_feed import ActivityFeed, ChangeRow, ChangeRows
-from emulators.erp.activity_records import TRANSITIONS, ActivityRecords, CreateResult, activity_users
+from emulators.erp.activity_records import TRANSITIONS, CreateResult, activity_users
+from emulators.erp.attachment_records import (
+    DEFAULT_MAX_ATTACHMENT_BYTES,
+    AttachmentRecords,
+    AttachmentResult,
+    StoredFile,
+)
 from emulators.erp.db import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, FeedPage, now_utc, parse_if_match
 from emulators.erp.leave_records import LeaveRecords, LeaveRequestFields, LeaveRequestPatch
 from emulators.erp.problems import Problem
@@ -27,16 +33,20 @@ from shared.core.activities import (
 from shared.erp.hook import HookChange
 
 
-class ErpStore(ActivityRecords, ActivityFeed, LeaveRecords):
+class ErpStore(AttachmentRecords, ActivityFeed, LeaveRecords):
     """All records of one reference ERP. Thread-safe: one connection guarded by a lock.
 
     ``series=False`` makes an ERP without recurring series (R28): ``capabilities()`` says so and an activity
-    with a recurrence is refused.
+    with a recurrence is refused. ``max_attachment_bytes`` is the largest file an activity takes (R18; 25 MiB
+    unless told, 0 for an ERP without files); a test may lower it on a running store.
     """
 
-    def __init__(self, db_path: str, *, series: bool = True) -> None:
+    def __init__(
+        self, db_path: str, *, series: bool = True, max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES
+    ) -> None:
         super().__init__(db_path)
         self.series = series
+        self.max_attachment_bytes = max_attachment_bytes
 
     # --- master data --------------------------------------------------------------------------------
 
@@ -159,9 +169,11 @@ def leave_hook(leave: LeaveRequest) -> HookChange:
 
 
 __all__ = [
+    "DEFAULT_MAX_ATTACHMENT_BYTES",
     "DEFAULT_PAGE_SIZE",
     "MAX_PAGE_SIZE",
     "TRANSITIONS",
+    "AttachmentResult",
     "ChangeRow",
     "ChangeRows",
     "CreateResult",
@@ -169,6 +181,7 @@ __all__ = [
     "FeedPage",
     "LeaveRequestFields",
     "LeaveRequestPatch",
+    "StoredFile",
     "activity_hook",
     "activity_users",
     "leave_hook",

@@ -12,10 +12,11 @@ What it leaves out is HTTP: auth, retries, faults, change-hook calls.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
+from emulators.erp.attachments import MAX_NAME_LENGTH, MEDIA_TYPE
 from emulators.erp.problems import PROBLEM_BASE, TITLES, Problem
 from emulators.erp.seed import seed_store
 from emulators.erp.store import ErpStore
@@ -36,13 +37,15 @@ from shared.core.activities import (
     LeaveRequest,
     LeaveRequestChange,
 )
-from shared.errors import ErpConflict, ErpError, ErpInvalid, ErpNotFound, ErpReadOnly, ErpTransient
+from shared.core.attachments import ActivityAttachment, FileMeta
+from shared.errors import ErpConflict, ErpError, ErpInvalid, ErpNotFound, ErpReadOnly, ErpTooLarge, ErpTransient
 
 # The reference ERP's own limits on what reaches it (emulators/erp/app.py), checked the same way here.
 ID = re.compile(r"^[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,199}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 LOCAL_DATE_TIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$")
 MAX_KEY_LENGTH = 255
+SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 PAGE_SIZE = 1000
 DEFAULT_TYPE_NAMES = {ActivityType.MEETING: "Meeting", ActivityType.PHONE_CALL: "Phone call", ActivityType.TASK: "Task"}
 DEFAULT_TYPE_CODES = {ActivityType.MEETING: "MEETING", ActivityType.PHONE_CALL: "PHONE", ActivityType.TASK: "TASK"}
@@ -64,6 +67,8 @@ def _error(problem: Problem, what: str) -> ErpError:
         return cls(message, status=status, problem_type=kind)
     if status >= 500 or status == 429:
         return ErpTransient(message, status=status, problem_type=kind)
+    if status == 413:
+        return ErpTooLarge(message, status=status, problem_type=kind)
     if status in (400, 422, 428):
         return ErpInvalid(message, status=status, problem_type=kind)
     return ErpError(message, status=status, problem_type=kind)
@@ -222,6 +227,69 @@ class InProcessErp:
 
     async def close_activity(self, activity_id: str, *, version: int) -> Activity:
         return await self._transition(activity_id, "close", ActivityState.CLOSED, version=version)
+
+    # --- attachments (R18) --------------------------------------------------------------------------
+
+    async def read_activity_attachment(self, activity_id: str, attachment_id: str) -> AsyncIterator[bytes]:
+        """The file's bytes in chunks, as the reference ERP streams them."""
+        what = f"GET /activities/{activity_id}/attachments/{attachment_id}/content"
+        if not activity_id or not attachment_id:
+            raise ErpInvalid("an empty id")
+        stored = self._call(what, self.store.stored_file, activity_id, attachment_id)
+        chunks = self.store.file_chunks(stored)
+        while True:
+            chunk = self._call(what, next, chunks, None)
+            if chunk is None:
+                return
+            yield chunk
+
+    async def add_activity_attachment(
+        self, activity_id: str, meta: FileMeta, content: AsyncIterable[bytes], *, sha256: str, idempotency_key: str
+    ) -> tuple[ActivityAttachment, int]:
+        """The checks ``POST /activities/{id}/attachments`` makes, in its order, then the store's write."""
+        if not idempotency_key:
+            raise ValueError("idempotency_key is required (R10)")
+        what = f"POST /activities/{activity_id}/attachments"
+        await self.get_activity(activity_id)
+        if len(idempotency_key) > MAX_KEY_LENGTH:
+            raise _invalid(what, "Idempotency-Key is 1 to 255 characters", status=400, name="bad-request")
+        if (
+            len(meta.name) > MAX_NAME_LENGTH
+            or not meta.name.strip()
+            or any(ord(c) < 32 or c == "\x7f" for c in meta.name)
+        ):
+            raise _invalid(what, "name is the file's name, 1 to 255 characters", status=400, name="bad-request")
+        if not MEDIA_TYPE.match(meta.content_type):
+            raise _invalid(what, "Content-Type is the file's media type", status=400, name="bad-request")
+        if not SHA256_HEX.match(sha256):
+            raise ErpInvalid("sha256 is the file's SHA-256 in lower-case hex")
+        self._call(what, self.store.check_attachment_size, meta.size)
+        buffer = bytearray()
+        async for chunk in content:
+            buffer += chunk
+            if len(buffer) > meta.size:
+                break
+        if len(buffer) != meta.size:
+            raise _invalid(what, f"the content does not hold the declared {meta.size} bytes")
+        result = self._call(
+            what,
+            self.store.add_attachment,
+            activity_id,
+            name=meta.name,
+            content_type=meta.content_type,
+            content=buffer,
+            idempotency_key=idempotency_key,
+            expected_sha256=sha256,
+        )
+        return result.attachment, result.activity_version
+
+    async def remove_activity_attachment(self, activity_id: str, attachment_id: str) -> int:
+        """As ``HttpErp``: a file already gone answers the activity's current version."""
+        what = f"DELETE /activities/{activity_id}/attachments/{attachment_id}"
+        try:
+            return self._call(what, self.store.remove_attachment, activity_id, attachment_id).version
+        except ErpNotFound:
+            return (await self.get_activity(activity_id)).version
 
     # --- change feeds -------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """``HttpErp``: the ERP port over the ERP Sync API (docs/erp-sync-api.yaml).
 
-Reads the ERP's capabilities (R28: series) once and keeps them; an ERP without ``GET /capabilities``
+Reads the ERP's capabilities (R28: series, R18: files) once and keeps them; an ERP without ``GET /capabilities``
 (404: older than it) is one without series. Retries throttling and unavailability (429, 502, 503, 504,
 timeouts, dropped connections) with stamina's exponential backoff, waiting what ``Retry-After`` asks when
 the ERP says. Every call is safe to retry: reads are, creates carry an ``Idempotency-Key``, and writes carry
@@ -11,11 +11,9 @@ key is only ever in the Authorization header: never in a message, a log line or 
 from __future__ import annotations
 
 import asyncio
-import email.utils
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import httpx
 import stamina
@@ -39,14 +37,14 @@ from shared.core.activities import (
     LeaveRequest,
     LeaveRequestChange,
 )
-from shared.errors import ErpConflict, ErpError, ErpInvalid, ErpNotFound, ErpReadOnly, ErpTransient
+from shared.core.attachments import ActivityAttachment, FileMeta
+from shared.erp import attachments_http
+from shared.erp.http_wire import RETRY_ATTEMPTS, RETRY_STATUSES, RETRY_TIMEOUT_SECONDS, _error_for, _segment
+from shared.erp.http_wire import _backoff as _backoff
+from shared.erp.http_wire import _retry_after as _retry_after
+from shared.erp.http_wire import _Retryable as _Retryable
+from shared.errors import ErpConflict, ErpInvalid, ErpNotFound, ErpReadOnly, ErpTransient
 
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
-READ_ONLY_PROBLEM = "/read-only"
-# Enough to ride out a short outage; the sync engine retries the whole item later after that.
-RETRY_ATTEMPTS = 5
-RETRY_TIMEOUT_SECONDS = 60.0
-MAX_RETRY_AFTER_SECONDS = 60.0
 EMAILS_PER_QUERY = 50
 PAGE_SIZE = 200
 DEFAULT_TYPE_NAMES = {ActivityType.MEETING: "Meeting", ActivityType.PHONE_CALL: "Phone call", ActivityType.TASK: "Task"}
@@ -54,71 +52,6 @@ DEFAULT_TYPE_CODES = {ActivityType.MEETING: "MEETING", ActivityType.PHONE_CALL: 
 
 M = TypeVar("M", bound=BaseModel)
 C = TypeVar("C", bound=ErpModel)
-
-
-class _Retryable(Exception):
-    """A response worth another try; carries how long the ERP asked us to wait."""
-
-    def __init__(self, status: int, retry_after: float | None) -> None:
-        super().__init__(f"ERP answered {status}")
-        self.status = status
-        self.retry_after = retry_after
-
-
-def _retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds from a Retry-After header: delay-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return min(float(text), MAX_RETRY_AFTER_SECONDS)
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
-
-
-def _backoff(exc: Exception) -> bool | float:
-    """stamina's hook: retry transient failures, waiting Retry-After when given (else exponential backoff)."""
-    if isinstance(exc, _Retryable):
-        return exc.retry_after if exc.retry_after is not None else True
-    return isinstance(exc, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError)
-
-
-def _problem(response: httpx.Response) -> tuple[str | None, str]:
-    """The problem type and a short human text from an RFC 9457 body (or the status line)."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        kind = body.get("type") if isinstance(body.get("type"), str) else None
-        text = body.get("detail") or body.get("title") or response.reason_phrase
-        return kind, str(text)[:300]
-    return None, response.reason_phrase
-
-
-def _error_for(response: httpx.Response, what: str) -> ErpError:
-    status = response.status_code
-    kind, text = _problem(response)
-    message = f"{what}: {status} {text}"
-    if status == 404 or status == 410:
-        return ErpNotFound(message, status=status, problem_type=kind)
-    if status == 412:
-        return ErpConflict(message, status=status, problem_type=kind)
-    if status == 409:
-        if kind is not None and kind.endswith(READ_ONLY_PROBLEM):
-            return ErpReadOnly(message, status=status, problem_type=kind)
-        return ErpConflict(message, status=status, problem_type=kind)
-    if status in RETRY_STATUSES or status >= 500:
-        return ErpTransient(message, status=status, problem_type=kind)
-    if status in (400, 422, 428):
-        return ErpInvalid(message, status=status, problem_type=kind)
-    return ErpError(message, status=status, problem_type=kind)
 
 
 def _etag(version: int) -> str:
@@ -322,6 +255,36 @@ class HttpErp:
     async def close_activity(self, activity_id: str, *, version: int) -> Activity:
         return await self._transition(activity_id, "close", ActivityState.CLOSED, version=version)
 
+    # --- attachments (R18): shared/erp/attachments_http.py -------------------------------------------
+
+    def read_activity_attachment(self, activity_id: str, attachment_id: str) -> AsyncIterator[bytes]:
+        """The file's bytes, streamed; ErpNotFound when the file or activity is gone."""
+        return attachments_http.read_attachment(self._client, activity_id, attachment_id)
+
+    async def add_activity_attachment(
+        self, activity_id: str, meta: FileMeta, content: AsyncIterable[bytes], *, sha256: str, idempotency_key: str
+    ) -> tuple[ActivityAttachment, int]:
+        """Upload the file, streamed; ErpTooLarge past the ERP's limit (checked here first), ErpInvalid when the
+        bytes do not match ``sha256``. A retry with the same key returns the first result (R10)."""
+        capabilities = await self.capabilities()
+        limit = capabilities.max_attachment_bytes if capabilities.attachments else None
+        return await attachments_http.add_attachment(
+            self._client, activity_id, meta, content, sha256=sha256, idempotency_key=idempotency_key, max_bytes=limit
+        )
+
+    async def remove_activity_attachment(self, activity_id: str, attachment_id: str) -> int:
+        """Remove the file; the activity's version after it. A file already gone (404) answers the activity's
+        current version; an activity gone is ErpNotFound."""
+        path = f"/activities/{_segment(activity_id)}/attachments/{_segment(attachment_id)}"
+        try:
+            response = await self._send("DELETE", path)
+        except ErpNotFound:
+            return (await self.get_activity(activity_id)).version
+        try:
+            return int(response.json()["activityVersion"])
+        except (ValueError, KeyError, TypeError):
+            raise ErpInvalid(f"DELETE {path}: answer does not match the contract") from None
+
     # --- change feeds -------------------------------------------------------------------------------
 
     async def _follow(self, path: str, model: type[C], params: dict[str, str], cursor: str | None) -> ChangePage[C]:
@@ -361,13 +324,6 @@ class HttpErp:
         if cursor is None and ends_after is not None:
             params["endsAfter"] = _instant(ends_after)
         return await self._follow("/leave-request-changes", LeaveRequestChange, params, cursor)
-
-
-def _segment(value: str) -> str:
-    """One path segment: ids are opaque to us and may hold '/', '?' or '#'."""
-    if not value:
-        raise ErpInvalid("an empty id")
-    return quote(value, safe="")
 
 
 __all__ = ["HttpErp"]

@@ -169,7 +169,20 @@ async def test_command_line_no_series_serves_an_erp_without_recurring_series() -
         async with httpx.AsyncClient(base_url=base, headers={"Authorization": "Bearer cli-key"}) as client:
             answer = await client.get("/capabilities")
     assert answer.status_code == 200
-    assert answer.json() == {"series": False}
+    assert answer.json() == {"series": False, "attachments": True, "maxAttachmentBytes": 25 * 1024 * 1024}
+
+
+async def test_command_line_sets_the_largest_file_an_activity_takes() -> None:
+    """`python -m emulators.erp --max-attachment-bytes N` declares and keeps that limit (R18); 0 is an ERP without
+    files."""
+    with _cli_server("--db", ":memory:", "--max-attachment-bytes", "1000") as base:
+        async with httpx.AsyncClient(base_url=base, headers={"Authorization": "Bearer cli-key"}) as client:
+            limited = (await client.get("/capabilities")).json()
+    with _cli_server("--db", ":memory:", "--max-attachment-bytes", "0") as base:
+        async with httpx.AsyncClient(base_url=base, headers={"Authorization": "Bearer cli-key"}) as client:
+            without = (await client.get("/capabilities")).json()
+    assert (limited["attachments"], limited["maxAttachmentBytes"]) == (True, 1000)
+    assert (without["attachments"], without["maxAttachmentBytes"]) == (False, 0)
 
 
 async def test_home_page_shows_a_series_pattern_and_exceptions_in_one_line(
