@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
@@ -26,8 +26,10 @@ import httpx
 from kiota_abstractions.date_utils import datetime_from_iso_format_compat
 from starlette.applications import Starlette
 
+from emulators.fakes.calendar_attachments import InProcessAttachments
 from emulators.graph.app import Emulator, create_app
 from emulators.graph.dispatch import Call, Reply, decode_path
+from shared.core.attachments import EventAttachment, FileMeta
 from shared.core.m365 import DeltaEntry, EventWrite, M365Event
 from shared.errors import GraphError, GraphNotFound
 from shared.graph.client import PREFER, RESPONSES, STAMPED_FILTER, STAMPED_PAGE, graph_error
@@ -73,6 +75,7 @@ class InProcessCalendar:
         self._base = base_url.rstrip("/")
         self._page_size = page_size
         self._sleep = sleep
+        self.attachments = InProcessAttachments(self)
 
     # --- a person in Outlook ---
 
@@ -276,6 +279,22 @@ class InProcessCalendar:
             except GraphError as error:
                 results.append(EventChangeResult(error=error))
         return results
+
+    # --- attachments (the requests GraphAttachments sends; emulators.fakes.calendar_attachments) ---
+
+    async def event_attachments(self, mailbox: str, event_id: str) -> Sequence[EventAttachment]:
+        return await self.attachments.list(mailbox, event_id)
+
+    def read_event_attachment(self, mailbox: str, event_id: str, attachment_id: str) -> AsyncIterator[bytes]:
+        return self.attachments.read(mailbox, event_id, attachment_id)
+
+    async def add_event_attachment(
+        self, mailbox: str, event_id: str, meta: FileMeta, content: AsyncIterable[bytes]
+    ) -> EventAttachment:
+        return await self.attachments.add(mailbox, event_id, meta, content)
+
+    async def remove_event_attachment(self, mailbox: str, event_id: str, attachment_id: str) -> None:
+        await self.attachments.remove(mailbox, event_id, attachment_id)
 
     # --- subscriptions ---
 

@@ -22,6 +22,7 @@ from emulators.graph.notifications import Notifier
 from emulators.graph.routes import GraphApi
 from emulators.graph.state import EmulatorState
 from emulators.graph.subscriptions import Subscriptions
+from emulators.graph.uploads import session_app
 
 
 class Emulator:
@@ -48,6 +49,8 @@ class Emulator:
 
 
 def _json_response(status: int, body: Any, headers: dict[str, str]) -> Response:
+    if isinstance(body, bytes):
+        return Response(content=body, status_code=status, headers=headers)
     if body is None:
         return Response(status_code=status, headers=headers)
     return JSONResponse(body, status_code=status, headers=headers)
@@ -160,6 +163,25 @@ def create_app(config: EmulatorConfig | None = None, *, outbound: httpx.AsyncCli
         reply = await emu.api.dispatcher.run(call)
         return _json_response(reply.status, reply.body, reply.headers)
 
+    async def upload_url(request: Request) -> Response:
+        """An attachment upload session's pre-authenticated URL (``emulators.graph.uploads``): no bearer token,
+        the raw bytes as the body, run through the dispatcher for the session's app."""
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        path = decode_path(raw_path.decode("latin-1").split("?", 1)[0])
+        call = Call(
+            method=request.method,
+            path=path,
+            query=dict(request.query_params),
+            headers={k.lower(): v for k, v in request.headers.items()},
+            prefer=[],
+            body=await request.body(),
+            app_id=session_app(emu.state, path),
+            base_url=str(request.base_url).rstrip("/") + "/v1.0",
+            pre_authenticated=True,
+        )
+        reply = await emu.api.dispatcher.run(call)
+        return _json_response(reply.status, reply.body, reply.headers)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
@@ -173,6 +195,7 @@ def create_app(config: EmulatorConfig | None = None, *, outbound: httpx.AsyncCli
             Route("/{tenant}/v2.0/.well-known/openid-configuration", openid_configuration, methods=["GET"]),
             Mount("/_emulator", routes=control_routes(emu)),
             Route("/v1.0/{rest:path}", graph, methods=["GET", "POST", "PATCH", "PUT", "DELETE"]),
+            Route("/api/v2.0/{rest:path}", upload_url, methods=["GET", "POST", "PATCH", "PUT", "DELETE"]),
         ],
         lifespan=lifespan,
     )

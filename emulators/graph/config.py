@@ -12,6 +12,9 @@ class ThrottleSettings:
     requests_per_window: int = 10_000
     window_seconds: float = 600.0
     concurrency: int = 4
+    # "150 MB of upload per 5 minutes" per app and mailbox (same page): attachment bytes, POSTed or PUT.
+    upload_bytes_per_window: int = 150 * 1024 * 1024
+    upload_window_seconds: float = 300.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,4 +39,8 @@ class EmulatorConfig:
     default_list_page_size: int = 10
     default_delta_page_size: int = 100
     # Graph only calls https endpoints; the emulator also allows plain http to these hosts.
+    # How long an attachment upload session lives. Graph documents no value, only that the session (and the
+    # token in its uploadUrl) expires at expirationDateTime, which PUTs do not extend (page "Attach large files
+    # to Outlook messages or events").
+    upload_session_minutes: int = 15
     http_notification_hosts: tuple[str, ...] = ("localhost", "127.0.0.1", "::1")

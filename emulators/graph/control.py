@@ -43,7 +43,10 @@ def settings_json(cfg: EmulatorConfig) -> dict[str, Any]:
             "requestsPerWindow": cfg.throttle.requests_per_window,
             "windowSeconds": cfg.throttle.window_seconds,
             "concurrency": cfg.throttle.concurrency,
+            "uploadBytesPerWindow": cfg.throttle.upload_bytes_per_window,
+            "uploadWindowSeconds": cfg.throttle.upload_window_seconds,
         },
+        "uploadSessionMinutes": cfg.upload_session_minutes,
         "maxSubscriptionMinutes": cfg.max_subscription_minutes,
         "maxSubscriptionsPerMailbox": cfg.max_subscriptions_per_mailbox,
         "notificationDelayMs": cfg.notification_delay_ms,
@@ -63,6 +66,8 @@ def apply_settings(cfg: EmulatorConfig, body: dict[str, Any]) -> EmulatorConfig:
             requests_per_window=int(t.get("requestsPerWindow", throttle.requests_per_window)),
             window_seconds=float(t.get("windowSeconds", throttle.window_seconds)),
             concurrency=int(t.get("concurrency", throttle.concurrency)),
+            upload_bytes_per_window=int(t.get("uploadBytesPerWindow", throttle.upload_bytes_per_window)),
+            upload_window_seconds=float(t.get("uploadWindowSeconds", throttle.upload_window_seconds)),
         )
     mapping = {
         "maxSubscriptionMinutes": ("max_subscription_minutes", int),
@@ -70,6 +75,7 @@ def apply_settings(cfg: EmulatorConfig, body: dict[str, Any]) -> EmulatorConfig:
         "notificationDelayMs": ("notification_delay_ms", int),
         "retryScale": ("retry_scale", float),
         "defaultDeltaPageSize": ("default_delta_page_size", int),
+        "uploadSessionMinutes": ("upload_session_minutes", int),
     }
     changes: dict[str, Any] = {"throttle": throttle}
     for key, (attr, kind) in mapping.items():

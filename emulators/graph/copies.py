@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from emulators.graph import ids
+from emulators.graph.attachment_files import mirrored
 from emulators.graph.events import SHARED_FIELDS, now
 from emulators.graph.model import OccurrenceOverride, StoredEvent, User
 
@@ -111,6 +112,7 @@ class MeetingCopies:
             exceptions={k: replace(v) for k, v in ev.exceptions.items()},
             deleted_occurrences=set(ev.deleted_occurrences),
         )
+        copy.attachments = mirrored(ev, copy.id)
         self.events_of(u)[copy.id] = copy
         ev.copies[u.id] = copy.id
         self._changed(u.id, copy.id, "created")
@@ -133,6 +135,7 @@ class MeetingCopies:
         copy.exceptions = {k: replace(v, change_key=ids.new_change_key()) for k, v in ev.exceptions.items()}
         copy.deleted_occurrences = set(ev.deleted_occurrences)
         copy.is_cancelled = False
+        copy.attachments = mirrored(ev, copy.id)
         self._touch(copy)
         self._changed(copy.mailbox_id, copy.id, "updated")
 

@@ -27,6 +27,8 @@ class Call:
     body: Any
     app_id: str
     base_url: str  # absolute, ending in /v1.0
+    # Arrived on a pre-authenticated attachment upload URL (``/api/v2.0/…?authtoken=…``), not below /v1.0.
+    pre_authenticated: bool = False
 
 
 @dataclass(kw_only=True)
@@ -38,6 +40,8 @@ class Reply:
 
 Handler = Callable[[Call, dict[str, str]], Awaitable[Reply]]
 _USER_SEGMENT = re.compile(r"^/users/([^/]+)", re.IGNORECASE)
+# An upload URL names its mailbox Outlook-style: /api/v2.0/Users('{id}')/Events('{id}')/AttachmentSessions('{id}').
+_UPLOAD_USER = re.compile(r"^/api/v2\.0/Users\('([^']+)'\)", re.IGNORECASE)
 
 
 def decode_path(raw: str) -> str:
@@ -75,13 +79,36 @@ class Dispatcher:
         self.router = router
         self._windows: dict[tuple[str, str], tuple[float, int]] = {}
         self._inflight: dict[tuple[str, str], int] = {}
+        self._uploads: dict[tuple[str, str], tuple[float, int]] = {}
 
     def reset(self) -> None:
         self._windows.clear()
         self._inflight.clear()
+        self._uploads.clear()
+
+    def charge_upload(self, app_id: str, mailbox: str, size: int) -> None:
+        """Count ``size`` attachment bytes against the app's upload budget in the mailbox: "150 MB of upload
+        per 5 minutes" (page "Microsoft Graph throttling limits", Outlook service limits,
+        https://learn.microsoft.com/en-us/graph/throttling-limits#outlook-service-limits). Past it: 429 with
+        ``Retry-After`` and nothing is counted."""
+        cfg = self.state.config.throttle
+        key = (app_id, mailbox)
+        clock = time.monotonic()
+        started, used = self._uploads.get(key, (clock, 0))
+        if clock - started >= cfg.upload_window_seconds:
+            started, used = clock, 0
+        if used + size > cfg.upload_bytes_per_window:
+            wait = max(1, math.ceil(cfg.upload_window_seconds - (clock - started)))
+            raise GraphError(
+                429,
+                "ApplicationThrottled",
+                "Application is over its MailboxUpload limit.",
+                headers={"Retry-After": str(wait)},
+            )
+        self._uploads[key] = (started, used + size)
 
     def _mailbox_of(self, path: str) -> str | None:
-        m = _USER_SEGMENT.match(path)
+        m = _USER_SEGMENT.match(path) or _UPLOAD_USER.match(path)
         if not m:
             return None
         seg = segment(m.group(1))

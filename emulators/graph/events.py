@@ -400,7 +400,7 @@ def render(
         "uid": ev.ical_uid,
         "reminderMinutesBeforeStart": props.get("reminderMinutesBeforeStart", 15),
         "isReminderOn": props.get("isReminderOn", True),
-        "hasAttachments": False,
+        "hasAttachments": bool(ev.attachments),
         "subject": props.get("subject") or "",
         "bodyPreview": preview,
         "importance": props.get("importance") or "normal",

@@ -35,6 +35,37 @@ class OccurrenceOverride:
 
 
 @dataclass(kw_only=True)
+class StoredAttachment:
+    """A ``fileAttachment`` on an event (page "fileAttachment resource type"): its bytes and metadata."""
+
+    id: str
+    name: str
+    content_type: str
+    content: bytes
+    is_inline: bool = False
+    content_id: str | None = None
+    last_modified: datetime | None = None
+
+
+@dataclass(kw_only=True)
+class UploadSession:
+    """An attachment upload session (page "attachment: createUploadSession"): the bytes received so far."""
+
+    id: str
+    token: str
+    app_id: str
+    mailbox_id: str
+    event_id: str
+    name: str
+    content_type: str
+    size: int
+    is_inline: bool
+    content_id: str | None
+    expiration: datetime
+    received: bytearray = field(default_factory=bytearray)
+
+
+@dataclass(kw_only=True)
 class StoredEvent:
     """One event in one mailbox: a single instance or a series master (occurrences are computed)."""
 
@@ -62,6 +93,8 @@ class StoredEvent:
     # On an attendee's copy: where the organizer's event lives. On the organizer's event: the copies.
     organizer_ref: tuple[str, str] | None = None
     copies: dict[str, str] = field(default_factory=dict)
+    # File attachments (R18); a series master's apply to the whole series.
+    attachments: list[StoredAttachment] = field(default_factory=list)
 
 
 @dataclass(kw_only=True)

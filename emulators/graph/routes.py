@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from emulators.graph import delta
+from emulators.graph.attachments import Attachments
 from emulators.graph.dispatch import Call, Dispatcher, Reply, Router, decode_path
 from emulators.graph.errors import GraphError, bad_request, error_body
 from emulators.graph.events import Instance, Prefer, parse_prefer, render
@@ -17,6 +19,7 @@ from emulators.graph.state import EmulatorState
 from emulators.graph.subscriptions import Subscriptions
 from emulators.graph.subscriptions import render as render_subscription
 from emulators.graph.timezones import parse_query_moment
+from emulators.graph.uploads import Uploads
 
 U = r"/users/(?P<user>[^/]+)"
 EVENTS = U + r"(?:/calendar)?/events"
@@ -68,6 +71,8 @@ class GraphApi:
         r.add("PATCH", r"/subscriptions/(?P<sub>[^/]+)", self.renew_subscription)
         r.add("DELETE", r"/subscriptions/(?P<sub>[^/]+)", self.delete_subscription)
         r.add("POST", r"/subscriptions/(?P<sub>[^/]+)/reauthorize", self.reauthorize_subscription)
+        Uploads(state, self.dispatcher).register(r)
+        Attachments(state, self.dispatcher).register(r)
 
     # ----- helpers -----
     def _prefer(self, call: Call) -> Prefer:
@@ -366,9 +371,13 @@ class GraphApi:
             return {"id": rid, "status": 400, "headers": {}, "body": error_body("BadRequest", message)}
         reply = await self.dispatcher.run(self._inner(call, item), hold=True)
         out_headers = dict(reply.headers)
-        if reply.body is not None:
+        body = reply.body
+        if isinstance(body, bytes):
+            # Page "JSON batching": a body that is not JSON comes back base64-encoded.
+            body = base64.b64encode(body).decode("ascii")
+        elif body is not None:
             out_headers.setdefault("Content-Type", "application/json")
-        return {"id": rid, "status": reply.status, "headers": out_headers, "body": reply.body}
+        return {"id": rid, "status": reply.status, "headers": out_headers, "body": body}
 
     def _inner(self, outer: Call, item: dict[str, Any]) -> Call:
         url = str(item["url"])

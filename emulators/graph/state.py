@@ -25,6 +25,7 @@ from emulators.graph.model import (
     RequestRecord,
     StoredEvent,
     Subscription,
+    UploadSession,
     User,
 )
 from emulators.graph.recurrence import (
@@ -57,6 +58,7 @@ class EmulatorState(MeetingCopies):
         self.subscriptions: dict[str, Subscription] = {}
         self.faults: list[Fault] = []
         self.requests: list[RequestRecord] = []
+        self.upload_sessions: dict[str, UploadSession] = {}
 
     def now(self) -> datetime:
         """The emulator's clock for subscription lifetimes; ``POST /_emulator/clock`` moves it forward."""

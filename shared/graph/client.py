@@ -8,7 +8,7 @@ built by ``GraphClientFactory`` so the SDK's retry handler (429/503/504, Retry-A
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import unquote
@@ -16,6 +16,7 @@ from urllib.parse import unquote
 import httpx
 from azure.core.credentials_async import AsyncTokenCredential
 from kiota_abstractions.api_error import APIError
+from kiota_abstractions.authentication import AnonymousAuthenticationProvider
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.headers_collection import HeadersCollection
 from kiota_abstractions.request_information import RequestInformation
@@ -34,12 +35,14 @@ from msgraph.graph_request_adapter import GraphRequestAdapter
 from msgraph.graph_service_client import GraphServiceClient
 from msgraph_core.graph_client_factory import GraphClientFactory
 
+from shared.core.attachments import EventAttachment, FileMeta
 from shared.core.m365 import DeltaEntry, EventWrite, M365Event
 from shared.errors import (
     GraphError,
     GraphNotFound,
     GraphTransient,
 )
+from shared.graph.attachments import GraphAttachments
 from shared.graph.batch import send_batches
 from shared.graph.convert import ERP_STAMP_PROPERTY
 from shared.graph.events_json import delta_entry_from_json, event_from_json, is_foreign, stamp_of
@@ -113,6 +116,11 @@ class GraphCalendar:
         self._slots = MailboxSlots()
         self._client = GraphServiceClient(request_adapter=adapter)
         self._page_size = page_size
+        # Upload session PUTs go to a pre-authenticated URL: same HTTP client, no Authorization header.
+        uploads = GraphRequestAdapter(AnonymousAuthenticationProvider(), http)
+        self.attachments = GraphAttachments(
+            client=self._client, adapter=adapter, uploads=uploads, slots=self._slots, headers=_headers
+        )
 
     # --- delta (graph-facts §1) ---
 
@@ -309,6 +317,22 @@ class GraphCalendar:
                 await _call(lambda: self._event(mailbox, event_id).delete())
         except GraphNotFound:
             return
+
+    # --- attachments (R18, shared.graph.attachments) ---
+
+    async def event_attachments(self, mailbox: str, event_id: str) -> Sequence[EventAttachment]:
+        return await self.attachments.list(mailbox, event_id)
+
+    def read_event_attachment(self, mailbox: str, event_id: str, attachment_id: str) -> AsyncIterator[bytes]:
+        return self.attachments.read(mailbox, event_id, attachment_id)
+
+    async def add_event_attachment(
+        self, mailbox: str, event_id: str, meta: FileMeta, content: AsyncIterable[bytes]
+    ) -> EventAttachment:
+        return await self.attachments.add(mailbox, event_id, meta, content)
+
+    async def remove_event_attachment(self, mailbox: str, event_id: str, attachment_id: str) -> None:
+        await self.attachments.remove(mailbox, event_id, attachment_id)
 
     # --- subscriptions (graph-facts §2) ---
 

@@ -251,6 +251,7 @@ def event_from_graph(event: Event) -> M365Event:
         ),
         last_modified=event.last_modified_date_time,
         web_link=event.web_link,
+        has_attachments=bool(event.has_attachments),
         erp_stamp=stamp,
     )
 

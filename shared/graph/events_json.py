@@ -168,6 +168,7 @@ def event_from_json(d: dict[str, Any]) -> M365Event:
         location_email=(location.get("locationEmailAddress") or None) if location else None,
         attendees=attendees,
         categories=tuple(d.get("categories") or ()),
+        has_attachments=bool(d.get("hasAttachments")),
         organizer_email=organizer.get("address") if organizer else None,
         last_modified=datetime_from_iso_format_compat(modified)
         if isinstance(modified, str) and len(modified) >= 10

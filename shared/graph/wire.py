@@ -32,6 +32,7 @@ from shared.errors import (
     GraphMailboxUnavailable,
     GraphNotFound,
     GraphSyncStateLost,
+    GraphTooLarge,
     GraphTransient,
 )
 from shared.graph.events_json import body_from_write
@@ -47,6 +48,9 @@ def graph_error(status: int | None, code: str | None, headers: Mapping[str, str]
         return GraphMailboxUnavailable(message, status=status, code=code)
     if status == 404:
         return GraphNotFound(message, status=status, code=code)
+    if status == 413:
+        # Past 3 MB in one POST, past 150 MB in an upload session, past 4 MB in one PUT (R18).
+        return GraphTooLarge(message, status=status, code=code)
     if status in (429, 500, 502, 503, 504):
         retry_after = {k.lower(): v for k, v in headers.items()}.get("retry-after")
         return GraphTransient(
@@ -67,18 +71,29 @@ def error_code(body: Any) -> str | None:
     return code if isinstance(code, str) else None
 
 
+async def send_native(adapter: RequestAdapter, info: RequestInformation) -> httpx.Response:
+    """Send ``info`` through the SDK's adapter and hand back its ``httpx.Response`` untouched, error or not; a
+    transport failure is ``GraphTransient``."""
+    info.add_request_options([ResponseHandlerOption(NativeResponseHandler())])
+    try:
+        return cast(httpx.Response, await adapter.send_primitive_async(info, "bytes", None))
+    except httpx.TransportError as error:
+        raise GraphTransient(f"Graph unreachable ({type(error).__name__})") from None
+
+
+def raise_for_error(response: httpx.Response) -> None:
+    """The project's ``GraphError`` for an error answer (status and Graph's error code)."""
+    if response.status_code >= 400:
+        raise graph_error(response.status_code, error_code(_json(response.content)), dict(response.headers))
+
+
 async def send_json(adapter: RequestAdapter, info: RequestInformation) -> Any:
     """Send ``info`` through the SDK's adapter and return the answer's JSON (None for an empty answer).
 
     An error answer (after the retry handler gave up) raises the project's ``GraphError`` for its status and
     code; a transport failure is ``GraphTransient``. Nothing of the answer is logged."""
-    info.add_request_options([ResponseHandlerOption(NativeResponseHandler())])
-    try:
-        response = cast(httpx.Response, await adapter.send_primitive_async(info, "bytes", None))
-    except httpx.TransportError as error:
-        raise GraphTransient(f"Graph unreachable ({type(error).__name__})") from None
-    if response.status_code >= 400:
-        raise graph_error(response.status_code, error_code(_json(response.content)), dict(response.headers))
+    response = await send_native(adapter, info)
+    raise_for_error(response)
     if not response.content:
         return None
     try:

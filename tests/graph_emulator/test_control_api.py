@@ -31,7 +31,13 @@ async def test_settings_accept_any_subset_and_reject_unknown_keys(http: httpx.As
     """PUT /_emulator/settings changes only the given settings (emulators/graph/README.md)."""
     resp = await http.put("/_emulator/settings", json={"throttle": {"concurrency": 1}, "notificationDelayMs": 5})
     settings = resp.json()
-    assert settings["throttle"] == {"requestsPerWindow": 10000, "windowSeconds": 600.0, "concurrency": 1}
+    assert settings["throttle"] == {
+        "requestsPerWindow": 10000,
+        "windowSeconds": 600.0,
+        "concurrency": 1,
+        "uploadBytesPerWindow": 150 * 1024 * 1024,
+        "uploadWindowSeconds": 300.0,
+    }
     assert settings["notificationDelayMs"] == 5
     assert (await http.put("/_emulator/settings", json={"nope": 1})).status_code == 400
 
