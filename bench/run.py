@@ -133,10 +133,12 @@ def _templated(path: str, id_after: frozenset[str], literals: frozenset[str] = f
 def graph_kind(method: str, path: str) -> str:
     if path.endswith("/oauth2/v2.0/token"):
         return "POST token"
+    if path.startswith("/api/v2.0/"):
+        return f"{method} {{uploadUrl}}"  # an upload session's pre-authenticated URL (R18)
     path = path.removeprefix("/v1.0")
-    return f"{method} " + _templated(path, frozenset({"users", "events", "subscriptions"})).replace(
-        "/users/{id}", "/users/{mailbox}"
-    )
+    id_after = frozenset({"users", "events", "subscriptions", "attachments"})
+    templated = _templated(path, id_after, literals=frozenset({"createUploadSession"}))
+    return f"{method} " + templated.replace("/users/{id}", "/users/{mailbox}")
 
 
 def erp_kind(method: str, path: str) -> str:

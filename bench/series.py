@@ -56,7 +56,9 @@ async def _outlook(stack: Stack, method: str, path: str, **kwargs: Any) -> dict[
     return dict(response.json()) if response.content else {}
 
 
-async def _person(stack: Stack) -> None:
+async def add_ann(stack: Stack, **more: Any) -> None:
+    """Ann: a mailbox in the emulator and an ERP user with the defaults a new activity needs (``more``: other
+    fields of her ERP user record)."""
     added = await stack.control.post(
         "/_emulator/users", json={"mail": MAILBOX, "displayName": "Ann", "kind": "user", "hasMailbox": True}
     )
@@ -69,6 +71,7 @@ async def _person(stack: Stack) -> None:
         "defaultCompanyId": "C-OWN",
         "defaultLocationId": "L-HQ",
         "timeZone": ZONE,
+        **more,
     }
     seed_store(stack.erp_app.state.store, {"users": [user], "companies": [{"id": "C-OWN", "name": "Contoso"}]})
 
@@ -169,7 +172,7 @@ async def _until_quiet(stack: Stack, scenario: str, change: Callable[[Stack], Aw
 
 async def _main(conn: str) -> list[Cost]:
     async with stack_on(conn) as stack:
-        await _person(stack)
+        await add_ann(stack)
         await stack.services.engine.sync_user(USER)  # the first pull of an empty mailbox, not measured
         steps = Scenarios()
         return [

@@ -132,7 +132,12 @@ _WIRE = {
     "close_activity": ("POST", "/activities/{0}/close"),
     "activity_changes": ("GET", "/activity-changes"),
     "leave_request_changes": ("GET", "/leave-request-changes"),
+    "add_activity_attachment": ("POST", "/activities/{0}/attachments"),
+    "remove_activity_attachment": ("DELETE", "/activities/{0}/attachments/{1}"),
 }
+# Calls whose body is read once (a file's bytes streamed from the other side): HttpErp sends them once, so a
+# failure is the run's ErpTransient, never a second send of an empty body.
+_ONE_SHOT = frozenset({"add_activity_attachment"})
 
 
 class FaultyErp:
@@ -159,14 +164,15 @@ class FaultyErp:
         method, template = _WIRE[name]
 
         async def call(*args: Any, **kwargs: Any) -> Any:
-            return await self._call(method, template.format(*args), lambda: target(*args, **kwargs))
+            attempts = 1 if name in _ONE_SHOT else self.attempts
+            return await self._call(method, template.format(*args), lambda: target(*args, **kwargs), attempts)
 
         return call
 
-    async def _call(self, method: str, path: str, call: Callable[[], Awaitable[T]]) -> T:
+    async def _call(self, method: str, path: str, call: Callable[[], Awaitable[T]], attempts: int) -> T:
         await self.pause()
         status = 503
-        for _ in range(self.attempts):
+        for _ in range(attempts):
             if self.pending:
                 status = self.pending.pop(0)
                 continue

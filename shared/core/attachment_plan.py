@@ -43,6 +43,14 @@ class PairFiles:
 
 
 @dataclass(frozen=True)
+class CompletePair:
+    """A copy that was under way when a run ended landed: its pair now names both files."""
+
+    pending: AttachmentPair
+    pair: AttachmentPair
+
+
+@dataclass(frozen=True)
 class CopyToErp:
     """Read the event file's bytes and attach them to the activity."""
 
@@ -88,7 +96,9 @@ class RefuseFile:
         return f"{self.to.value}:{self.file_id}"
 
 
-FileAction = PairFiles | CopyToErp | CopyToOutlook | RemoveFromErp | RemoveFromOutlook | ForgetPair | RefuseFile
+FileAction = (
+    PairFiles | CompletePair | CopyToErp | CopyToOutlook | RemoveFromErp | RemoveFromOutlook | ForgetPair | RefuseFile
+)
 
 
 @dataclass(frozen=True)
@@ -132,30 +142,60 @@ def _files(event_files: Iterable[EventAttachment]) -> dict[str, EventAttachment]
     return {f.id: f for f in event_files if not f.is_inline}
 
 
-def _unpaired(files: LinkFiles) -> tuple[list[EventAttachment], list[ActivityAttachment]]:
-    paired_events = {p.event_attachment_id for p in files.link.attachments}
-    paired_activities = {p.activity_attachment_id for p in files.link.attachments}
+def _unpaired(
+    files: LinkFiles, pairs: Iterable[AttachmentPair]
+) -> tuple[list[EventAttachment], list[ActivityAttachment]]:
+    paired_events = {p.event_attachment_id for p in pairs}
+    paired_activities = {p.activity_attachment_id for p in pairs}
     events = [f for f in _files(files.event_files).values() if f.id not in paired_events]
     activities = [f for f in files.activity_files if f.id not in paired_activities]
     return events, activities
 
 
 def files_to_compare(files: LinkFiles) -> tuple[EventAttachment, ...]:
-    """Unpaired event files that may hold the same bytes as an unpaired activity file (same size): their hash
-    decides whether they are one file (a copy whose pair a crash lost) before anything is copied."""
+    """Unpaired event files that may hold the same bytes as an unpaired activity file or a copy to Outlook under
+    way (same size): their hash decides whether they are one file (a copy whose pair a crash lost) before
+    anything is copied."""
     if not files.to_erp and not files.to_outlook:
         return ()
-    events, activities = _unpaired(files)
-    sizes = {f.size for f in activities}
+    full = [p for p in files.link.attachments if not p.pending]
+    events, activities = _unpaired(files, full)
+    sizes = {f.size for f in activities} | {p.size for p in files.link.attachments if p.event_attachment_id is None}
     return tuple(f for f in events if f.size in sizes)
+
+
+def _completed(files: LinkFiles) -> tuple[list[AttachmentPair], list[FileAction]]:
+    """The link's pairs with each copy under way settled: landed (its copy found by hash: ``CompletePair``) or not
+    (``ForgetPair``: the original, if still there, is unpaired again and copied anew)."""
+    full = [p for p in files.link.attachments if not p.pending]
+    free_events, free_activities = _unpaired(files, full)
+    actions: list[FileAction] = []
+    for pending in (p for p in files.link.attachments if p.pending):
+        landed: AttachmentPair | None = None
+        if pending.event_attachment_id is None:  # to Outlook
+            event_file = next((f for f in free_events if files.event_hashes.get(f.id) == pending.sha256), None)
+            if event_file is not None:
+                free_events.remove(event_file)
+                landed = pending.model_copy(update={"event_attachment_id": event_file.id})
+        else:  # to the ERP
+            activity_file = next((f for f in free_activities if f.sha256 == pending.sha256), None)
+            if activity_file is not None:
+                free_activities.remove(activity_file)
+                landed = pending.model_copy(update={"activity_attachment_id": activity_file.id})
+        if landed is None:
+            actions.append(ForgetPair(pending))
+        else:
+            actions.append(CompletePair(pending, landed))
+            full.append(landed)
+    return full, actions
 
 
 def plan_files(files: LinkFiles) -> list[FileAction]:
     """The actions that make both sides hold the same files (the table in the module docstring)."""
     events = _files(files.event_files)
     activities = {f.id: f for f in files.activity_files}
-    actions: list[FileAction] = []
-    for pair in files.link.attachments:
+    pairs, actions = _completed(files)
+    for pair in pairs:
         on_event, on_activity = pair.event_attachment_id in events, pair.activity_attachment_id in activities
         if on_event and on_activity:
             continue
@@ -165,19 +205,22 @@ def plan_files(files: LinkFiles) -> list[FileAction]:
             if files.to_erp:
                 actions.append(RemoveFromErp(pair))
             elif files.to_outlook:
-                actions.append(_to_outlook(files, activities[pair.activity_attachment_id], pair))
+                actions.append(_to_outlook(files, activities[pair.activity_attachment_id or ""], pair))
             else:
                 actions.append(ForgetPair(pair))
         elif files.to_outlook:
             actions.append(RemoveFromOutlook(pair))
         elif files.to_erp:
-            actions.append(_to_erp(files, events[pair.event_attachment_id], pair))
+            actions.append(_to_erp(files, events[pair.event_attachment_id or ""], pair))
         else:
             actions.append(ForgetPair(pair))
-    unpaired_events, unpaired_activities = _unpaired(files)
-    waiting = {f.sha256: f for f in reversed(unpaired_activities)}
+    unpaired_events, unpaired_activities = _unpaired(files, pairs)
+    waiting: dict[str, list[ActivityAttachment]] = {}
+    for activity_file in unpaired_activities:
+        waiting.setdefault(activity_file.sha256, []).append(activity_file)
     for event_file in unpaired_events:
-        same = waiting.pop(files.event_hashes.get(event_file.id, ""), None)
+        alike = waiting.get(files.event_hashes.get(event_file.id, ""), [])
+        same = alike.pop(0) if alike else None  # the same bytes attached twice are two files, paired one by one
         if same is not None:
             actions.append(PairFiles(event_file, same))
         elif files.to_erp:
@@ -224,7 +267,7 @@ def after_files(
             break
         version = written
     recorded = version if version is not None else seen_version
-    now_pairs = tuple(sorted(pairs, key=lambda pair: pair.activity_attachment_id))
+    now_pairs = tuple(sorted(pairs, key=lambda p: (p.activity_attachment_id or "", p.event_attachment_id or "")))
     newer = recorded is not None and (link.erp_version is None or recorded > link.erp_version)
     if now_pairs == link.attachments and not newer:
         return link

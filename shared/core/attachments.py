@@ -43,12 +43,21 @@ class ActivityAttachment(FileMeta):
 
 
 class AttachmentPair(BaseModel):
-    """One file synced both ways: the event's copy and the activity's copy of the same bytes."""
+    """One file synced both ways: the event's copy and the activity's copy of the same bytes.
+
+    A copy under way is written down first with the side it goes to left empty (``pending``), so a run that dies
+    before it learns the copy's id, and a person who removes the original meanwhile, still leave one file or none,
+    never a copy that comes back as a new file.
+    """
 
     model_config = ConfigDict(frozen=True)
 
-    event_attachment_id: str
-    activity_attachment_id: str
+    event_attachment_id: str | None
+    activity_attachment_id: str | None
     sha256: str
     name: str
     size: int
+
+    @property
+    def pending(self) -> bool:
+        return self.event_attachment_id is None or self.activity_attachment_id is None

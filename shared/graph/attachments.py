@@ -201,13 +201,18 @@ async def upload_ranges(put: PutRange, content: AsyncIterable[bytes], total: int
         location = found or location
 
     async for piece in content:
-        buffer += piece
-        if offset + len(buffer) > total:
-            raise ValueError(f"the file holds more than the {total} bytes its metadata says")
-        while len(buffer) >= RANGE_SIZE:
-            chunk = bytes(buffer[:RANGE_SIZE])
-            del buffer[:RANGE_SIZE]
-            await send(chunk)
+        view = memoryview(piece)  # a piece bigger than a range is cut, never copied whole into the buffer
+        while view:
+            taken = min(RANGE_SIZE - len(buffer), len(view))
+            buffer += view[:taken]
+            view = view[taken:]
+            if offset + len(buffer) > total:
+                raise ValueError(f"the file holds more than the {total} bytes its metadata says")
+            if len(buffer) == RANGE_SIZE:
+                chunk = bytes(buffer)
+                buffer.clear()
+                await send(chunk)
+                del chunk  # at most the range being filled and the one being sent are held
     if buffer:
         await send(bytes(buffer))
     if offset != total:
@@ -270,9 +275,8 @@ class GraphAttachments:
         async with self._slots.one(mailbox):
             response = await send_native(self._adapter, info)
         raise_for_error(response)
-        content = response.content
-        for at in range(0, len(content), READ_SLICE):
-            yield content[at : at + READ_SLICE]
+        # The SDK's adapter reads an answer whole; handing it on in one piece keeps it held once (slices would copy).
+        yield response.content
 
     async def add(self, mailbox: str, event_id: str, meta: FileMeta, content: AsyncIterable[bytes]) -> EventAttachment:
         check_size(meta)

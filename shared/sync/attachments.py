@@ -20,6 +20,7 @@ from dataclasses import replace
 from shared.core import attachment_plan as files_plan
 from shared.core.activities import Activity, ActivityChange
 from shared.core.attachment_plan import (
+    CompletePair,
     CopyToErp,
     CopyToOutlook,
     FileAction,
@@ -115,7 +116,7 @@ async def _sync_link(
         to_outlook=to_outlook,
         erp_limit=erp_limit,
     )
-    copier = _Copier(run, link, erp_limit)
+    copier = _Copier(run, link, erp_limit, activity.version)
     try:
         hashes = {f.id: await copier.event_file_hash(f) for f in files_plan.files_to_compare(files)}
         actions = files_plan.plan_files(replace(files, event_hashes=hashes))
@@ -127,23 +128,35 @@ async def _sync_link(
         await _failed(run, link, error)
     else:
         await _resolve_settled(run, link, copier.refused)
-    stored = run.current(link)
-    after = files_plan.after_files(
-        stored, copier.pairs.values(), seen_version=activity.version, versions=copier.versions, now=run.now()
-    )
-    if after != stored:
-        await run.save(after)
+    await copier.record()
 
 
 class _Copier:
-    """Applies one link's file actions, keeping the pairs and the activity versions its writes produced."""
+    """Applies one link's file actions, keeping the pairs and the activity versions its writes produced. Before a
+    copy it writes the copy down as a pending pair (one link save), so a run that dies before learning the copy's
+    id leaves a trace the next run settles (``attachment_plan._completed``)."""
 
-    def __init__(self, run: RunContext, link: Link, erp_limit: int) -> None:
-        self.run, self.link, self.erp_limit = run, link, erp_limit
+    def __init__(self, run: RunContext, link: Link, erp_limit: int, seen_version: int) -> None:
+        self.run, self.link, self.erp_limit, self.seen_version = run, link, erp_limit, seen_version
         self.event_id, self.activity_id = link.event_id or "", link.activity_id or ""
-        self.pairs: dict[str, AttachmentPair] = {p.activity_attachment_id: p for p in link.attachments}
+        self.pairs: list[AttachmentPair] = list(link.attachments)
         self.versions: list[int] = []
         self.refused: set[str] = set()
+
+    async def record(self) -> None:
+        """Store the link with the pairs as they are now (nothing when nothing changed)."""
+        stored = self.run.current(self.link)
+        after = files_plan.after_files(
+            stored, self.pairs, seen_version=self.seen_version, versions=self.versions, now=self.run.now()
+        )
+        if after != stored:
+            await self.run.save(after)
+
+    def _swap(self, old: AttachmentPair | None, new: AttachmentPair | None) -> None:
+        if old is not None and old in self.pairs:
+            self.pairs.remove(old)
+        if new is not None:
+            self.pairs.append(new)
 
     async def event_file_hash(self, event_file: EventAttachment) -> str:
         digest = hashlib.sha256()
@@ -155,24 +168,24 @@ class _Copier:
         return self.run.ports.calendar.read_event_attachment(self.run.mailbox, self.event_id, event_file.id)
 
     async def apply(self, action: FileAction) -> None:
-        ports = self.run.ports
+        ports, report = self.run.ports, self.run.report
         if isinstance(action, PairFiles):
-            self.pairs[action.activity_file.id] = files_plan.paired(action.event_file, action.activity_file)
+            self._swap(None, files_plan.paired(action.event_file, action.activity_file))
+        elif isinstance(action, CompletePair):
+            self._swap(action.pending, action.pair)
         elif isinstance(action, ForgetPair):
-            self.pairs.pop(action.pair.activity_attachment_id, None)
+            self._swap(action.pair, None)
         elif isinstance(action, RemoveFromErp):
-            self.versions.append(
-                await ports.erp.remove_activity_attachment(self.activity_id, action.pair.activity_attachment_id)
-            )
-            self.pairs.pop(action.pair.activity_attachment_id, None)
-            self.run.report.count("erp file removed")
+            file_id = action.pair.activity_attachment_id or ""
+            self.versions.append(await ports.erp.remove_activity_attachment(self.activity_id, file_id))
+            self._swap(action.pair, None)
+            report.count("erp file removed")
         elif isinstance(action, RemoveFromOutlook):
-            await ports.calendar.remove_event_attachment(
-                self.run.mailbox, self.event_id, action.pair.event_attachment_id
-            )
+            file_id = action.pair.event_attachment_id or ""
+            await ports.calendar.remove_event_attachment(self.run.mailbox, self.event_id, file_id)
             self.run.wrote_m365 = True
-            self.pairs.pop(action.pair.activity_attachment_id, None)
-            self.run.report.count("m365 file removed")
+            self._swap(action.pair, None)
+            report.count("m365 file removed")
         elif isinstance(action, RefuseFile):
             await self._refuse(action)
         elif isinstance(action, CopyToErp):
@@ -180,47 +193,60 @@ class _Copier:
         else:
             await self._to_outlook(action)
 
+    async def _write_ahead(self, replaces: AttachmentPair | None, pending: AttachmentPair) -> None:
+        self._swap(replaces, pending)
+        await self.record()
+
     async def _to_erp(self, action: CopyToErp) -> None:
         """Outlook to ERP: the bytes are held once (chunks, never joined) to learn their hash, then streamed."""
-        link, source = self.link, action.event_file
+        source = action.event_file
         chunks, digest = [], hashlib.sha256()
         async for chunk in self._event_bytes(source):
             chunks.append(chunk)
             digest.update(chunk)
-        key = hashlib.sha256(f"{link.link_id}|{source.id}|{digest.hexdigest()}".encode()).hexdigest()[:40]
+        sha = digest.hexdigest()
+        pending = AttachmentPair(
+            event_attachment_id=source.id, activity_attachment_id=None, sha256=sha, name=source.name, size=source.size
+        )
+        await self._write_ahead(action.replaces, pending)
+        key = hashlib.sha256(f"{self.link.link_id}|{source.id}|{sha}".encode()).hexdigest()[:40]
+        meta = FileMeta(name=source.name, content_type=source.content_type, size=source.size)
         try:
             stored, version = await self.run.ports.erp.add_activity_attachment(
-                self.activity_id,
-                FileMeta(name=source.name, content_type=source.content_type, size=source.size),
-                _replay(chunks),
-                sha256=digest.hexdigest(),
-                idempotency_key=key,
+                self.activity_id, meta, _replay(chunks), sha256=sha, idempotency_key=key
             )
         except ErpTooLarge:
+            self._swap(pending, None)
             await self._refuse(RefuseFile(Side.ERP, source.id, source.name, source.size, self.erp_limit))
             return
         del chunks
         self.versions.append(version)
         self.run.report.count("erp file added")
-        if action.replaces is not None:
-            self.pairs.pop(action.replaces.activity_attachment_id, None)
-        self.pairs[stored.id] = files_plan.paired(source, stored)
+        self._swap(pending, files_plan.paired(source, stored))
 
     async def _to_outlook(self, action: CopyToOutlook) -> None:
         """ERP to Outlook: the bytes stream from the ERP's answer into Graph's request (or upload session)."""
         source, ports = action.activity_file, self.run.ports
+        pending = AttachmentPair(
+            event_attachment_id=None,
+            activity_attachment_id=source.id,
+            sha256=source.sha256,
+            name=source.name,
+            size=source.size,
+        )
+        await self._write_ahead(action.replaces, pending)
         content = ports.erp.read_activity_attachment(self.activity_id, source.id)
         meta = FileMeta(name=source.name, content_type=source.content_type, size=source.size)
         try:
             made = await ports.calendar.add_event_attachment(self.run.mailbox, self.event_id, meta, content)
         except GraphTooLarge:
-            await self._refuse(RefuseFile(Side.M365, source.id, source.name, source.size, GRAPH_UPLOAD_SESSION_LIMIT))
+            self._swap(pending, None)
+            limit = GRAPH_UPLOAD_SESSION_LIMIT
+            await self._refuse(RefuseFile(Side.M365, source.id, source.name, source.size, limit))
             return
         self.run.wrote_m365 = True
         self.run.report.count("m365 file added")
-        if action.replaces is not None:
-            self.pairs.pop(action.replaces.activity_attachment_id, None)
-        self.pairs[source.id] = files_plan.paired(made, source)
+        self._swap(pending, files_plan.paired(made, source))
 
     async def _refuse(self, refusal: RefuseFile) -> None:
         where = "the ERP" if refusal.to is Side.ERP else "Outlook"
@@ -228,10 +254,11 @@ class _Copier:
             f"the file '{refusal.name}' ({refusal.size} bytes) is larger than {where} takes"
             f" ({refusal.limit} bytes): not copied; remove it or raise the limit (R18)"
         )
-        self.refused.add(issue_key(self.link, refusal.key_suffix))
+        key = issue_key(self.link, refusal.key_suffix)
+        self.refused.add(key)
         await issues.record(
             self.run,
-            issue_key(self.link, refusal.key_suffix),
+            key,
             IssueKind.REFUSED_ITEM,
             reason,
             event_id=self.link.event_id,

@@ -9,7 +9,8 @@ service's ERP calls mid-run (with the answer lost after the ERP applied the call
 writes. People also edit one record twice within a second (``people_quick``), ask for, approve, move, reject
 and cancel leave and edit or delete its event in Outlook (``people_leave``), make recurring series on either
 side and move, cancel, reshape or delete them or one occurrence (``people_series``, with an ERP with or without
-series), and the nightly close job runs between it all (``nightly``). Whenever every user's sync has caught up,
+series), attach and remove files on either side (``people_files``, R18: Ann's setting on, the others' off),
+and the nightly close job runs between it all (``nightly``). Whenever every user's sync has caught up,
 ``checks.check`` holds both systems against the model (meetings, closed meetings, leave; series:
 ``checks_series``); at the end, one more round writes nothing.
 
@@ -35,6 +36,7 @@ from tests.convergence.checks_series import check_series
 from tests.convergence.model import Meeting
 from tests.convergence.nightly import NightlyJobs
 from tests.convergence.people_erp import ErpPeople
+from tests.convergence.people_files import FilePeople, check_files
 from tests.convergence.people_leave import Leave, LeavePeople
 from tests.convergence.people_quick import QuickPeople
 from tests.convergence.people_series import SeriesPeople
@@ -55,6 +57,8 @@ GRAPH_TARGETS = [
     ("PATCH", r"/events/"),
     ("DELETE", r"/events/"),
     ("POST", r"/(accept|decline|tentativelyAccept)$"),
+    ("GET", r"/attachments"),
+    ("POST", r"/attachments$"),
 ]
 # Where a trap springs on the service's ERP calls.
 ERP_TARGETS = [
@@ -64,10 +68,14 @@ ERP_TARGETS = [
     ("PATCH", r"/activities/"),
     ("POST", r"/void$"),
     ("GET", r"/users$"),
+    ("POST", r"/attachments$"),
+    ("GET", r"/attachments/"),
 ]
 
 
-class SyncConvergence(SeriesPeople, ErpPeople, QuickPeople, LeavePeople, NightlyJobs, RuleBasedStateMachine):
+class SyncConvergence(
+    SeriesPeople, ErpPeople, QuickPeople, LeavePeople, FilePeople, NightlyJobs, RuleBasedStateMachine
+):
     world_factory: ClassVar[Callable[[], World]]
 
     def __init__(self) -> None:
@@ -200,6 +208,7 @@ class SyncConvergence(SeriesPeople, ErpPeople, QuickPeople, LeavePeople, Nightly
     def _check(self) -> None:
         series = check_series(self.world, self.series, erp_series=self.erp_series)  # R28
         check(self.world, self.meetings, self.synced, self.leaves, series)
+        check_files(self)  # R18
         self.removals = {}
         self.settled = True
 

@@ -6,6 +6,7 @@ import hashlib
 from typing import Any
 
 from shared.core.attachment_plan import (
+    CompletePair,
     CopyToErp,
     CopyToOutlook,
     ForgetPair,
@@ -136,6 +137,15 @@ def test_the_same_bytes_on_both_sides_without_a_pair_are_paired_not_copied() -> 
     assert plan_files(hashed) == [PairFiles(ev, act)]
 
 
+def test_the_same_bytes_attached_twice_are_two_files_paired_one_by_one() -> None:
+    """R18: two attachments with equal bytes on each side (a person attached a file twice; a crash lost the
+    pairs): each event file pairs with its own activity file; none is copied again."""
+    ev1, ev2 = event_file("ev-1"), event_file("ev-2")
+    act1, act2 = activity_file("act-1"), activity_file("act-2")
+    lf = files(a_link(), (ev1, ev2), (act1, act2), event_hashes={ev1.id: act1.sha256, ev2.id: act1.sha256})
+    assert plan_files(lf) == [PairFiles(ev1, act1), PairFiles(ev2, act2)]
+
+
 def test_same_size_but_other_bytes_are_two_files() -> None:
     """R18: equal sizes are only a reason to compare; different hashes copy both ways."""
     ev, act = event_file(), activity_file()
@@ -194,3 +204,37 @@ def test_nothing_changed_means_nothing_to_store() -> None:
     """R18: the same pairs and version: the very same link (no storage write)."""
     the_link = a_link(PAIR)
     assert after_files(the_link, [PAIR], seen_version=the_link.erp_version, versions=[], now=NOW) is the_link
+
+
+def _pending(to: Side) -> AttachmentPair:
+    return PAIR.model_copy(
+        update={"event_attachment_id": None} if to is Side.M365 else {"activity_attachment_id": None}
+    )
+
+
+def test_a_copy_to_outlook_that_landed_before_a_crash_is_completed_then_follows_the_erp() -> None:
+    """R10/R18: the run died after copying an ERP file to Outlook but before learning the copy's id; meanwhile
+    the file was removed in the ERP. The copy is recognised by its hash and removed, not copied back as new."""
+    pending, ev = _pending(Side.M365), event_file()
+    lf = files(a_link(pending), (ev,), (), event_hashes={ev.id: PAIR.sha256})
+    assert files_to_compare(lf) == (ev,)
+    assert plan_files(lf) == [CompletePair(pending, PAIR), RemoveFromOutlook(PAIR)]
+
+
+def test_a_copy_to_outlook_that_never_landed_is_sent_again() -> None:
+    """R18: the run died before its copy reached Outlook: the pending pair is dropped and the file copied anew."""
+    pending = _pending(Side.M365)
+    assert plan_files(files(a_link(pending), (), (activity_file(),))) == [
+        ForgetPair(pending),
+        CopyToOutlook(activity_file()),
+    ]
+
+
+def test_a_copy_to_the_erp_that_landed_before_a_crash_follows_a_removal_in_outlook() -> None:
+    """R10/R18: the run died after the ERP stored an Outlook file; the person then removed it in Outlook. The
+    ERP's copy (same hash) is completed into the pair and removed."""
+    pending = _pending(Side.ERP)
+    assert plan_files(files(a_link(pending), (), (activity_file(),))) == [
+        CompletePair(pending, PAIR),
+        RemoveFromErp(PAIR),
+    ]
