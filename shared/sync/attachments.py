@@ -34,7 +34,7 @@ from shared.core.attachment_plan import (
 from shared.core.attachments import GRAPH_UPLOAD_SESSION_LIMIT, AttachmentPair, EventAttachment, FileMeta
 from shared.core.items import Side
 from shared.core.links import Link
-from shared.core.m365 import DeltaEntry, M365Event
+from shared.core.m365 import DeltaEntry
 from shared.errors import ErpError, ErpNotFound, ErpTooLarge, GraphError, GraphNotFound, GraphTooLarge
 from shared.state.model import IssueKind
 from shared.sync import issues
@@ -55,14 +55,14 @@ async def sync_attachments(
     """The file pass of one run (see the module docstring)."""
     if not run.user.sync_attachments:
         return
-    events = {entry.event_id: entry.event for entry in m365 if entry.event is not None}
+    has_files = _changed_events(m365)
     activities = {c.activity_id: c.activity for c in erp if c.activity is not None and not c.deleted}
     retried = {key.split("|")[1] for key in run.open_issue_keys if key.startswith(ISSUE_PREFIX)}
     current = {link.link_id: link for link in links} | run.links
     todo = [
         link
         for link in current.values()
-        if files_plan.syncs_files(link) and _changed(link, events, activities, retried)
+        if files_plan.syncs_files(link) and _changed(link, has_files, activities, retried)
     ]
     if not todo:
         return
@@ -73,34 +73,48 @@ async def sync_attachments(
         await _sync_link(
             run,
             link,
-            events.get(link.event_id or ""),
+            has_files.get(link.event_id or ""),
             activities.get(link.activity_id or ""),
             capabilities.max_attachment_bytes,
         )
 
 
-def _changed(
-    link: Link, events: Mapping[str, M365Event], activities: Mapping[str, Activity], retried: set[str]
-) -> bool:
+def _changed_events(m365: Sequence[DeltaEntry]) -> dict[str, bool]:
+    """Event id → whether Graph says it has attachments, for every event the run saw changed. An occurrence's
+    change also names its series' master (R28): a calendar-view delta reports a master's change, a file added
+    to the series among them, through its occurrences only."""
+    found: dict[str, bool] = {}
+    for entry in m365:
+        if entry.event is None:
+            continue
+        found[entry.event_id] = found.get(entry.event_id, False) or entry.event.has_attachments
+        master = entry.event.series_master_id
+        if master:
+            found[master] = found.get(master, False) or entry.event.has_attachments
+    return found
+
+
+def _changed(link: Link, has_files: Mapping[str, bool], activities: Mapping[str, Activity], retried: set[str]) -> bool:
     """Whether the link's files may differ now: its event changed and has (or had) files, or its activity's files
     are not exactly the paired ones (an ERP change; the sync's own copies are paired), or an issue is open."""
-    event, activity = events.get(link.event_id or ""), activities.get(link.activity_id or "")
+    event_has_files, activity = has_files.get(link.event_id or ""), activities.get(link.activity_id or "")
     paired = {pair.activity_attachment_id for pair in link.attachments}
     return (
         link.link_id in retried
-        or (event is not None and (event.has_attachments or bool(link.attachments)))
+        or (event_has_files is not None and (event_has_files or bool(link.attachments)))
         or (activity is not None and {f.id for f in activity.attachments} != paired)
     )
 
 
 async def _sync_link(
-    run: RunContext, link: Link, event: M365Event | None, activity: Activity | None, erp_limit: int
+    run: RunContext, link: Link, event_has_files: bool | None, activity: Activity | None, erp_limit: int
 ) -> None:
     ports, event_id, activity_id = run.ports, link.event_id or "", link.activity_id or ""  # both set: syncs_files
     try:
         if activity is None:
             activity = await ports.erp.get_activity(activity_id)
-        listed = event is None or event.has_attachments or bool(link.attachments)
+        # An event the run did not see change may have files nobody told it about: it is listed.
+        listed = event_has_files is None or event_has_files or bool(link.attachments)
         event_files = tuple(await ports.calendar.event_attachments(run.mailbox, event_id)) if listed else ()
     except (GraphNotFound, ErpNotFound):
         return  # the item itself is gone: the run's plan (or the next one) deals with the link

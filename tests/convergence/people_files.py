@@ -47,13 +47,14 @@ def _bytes(serial: int, size: int) -> bytes:
 class FilePeople(People):
     """People attaching and removing files, on top of the others."""
 
-    files: dict[int, Files]
-    file_serial: int
+    def __init__(self) -> None:
+        super().__init__()
+        self.files: dict[int, Files] = {}
+        self.file_serial = 0
 
     @initialize()
     def ann_syncs_files(self) -> None:
         """Ann switches her attachment file sync on in the ERP (R18, off by default)."""
-        self.files, self.file_serial = {}, 0
         store = self.world.store
         user = store.get_user(PEOPLE[FILE_SYNC].user_id)
         store.put_user(user.model_copy(update={"sync_attachments": True}))
