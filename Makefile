@@ -43,6 +43,7 @@ bench: deps
 	$(PY) -m emulators.azurite -- $(PY) -m bench.notifications
 	$(PY) -m emulators.azurite -- $(PY) -m bench.meetings
 	$(PY) -m emulators.azurite -- $(PY) -m bench.series
+	$(PY) -m emulators.azurite -- $(PY) -m bench.attachments
 	$(PY) -m bench.big_mailbox --events 20000 --budget 8
 	$(PY) -m bench.latency
 

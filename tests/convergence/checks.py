@@ -158,8 +158,9 @@ def check(
             assert len(live) == 1, f"{where}: {len(live)} live activities, one expected (R10): {live}"
             statistic("checked: erp meeting waiting for its owner's first sync")
             continue
-        if not by_organizer and _voided_by_its_owner(snapshot, meeting, where):
-            statistic("checked: meeting passed on after its owning attendee left")
+        if _voided_by_its_owner(snapshot, meeting, where):
+            to = "to its organizer " if by_organizer else ""
+            statistic(f"checked: meeting passed on {to}after its owning attendee left")
             _organizers_values_also(snapshot, meeting)
         if not live and not by_organizer:
             _check_nobody_owns(snapshot, meeting, where, synced)
@@ -176,9 +177,10 @@ def check(
 
 
 def _organizers_values_also(snapshot: Snapshot, meeting: Expected) -> None:
-    """R10: a meeting that passed on is a new activity made from the new owner's copy, which shows the outside
-    organizer's subject, place and times; an ERP edit of the voided activity reached only the former owner's
-    copy. Either is acceptable: the organizer's values join the expected ones (as if edited in Outlook)."""
+    """R10: a meeting that passed on is a new activity made from the new owner's copy (or the organizer's own
+    event, once the organizer's mailbox is synced and takes it), which shows the organizer's subject, place and
+    times; an ERP edit of the voided activity reached only the former owner's copy. Either is acceptable: the
+    organizer's values join the expected ones (as if edited in Outlook)."""
     voided = {
         a.id
         for a in snapshot.activities
@@ -187,13 +189,14 @@ def _organizers_values_also(snapshot: Snapshot, meeting: Expected) -> None:
     if voided <= meeting.passed_on_from:
         return  # passed on before the last check: its values were settled then
     meeting.passed_on_from |= voided
-    eve = next((e for e in snapshot.calendars["eve"] if e.ical_uid == meeting.ical_uid and not e.is_cancelled), None)
-    if eve is None:
+    calendar = snapshot.calendars[meeting.organizer or "eve"]
+    shown = next((e for e in calendar if e.ical_uid == meeting.ical_uid and not e.is_cancelled), None)
+    if shown is None:
         return
     outlook = meeting.fields.edits["m365"]
-    outlook.setdefault("subject", eve.subject)
-    outlook.setdefault("location", eve.location)
-    outlook.setdefault("when", (eve.start, eve.end))
+    outlook.setdefault("subject", shown.subject)
+    outlook.setdefault("location", shown.location)
+    outlook.setdefault("when", (shown.start, shown.end))
 
 
 def _voided_by_its_owner(snapshot: Snapshot, meeting: Expected, where: str) -> bool:

@@ -377,3 +377,38 @@ def test_meeting_passed_on_after_an_erp_rename_of_the_old_activity_takes_either_
         ("attendee_answers", {"answer": "declined", "pick": 327, "who": 1030}),
         ("sync_meets_graph_fault", {"count": 4, "status": 503, "where": ("GET", "/events$"), "who": "cy"}),
     )
+
+
+def test_meeting_passed_on_to_its_organizer_after_an_erp_rename_of_the_old_activity_takes_either_value() -> None:
+    """R10/R27/R6: Ann owned Cy's meeting while Cy's sync was off; Cy took Ann off it and switched on, and the ERP
+    renamed Ann's activity twice within a second before any run. Ann's run voids her activity (R27) and Cy's
+    mailbox takes the meeting with a new activity made from his event: the rename of the voided activity reached
+    no one else, so either subject is acceptable once caught up, as for a meeting passed on to an attendee.
+    Found by the machine (its steps as it drew them)."""
+    replay(
+        OnFakes,
+        ("cy_may_start_unsynced", {"cy_synced": False}),
+        ("erp_may_hold_no_series", {"erp_series": False}),
+        ("two_instances_sync_at_once", {"first": "ann", "second": "ann", "yields": [0]}),
+        ("host_dies_mid_run", {"after": False, "method": "save_link", "skip": 0, "who": "ann"}),
+        (
+            "outlook_creates_meeting",
+            {
+                "contact": False,
+                "day": 1,
+                "hour": 7,
+                "invitees": ["ann"],
+                "location": "",
+                "minutes": 30,
+                "organizer": "cy",
+                "subject": "Budget",
+            },
+        ),
+        ("everyone_syncs_until_quiet", {"order": ["ann", "bob", "cy"]}),
+        ("organizer_uninvites", {"pick": 0, "who": 0}),
+        ("erp_admin_switches_cy_on", {}),
+        (
+            "erp_renames_twice_within_a_second",
+            {"first": "Budget", "pick": 0, "run_between": False, "second": "Budget Budget"},
+        ),
+    )
