@@ -54,10 +54,11 @@ async def _sync_until_quiet(stack: Stack) -> list[dict[str, int]]:
 @pytest.mark.integration
 async def test_files_attached_in_outlook_and_in_the_erp_arrive_with_the_same_bytes(stack: Stack) -> None:
     """R18 (issue 14, done when): a 1 MB and a 10 MB file attached in Outlook reach the ERP activity with the same
-    bytes (the 10 MB one came in through an upload session), a file added to the ERP activity appears on the event;
-    each is copied once, and the run after writes nothing (the copies' echoes are no change)."""
+    bytes (the 10 MB one came in through an upload session), a 4 MB file added to the ERP activity appears on the
+    event (the sync's own upload session, page "Attach large files to Outlook messages or events"); each is copied
+    once, and the run after writes nothing (the copies' echoes are no change)."""
     person = await _synced_meeting(stack)
-    small, big, back = content(1 * MB, "small"), content(10 * MB, "big"), content(2 * MB, "back")
+    small, big, back = content(1 * MB, "small"), content(10 * MB, "big"), content(4 * MB, "back")
     await person.attach_in_outlook("small.pdf", small)
     await person.attach_in_outlook("big.pdf", big)
     await person.attach_in_erp("back.pdf", back)
