@@ -114,6 +114,10 @@ async def _main(conn: str) -> list[Cost]:
         await person.remove_in_erp("back.pdf")
         del files["back.pdf"]
         costs.append(await _until_quiet(stack, person, "10 MB file removed in the ERP", files))
+        # A file 2.4 times as big: what the service holds stays a few upload ranges, not the file.
+        await person.attach_in_erp("large.pdf", content(24 * MB, "large"))
+        files["large.pdf"] = content(24 * MB, "large")
+        costs.append(await _until_quiet(stack, person, "24 MB file attached in the ERP", files))
         return costs
 
 

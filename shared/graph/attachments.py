@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import json
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
@@ -197,6 +198,9 @@ async def upload_ranges(put: PutRange, content: AsyncIterable[bytes], total: int
         nonlocal offset, location
         answer = await _send_range(put, chunk, offset, total, sleep)
         offset += len(chunk)
+        # httpx's request and response refer to each other, so a sent range stays alive until the cycle collector
+        # runs, and a big file's ranges would pile up; collecting the young generations frees each at once.
+        gc.collect(1)
         found = {k.lower(): v for k, v in answer.headers.items()}.get("location")
         location = found or location
 
