@@ -255,11 +255,18 @@ def paired(event_file: EventAttachment, activity_file: ActivityAttachment) -> At
 
 
 def after_files(
-    link: Link, pairs: Iterable[AttachmentPair], *, seen_version: int | None, versions: Iterable[int], now: datetime
+    link: Link,
+    pairs: Iterable[AttachmentPair],
+    *,
+    seen_version: int | None,
+    versions: Iterable[int],
+    now: datetime,
+    change_key: str | None = None,
 ) -> Link:
     """What the link records after its files were synced: the pairs now, and the activity's version after the
     sync's own file writes when they followed each other with nobody else's change between (so the ERP's
-    hook for them is an echo, R5); otherwise the version the run read."""
+    hook for them is an echo, R5); otherwise the version the run read. ``change_key``: the event's after the
+    sync's own file writes to it, so Graph's notification of them is an echo too."""
     version = seen_version
     for written in versions:
         if version is None or written != version + 1:
@@ -269,9 +276,12 @@ def after_files(
     recorded = version if version is not None else seen_version
     now_pairs = tuple(sorted(pairs, key=lambda p: (p.activity_attachment_id or "", p.event_attachment_id or "")))
     newer = recorded is not None and (link.erp_version is None or recorded > link.erp_version)
-    if now_pairs == link.attachments and not newer:
+    moved = change_key is not None and change_key != link.m365_change_key
+    if now_pairs == link.attachments and not newer and not moved:
         return link
     changes: LinkChanges = {"attachments": now_pairs, "updated_at": now}
     if newer:
         changes["erp_version"] = recorded
+    if moved:
+        changes["m365_change_key"] = change_key
     return link.evolve(changes)

@@ -142,7 +142,16 @@ async def _sync_link(
         await _failed(run, link, error)
     else:
         await _resolve_settled(run, link, copier.refused)
-    await copier.record()
+    await copier.record(change_key=await _change_key_after(run, event_id) if copier.wrote_event else None)
+
+
+async def _change_key_after(run: RunContext, event_id: str) -> str | None:
+    """The event's changeKey after the sync's own file writes (one read), so Graph's notification of them is
+    known as an echo and queues no run (R5); None when the read fails (the run after is then a quiet one)."""
+    try:
+        return (await run.ports.calendar.get_event(run.mailbox, event_id)).change_key
+    except GraphError:
+        return None
 
 
 class _Copier:
@@ -156,12 +165,18 @@ class _Copier:
         self.pairs: list[AttachmentPair] = list(link.attachments)
         self.versions: list[int] = []
         self.refused: set[str] = set()
+        self.wrote_event = False  # a file added to or removed from the event: its changeKey moved
 
-    async def record(self) -> None:
+    async def record(self, *, change_key: str | None = None) -> None:
         """Store the link with the pairs as they are now (nothing when nothing changed)."""
         stored = self.run.current(self.link)
         after = files_plan.after_files(
-            stored, self.pairs, seen_version=self.seen_version, versions=self.versions, now=self.run.now()
+            stored,
+            self.pairs,
+            seen_version=self.seen_version,
+            versions=self.versions,
+            now=self.run.now(),
+            change_key=change_key,
         )
         if after != stored:
             await self.run.save(after)
@@ -197,7 +212,7 @@ class _Copier:
         elif isinstance(action, RemoveFromOutlook):
             file_id = action.pair.event_attachment_id or ""
             await ports.calendar.remove_event_attachment(self.run.mailbox, self.event_id, file_id)
-            self.run.wrote_m365 = True
+            self.run.wrote_m365 = self.wrote_event = True
             self._swap(action.pair, None)
             report.count("m365 file removed")
         elif isinstance(action, RefuseFile):
@@ -258,7 +273,7 @@ class _Copier:
             limit = GRAPH_UPLOAD_SESSION_LIMIT
             await self._refuse(RefuseFile(Side.M365, source.id, source.name, source.size, limit))
             return
-        self.run.wrote_m365 = True
+        self.run.wrote_m365 = self.wrote_event = True
         self.run.report.count("m365 file added")
         self._swap(pending, files_plan.paired(made, source))
 

@@ -238,3 +238,12 @@ def test_a_copy_to_the_erp_that_landed_before_a_crash_follows_a_removal_in_outlo
         CompletePair(pending, PAIR),
         RemoveFromErp(PAIR),
     ]
+
+
+def test_the_link_records_the_events_change_key_after_the_syncs_own_file_writes() -> None:
+    """R5/R18: Graph's notification of the sync's own file write carries the event's new changeKey; the link holds
+    it, so the webhook knows the notification for an echo."""
+    the_link = a_link(PAIR)
+    after = after_files(the_link, [PAIR], seen_version=the_link.erp_version, versions=[], now=NOW, change_key="ck2")
+    assert after.m365_change_key == "ck2"
+    assert after_files(after, [PAIR], seen_version=after.erp_version, versions=[], now=NOW, change_key="ck2") is after

@@ -149,3 +149,20 @@ async def test_a_file_larger_than_the_erp_takes_is_an_issue_until_it_goes(stack:
     await person.remove_in_outlook("huge.pdf")
     await _sync_until_quiet(stack)
     assert not [i for i in await stack.services.state.open_issues(USER) if i.kind is IssueKind.REFUSED_ITEM]
+
+
+@pytest.mark.integration
+async def test_graphs_notification_of_the_syncs_own_file_write_is_an_echo(stack: Stack) -> None:
+    """R5/R18: after the sync attached an ERP file to the event, the link holds the event's new changeKey, so
+    Graph's notification of that write (its ``@odata.etag`` is the changeKey) is known as an echo and queues no
+    run (``shared/handlers/echoes.py``)."""
+    person = await _synced_meeting(stack)
+    await person.attach_in_erp("agenda.pdf", content(50_000, "agenda"))
+
+    report = await stack.services.engine.sync_user(USER)
+
+    assert report.done.get("m365 file added") == 1
+    event = await person.outlook("GET", f"/users/{MAILBOX}/events/{person.event_id}")
+    link = await stack.services.state.link_by_event(USER, person.event_id)
+    assert link is not None
+    assert link.m365_change_key == event["changeKey"]
