@@ -280,8 +280,8 @@ class _Copier:
     async def _refuse(self, refusal: RefuseFile) -> None:
         where = "the ERP" if refusal.to is Side.ERP else "Outlook"
         reason = (
-            f"the file '{refusal.name}' ({refusal.size} bytes) is larger than {where} takes"
-            f" ({refusal.limit} bytes): not copied; remove it or raise the limit (R18)"
+            f"the file '{refusal.name}' is {_mib(refusal.size)} ({refusal.size:,} bytes), more than {where} takes"
+            f" ({_mib(refusal.limit)}): not copied; remove it or raise the limit (R18)"
         )
         key = issue_key(self.link, refusal.key_suffix)
         self.refused.add(key)
@@ -293,6 +293,10 @@ class _Copier:
             event_id=self.link.event_id,
             activity_id=self.link.activity_id,
         )
+
+
+def _mib(count: int) -> str:
+    return f"{count / 1024 / 1024:.1f} MiB"
 
 
 async def _replay(chunks: list[bytes]) -> AsyncIterator[bytes]:
