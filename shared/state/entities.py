@@ -4,12 +4,7 @@ Values: datetimes as ``Edm.DateTime`` in UTC (naive ones are refused: their zone
 their string values, fingerprints (``Field`` → hash) as sorted JSON strings, ``erp_version`` as
 ``Edm.Int64``; ``None`` is left out of the entity, which under a replace removes the property.
 Every entity is checked against Table limits (``shared.state.limits``) before it is sent.
-
-An issue's ``payload`` (R7: the side's version that could not be applied) may be large, so it is cut
-into ``payload_0``, ``payload_1``, ... of at most 16 K characters each (so at most 32 K UTF-16 units, the
-64 KiB string limit). If the whole entity would still exceed 1 MiB, the payload is truncated to fit and
-ends with a marker ``[truncated by the state store: K of N characters kept ...]``: recording the issue
-matters more than the tail of a payload over half a million characters.
+Issues have their own module (``shared.state.issue_entities``).
 """
 
 from __future__ import annotations
@@ -28,8 +23,8 @@ from shared.core.links import Fingerprint, Link, LinkState
 from shared.core.meetings import LinkRole
 from shared.core.series import SeriesMemo
 from shared.state.keys import make_key
-from shared.state.limits import MAX_ENTITY_BYTES, MAX_STRING_UTF16_UNITS, check_entity, entity_size
-from shared.state.model import DeltaCursor, ErpCursor, Issue, IssueKind, Lease, SubscriptionRecord
+from shared.state.limits import check_entity
+from shared.state.model import DeltaCursor, ErpCursor, Lease, SubscriptionRecord
 
 Entity = dict[str, Any]
 
@@ -43,8 +38,6 @@ ERP_ROW = "erp"
 SUBSCRIPTION_PARTITION = "subscription"
 LEASE_PARTITION = "lease"
 
-PAYLOAD_CHUNK_CHARS = MAX_STRING_UTF16_UNITS // 2  # a character is at most two UTF-16 units
-
 
 # --- values ----------------------------------------------------------------------------------------
 
@@ -56,7 +49,7 @@ def to_utc(value: datetime, *, what: str) -> datetime:
     return value.astimezone(UTC)
 
 
-def _opt_utc(value: datetime | None, *, what: str) -> datetime | None:
+def opt_utc(value: datetime | None, *, what: str) -> datetime | None:
     return None if value is None else to_utc(value, what=what)
 
 
@@ -71,12 +64,12 @@ def from_table_datetime(value: object) -> datetime:
     )
 
 
-def _opt_datetime(entity: Mapping[str, Any], name: str) -> datetime | None:
+def opt_datetime(entity: Mapping[str, Any], name: str) -> datetime | None:
     value = entity.get(name)
     return None if value is None else from_table_datetime(value)
 
 
-def _int(value: object) -> int:
+def as_int(value: object) -> int:
     raw = value.value if isinstance(value, EntityProperty) else value
     if not isinstance(raw, int | str):
         raise TypeError(f"expected an integer property, got {type(raw).__name__}")
@@ -100,7 +93,7 @@ def _pairs_json(pairs: tuple[AttachmentPair, ...]) -> str | None:
     return _PAIRS.dump_json(pairs).decode() if pairs else None
 
 
-def _drop_none(entity: Entity) -> Entity:
+def drop_none(entity: Entity) -> Entity:
     return {name: value for name, value in entity.items() if value is not None}
 
 
@@ -133,7 +126,7 @@ def ical_row(ical_uid: str, link_id: str) -> str:
 
 
 def link_entity(link: Link) -> Entity:
-    entity = _drop_none(
+    entity = drop_none(
         {
             "PartitionKey": user_partition(link.user_id),
             "RowKey": link_row(link.link_id),
@@ -151,12 +144,12 @@ def link_entity(link: Link) -> Entity:
             "response": link.response,
             "m365_change_key": link.m365_change_key,
             "erp_version": None if link.erp_version is None else EntityProperty(link.erp_version, EdmType.INT64),
-            "m365_modified_at": _opt_utc(link.m365_modified_at, what="m365_modified_at"),
-            "erp_modified_at": _opt_utc(link.erp_modified_at, what="erp_modified_at"),
-            "updated_at": _opt_utc(link.updated_at, what="updated_at"),
+            "m365_modified_at": opt_utc(link.m365_modified_at, what="m365_modified_at"),
+            "erp_modified_at": opt_utc(link.erp_modified_at, what="erp_modified_at"),
+            "updated_at": opt_utc(link.updated_at, what="updated_at"),
             # R28: an occurrence's series and position; a series' memo (core.series.SeriesMemo) as JSON.
             "series_master_id": link.series_master_id,
-            "original_start": _opt_utc(link.original_start, what="original_start"),
+            "original_start": opt_utc(link.original_start, what="original_start"),
             "series": link.series.model_dump_json() if link.series is not None else None,
             # R18: the files synced both ways, as JSON (absent while there are none).
             "attachments": _pairs_json(link.attachments),
@@ -182,12 +175,12 @@ def link_from_entity(entity: Mapping[str, Any], etag: str) -> Link:
         erp_fields=_fingerprint(entity.get("erp_fields")),
         response=entity.get("response"),
         m365_change_key=entity.get("m365_change_key"),
-        erp_version=None if entity.get("erp_version") is None else _int(entity["erp_version"]),
-        m365_modified_at=_opt_datetime(entity, "m365_modified_at"),
-        erp_modified_at=_opt_datetime(entity, "erp_modified_at"),
-        updated_at=_opt_datetime(entity, "updated_at"),
+        erp_version=None if entity.get("erp_version") is None else as_int(entity["erp_version"]),
+        m365_modified_at=opt_datetime(entity, "m365_modified_at"),
+        erp_modified_at=opt_datetime(entity, "erp_modified_at"),
+        updated_at=opt_datetime(entity, "updated_at"),
         series_master_id=entity.get("series_master_id"),
-        original_start=_opt_datetime(entity, "original_start"),
+        original_start=opt_datetime(entity, "original_start"),
         series=SeriesMemo.model_validate_json(entity["series"]) if entity.get("series") else None,
         attachments=_PAIRS.validate_json(entity["attachments"]) if entity.get("attachments") else (),
         etag=etag,
@@ -330,77 +323,5 @@ def lease_from_entity(entity: Mapping[str, Any], etag: str) -> Lease:
         user_id=entity["user_id"],
         owner=entity["owner"],
         expires_at=from_table_datetime(entity["expires_at"]),
-        etag=etag,
-    )
-
-
-# --- issues ----------------------------------------------------------------------------------------
-
-
-def issue_keys(user_id: str, key: str) -> tuple[str, str]:
-    return make_key(user_id, what="user id"), make_key(key, what="issue key")
-
-
-def _payload_properties(payload: str) -> Entity:
-    chunks = [payload[start : start + PAYLOAD_CHUNK_CHARS] for start in range(0, len(payload), PAYLOAD_CHUNK_CHARS)]
-    properties: Entity = {"payload_parts": len(chunks)}
-    properties.update({f"payload_{index}": chunk for index, chunk in enumerate(chunks)})
-    return properties
-
-
-def truncation_marker(kept: int, total: int) -> str:
-    return (
-        f"\n[truncated by the state store: {kept} of {total} characters kept to fit Table Storage's 1 MiB entity limit]"
-    )
-
-
-def issue_entity(issue: Issue) -> Entity:
-    partition, row = issue_keys(issue.user_id, issue.key)
-    base = _drop_none(
-        {
-            "PartitionKey": partition,
-            "RowKey": row,
-            "user_id": issue.user_id,
-            "key": issue.key,
-            "kind": str(issue.kind),
-            "reason": issue.reason,
-            "event_id": issue.event_id,
-            "activity_id": issue.activity_id,
-            "first_seen": to_utc(issue.first_seen, what="first_seen"),
-            "last_seen": to_utc(issue.last_seen, what="last_seen"),
-            "occurrences": issue.occurrences,
-            "resolved_at": _opt_utc(issue.resolved_at, what="resolved_at"),
-            # A stored flag because an OData filter cannot ask for an absent property.
-            "is_open": issue.resolved_at is None,
-        }
-    )
-    entity = base
-    if issue.payload is not None:
-        payload, kept = issue.payload, len(issue.payload)
-        entity = base | _payload_properties(payload)
-        while (overflow := entity_size(entity) - MAX_ENTITY_BYTES) > 0 and kept > 0:
-            # Every character costs at least two bytes; the slack covers the marker and chunk overheads.
-            kept = max(0, kept - overflow // 2 - 256)
-            payload = issue.payload[:kept] + truncation_marker(kept, len(issue.payload))
-            entity = base | _payload_properties(payload)
-    check_entity(entity, what=f"issue {issue.key!r} of {issue.user_id!r}")
-    return entity
-
-
-def issue_from_entity(entity: Mapping[str, Any], etag: str) -> Issue:
-    parts = entity.get("payload_parts")
-    payload = None if parts is None else "".join(entity[f"payload_{index}"] for index in range(_int(parts)))
-    return Issue(
-        user_id=entity["user_id"],
-        key=entity["key"],
-        kind=IssueKind(entity["kind"]),
-        reason=entity["reason"],
-        event_id=entity.get("event_id"),
-        activity_id=entity.get("activity_id"),
-        payload=payload,
-        first_seen=from_table_datetime(entity["first_seen"]),
-        last_seen=from_table_datetime(entity["last_seen"]),
-        occurrences=_int(entity["occurrences"]),
-        resolved_at=_opt_datetime(entity, "resolved_at"),
         etag=etag,
     )

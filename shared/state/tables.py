@@ -46,6 +46,7 @@ from shared.core.links import Link
 from shared.core.meetings import Meeting
 from shared.errors import StateConflict
 from shared.state import entities as ent
+from shared.state import issue_entities as issue_ent
 from shared.state import rows
 from shared.state.housekeeping import TableHousekeeping
 from shared.state.leases import TableLeases
@@ -246,46 +247,46 @@ class TableStateStore:
 
         The returned issue is what was stored: its payload may carry the truncation marker.
         """
-        keys = ent.issue_keys(issue.user_id, issue.key)
+        keys = issue_ent.issue_keys(issue.user_id, issue.key)
         for attempt in range(_ISSUE_ATTEMPTS):
             if attempt:
                 await asyncio.sleep(_ISSUE_BACKOFF_SECONDS * attempt)
             stored_row = await rows.get(self._issues, *keys)
             if stored_row is None:
-                entity = ent.issue_entity(issue.model_copy(update={"resolved_at": None}))
+                entity = issue_ent.issue_entity(issue.model_copy(update={"resolved_at": None}))
                 try:
                     created = await self._issues.create_entity(entity)
                 except ResourceExistsError:
                     continue
-                return ent.issue_from_entity(entity, str(created["etag"]))
-            stored = ent.issue_from_entity(stored_row, ent.etag_of(stored_row))
+                return issue_ent.issue_from_entity(entity, str(created["etag"]))
+            stored = issue_ent.issue_from_entity(stored_row, ent.etag_of(stored_row))
             update: dict[str, object] = {"resolved_at": None}
             if stored.resolved_at is None:
                 update |= {"first_seen": stored.first_seen, "occurrences": stored.occurrences + 1}
-            entity = ent.issue_entity(issue.model_copy(update=update))
+            entity = issue_ent.issue_entity(issue.model_copy(update=update))
             try:
                 replaced = await self._issues.update_entity(
                     entity, mode=UpdateMode.REPLACE, etag=stored.etag, match_condition=MatchConditions.IfNotModified
                 )
             except (ResourceModifiedError, ResourceNotFoundError):
                 continue
-            return ent.issue_from_entity(entity, str(replaced["etag"]))
+            return issue_ent.issue_from_entity(entity, str(replaced["etag"]))
         raise StateConflict(f"issue {issue.key!r}: kept changing under {_ISSUE_ATTEMPTS} attempts to record it")
 
     async def resolve_issue(self, user_id: str, key: str, *, now: datetime) -> None:
-        keys = ent.issue_keys(user_id, key)
+        keys = issue_ent.issue_keys(user_id, key)
         for attempt in range(_ISSUE_ATTEMPTS):
             if attempt:
                 await asyncio.sleep(_ISSUE_BACKOFF_SECONDS * attempt)
             row = await rows.get(self._issues, *keys)
             if row is None:
                 return
-            stored = ent.issue_from_entity(row, ent.etag_of(row))
+            stored = issue_ent.issue_from_entity(row, ent.etag_of(row))
             if stored.resolved_at is not None:
                 return
             try:
                 await self._issues.update_entity(
-                    ent.issue_entity(stored.model_copy(update={"resolved_at": now})),
+                    issue_ent.issue_entity(stored.model_copy(update={"resolved_at": now})),
                     mode=UpdateMode.REPLACE,
                     etag=stored.etag,
                     match_condition=MatchConditions.IfNotModified,
@@ -303,7 +304,7 @@ class TableStateStore:
                 "PartitionKey eq @pk and is_open eq @open",
                 parameters={"pk": ent.user_partition(user_id), "open": True},
             )
-        return [ent.issue_from_entity(row, ent.etag_of(row)) async for row in listed]
+        return [issue_ent.issue_from_entity(row, ent.etag_of(row)) async for row in listed]
 
     # --- the status page's read model: see ``shared.state.runs`` ---------------------------------------
 

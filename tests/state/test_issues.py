@@ -6,7 +6,7 @@ import asyncio
 import json
 from datetime import timedelta
 
-from shared.state.entities import PAYLOAD_CHUNK_CHARS
+from shared.state.issue_entities import PAYLOAD_CHUNK_CHARS
 from shared.state.model import Issue, IssueKind
 from shared.state.port import StateStore
 from shared.state.tables import TableStateStore
