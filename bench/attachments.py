@@ -18,16 +18,15 @@ import sys
 import tracemalloc
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
 from bench.results_block import replace_block
-from bench.run import RESULTS, CountingTransport, Stack, counting_tables, stack_on
+from bench.run import RESULTS, CountingTransport, Stack, runs_until_quiet, stack_on
 from bench.series import MAILBOX, USER, add_ann
 from emulators.azurite import running_azurite
-from emulators.file_person import MB, FilePerson, content
+from emulators.file_person import MB, FilePerson, content, synced_meeting
 from shared.sync import attachments as attachments_sync
 
 MAX_RUNS = 5
@@ -50,17 +49,8 @@ class Cost:
 
 
 async def _until_quiet(stack: Stack, person: FilePerson, scenario: str, expect: dict[str, bytes]) -> Cost:
-    for tally in (stack.graph, stack.erp, stack.tables):
-        tally.clear()
     probe = ServiceHeap.install(stack)
-    runs = 0
-    with counting_tables(stack.tables, stack.prefix):
-        for runs in range(1, MAX_RUNS + 1):  # noqa: B007 - the count is reported
-            report = await stack.services.engine.sync_user(USER)
-            assert report.status == "ok", report.summary()
-            assert not report.issues, report.issues
-            if not sum(report.done.values()):
-                break
+    runs = await runs_until_quiet(stack, USER, MAX_RUNS)
     peak = probe.stop()
     want = {name: hashlib.sha256(data).hexdigest() for name, data in expect.items()}
     same = await person.outlook_files() == want and await person.erp_files() == want
@@ -81,22 +71,7 @@ async def _main(conn: str) -> list[Cost]:
     async with stack_on(conn) as stack:
         person = FilePerson(outlook=stack.control, graph_app=stack.graph_app, erp_app=stack.erp_app, mailbox=MAILBOX)
         await add_ann(stack, syncAttachments=True)
-        start = (datetime.now(UTC) + timedelta(days=2)).replace(hour=9, minute=0, second=0, microsecond=0)
-        event = await person.outlook(
-            "POST",
-            f"/users/{MAILBOX}/events",
-            json={
-                "subject": "Contract review",
-                "start": {"dateTime": start.replace(tzinfo=None).isoformat(), "timeZone": "UTC"},
-                "end": {"dateTime": (start + timedelta(hours=1)).replace(tzinfo=None).isoformat(), "timeZone": "UTC"},
-            },
-        )
-        person.event_id = event["id"]
-        first = await stack.services.engine.sync_user(USER)
-        assert first.done["erp created"] == 1, first.summary()
-        link = await stack.services.state.link_by_event(USER, person.event_id)
-        assert link is not None
-        person.activity_id = link.activity_id or ""
+        await synced_meeting(person, stack.services, USER)
         small, big, back = content(1 * MB, "small"), content(10 * MB, "big"), content(10 * MB, "back")
         files: dict[str, bytes] = {}
         costs = []

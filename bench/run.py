@@ -246,6 +246,22 @@ class Stack:
     erp_ids: list[str] = field(default_factory=list)  # activities a person made in the ERP
 
 
+async def runs_until_quiet(stack: Stack, user_id: str, max_runs: int) -> int:
+    """The user's sync until a run writes nothing (that run included), its requests counted from zero; how many
+    runs. Each run must end ``ok`` with no issue."""
+    for tally in (stack.graph, stack.erp, stack.tables):
+        tally.clear()
+    runs = 0
+    with counting_tables(stack.tables, stack.prefix):
+        for runs in range(1, max_runs + 1):  # noqa: B007 - the count is returned
+            report = await stack.services.engine.sync_user(user_id)
+            assert report.status == "ok", report.summary()
+            assert not report.issues, report.issues
+            if not sum(report.done.values()):
+                break
+    return runs
+
+
 @contextlib.asynccontextmanager
 async def stack_on(conn: str) -> AsyncIterator[Stack]:
     """A fresh Graph emulator, reference ERP and set of tables; the tables are dropped afterwards."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.run import RESULTS, Stack, counting_tables, stack_on
+from bench.run import RESULTS, Stack, runs_until_quiet, stack_on
 from emulators.azurite import running_azurite
 from emulators.erp.seed import seed_store
 from shared.core.activities import ActivityPatch
@@ -149,16 +149,7 @@ class Scenarios:
 
 async def _until_quiet(stack: Stack, scenario: str, change: Callable[[Stack], Awaitable[None]]) -> Cost:
     await change(stack)
-    for tally in (stack.graph, stack.erp, stack.tables):
-        tally.clear()
-    runs = 0
-    with counting_tables(stack.tables, stack.prefix):
-        for runs in range(1, MAX_RUNS + 1):  # noqa: B007 - the count is reported
-            report = await stack.services.engine.sync_user(USER)
-            assert report.status == "ok", report.summary()
-            assert not report.issues, report.issues
-            if not sum(report.done.values()):
-                break
+    runs = await runs_until_quiet(stack, USER, MAX_RUNS)
     kinds = sorted(stack.graph.counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return Cost(
         scenario=scenario,

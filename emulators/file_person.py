@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
 from emulators.stack import ERP_KEY, ERP_URL
+from shared.composition import Services
 
 MB = 1024 * 1024
 CHUNK = 4 * MB - (4 * MB) % (320 * 1024)
@@ -110,3 +112,25 @@ class FilePerson:
         activity = (await self.erp("GET", f"/activities/{self.activity_id}")).json()
         (item,) = [i for i in activity["attachments"] if i["name"] == name]
         await self.erp("DELETE", f"/activities/{self.activity_id}/attachments/{item['id']}")
+
+
+async def synced_meeting(person: FilePerson, services: Services, user_id: str) -> None:
+    """The person makes a meeting in Outlook and their sync runs once: ``person.event_id`` and
+    ``person.activity_id`` then name the event and the activity it became."""
+    start = (datetime.now(UTC) + timedelta(days=2)).replace(hour=9, minute=0, second=0, microsecond=0)
+    event = await person.outlook(
+        "POST",
+        f"/users/{person.mailbox}/events",
+        json={
+            "subject": "Contract review",
+            "start": {"dateTime": start.replace(tzinfo=None).isoformat(), "timeZone": "UTC"},
+            "end": {"dateTime": (start + timedelta(hours=1)).replace(tzinfo=None).isoformat(), "timeZone": "UTC"},
+        },
+    )
+    person.event_id = event["id"]
+    first = await services.engine.sync_user(user_id)
+    assert first.done["erp created"] == 1, first.summary()
+    link = await services.state.link_by_event(user_id, person.event_id)
+    assert link is not None
+    assert link.activity_id is not None
+    person.activity_id = link.activity_id

@@ -19,7 +19,6 @@ from emulators.graph.dispatch import Call, Reply, decode_path
 from shared.core.attachments import EventAttachment, FileMeta
 from shared.errors import GraphError, GraphNotFound
 from shared.graph.attachments import (
-    READ_SLICE,
     SELECT,
     RangeAnswer,
     attachment_from_json,
@@ -62,9 +61,7 @@ class InProcessAttachments:
     async def read(self, mailbox: str, event_id: str, attachment_id: str) -> AsyncIterator[bytes]:
         path = f"{_attachments(mailbox, event_id)}/{quote(attachment_id, safe='')}/$value"
         content = (await self._calendar._send("GET", path, prefer=False)).body
-        data = bytes(content) if isinstance(content, bytes | bytearray) else b""
-        for at in range(0, len(data), READ_SLICE):
-            yield data[at : at + READ_SLICE]
+        yield bytes(content) if isinstance(content, bytes | bytearray) else b""  # whole, as GraphCalendar hands it
 
     async def add(self, mailbox: str, event_id: str, meta: FileMeta, content: AsyncIterable[bytes]) -> EventAttachment:
         check_size(meta)

@@ -254,6 +254,28 @@ def paired(event_file: EventAttachment, activity_file: ActivityAttachment) -> At
     )
 
 
+def pending_to_erp(event_file: EventAttachment, sha256: str) -> AttachmentPair:
+    """The pair written down before an event file's bytes (hash ``sha256``) go to the ERP (``_completed``)."""
+    return AttachmentPair(
+        event_attachment_id=event_file.id,
+        activity_attachment_id=None,
+        sha256=sha256,
+        name=event_file.name,
+        size=event_file.size,
+    )
+
+
+def pending_to_outlook(activity_file: ActivityAttachment) -> AttachmentPair:
+    """The pair written down before an activity file's bytes go to Outlook (``_completed``)."""
+    return AttachmentPair(
+        event_attachment_id=None,
+        activity_attachment_id=activity_file.id,
+        sha256=activity_file.sha256,
+        name=activity_file.name,
+        size=activity_file.size,
+    )
+
+
 def after_files(
     link: Link,
     pairs: Iterable[AttachmentPair],

@@ -51,7 +51,6 @@ SELECT = ("id", "name", "contentType", "size", "isInline")
 # One PUT carries "up to 4 MB" (page "attachment: createUploadSession"); 12 * 320 KiB = 3,932,160 bytes stays
 # under 4 MB however counted and is a multiple of 320 KiB, the unit other Graph upload sessions ask for.
 RANGE_SIZE = 12 * 320 * 1024
-READ_SLICE = 1024 * 1024
 MAX_TRIES = 4  # a range is sent at most this often
 _RETRY = (429, 500, 502, 503, 504)
 _LONGEST_WAIT = 60.0  # a longer Retry-After (the upload budget's) ends the upload; the sync tries again later

@@ -13,7 +13,6 @@ files are tried again on every run while it is open (R31); what was copied befor
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import replace
 
@@ -40,7 +39,6 @@ from shared.state.model import IssueKind
 from shared.sync import issues
 from shared.sync.context import RunContext
 
-log = logging.getLogger(__name__)
 ISSUE_PREFIX = "file|"
 
 
@@ -234,9 +232,7 @@ class _Copier:
             chunks.append(chunk)
             digest.update(chunk)
         sha = digest.hexdigest()
-        pending = AttachmentPair(
-            event_attachment_id=source.id, activity_attachment_id=None, sha256=sha, name=source.name, size=source.size
-        )
+        pending = files_plan.pending_to_erp(source, sha)
         await self._write_ahead(action.replaces, pending)
         key = hashlib.sha256(f"{self.link.link_id}|{source.id}|{sha}".encode()).hexdigest()[:40]
         meta = FileMeta(name=source.name, content_type=source.content_type, size=source.size)
@@ -256,13 +252,7 @@ class _Copier:
     async def _to_outlook(self, action: CopyToOutlook) -> None:
         """ERP to Outlook: the bytes stream from the ERP's answer into Graph's request (or upload session)."""
         source, ports = action.activity_file, self.run.ports
-        pending = AttachmentPair(
-            event_attachment_id=None,
-            activity_attachment_id=source.id,
-            sha256=source.sha256,
-            name=source.name,
-            size=source.size,
-        )
+        pending = files_plan.pending_to_outlook(source)
         await self._write_ahead(action.replaces, pending)
         content = ports.erp.read_activity_attachment(self.activity_id, source.id)
         meta = FileMeta(name=source.name, content_type=source.content_type, size=source.size)

@@ -3,11 +3,9 @@ Graph emulator, HttpErp against the reference ERP, links in Azurite), only for a
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
-from emulators.file_person import MB, FilePerson, content, sha256
+from emulators.file_person import MB, FilePerson, content, sha256, synced_meeting
 from shared.state.model import IssueKind
 from tests.sync.conftest import Stack
 
@@ -19,23 +17,7 @@ async def _synced_meeting(stack: Stack, *, sync_attachments: bool = True) -> Fil
     """Ann (with her attachment setting as given) and one meeting she made in Outlook, synced once."""
     await stack.add_person(user_id=USER, mailbox=MAILBOX, name="Ann", sync_attachments=sync_attachments)
     person = FilePerson(outlook=stack.graph, graph_app=stack.graph_app, erp_app=stack.erp_app, mailbox=MAILBOX)
-    start = (datetime.now(UTC) + timedelta(days=2)).replace(hour=9, minute=0, second=0, microsecond=0)
-    event = await person.outlook(
-        "POST",
-        f"/users/{MAILBOX}/events",
-        json={
-            "subject": "Contract review",
-            "start": {"dateTime": start.replace(tzinfo=None).isoformat(), "timeZone": "UTC"},
-            "end": {"dateTime": (start + timedelta(hours=1)).replace(tzinfo=None).isoformat(), "timeZone": "UTC"},
-        },
-    )
-    person.event_id = event["id"]
-    first = await stack.services.engine.sync_user(USER)
-    assert first.done["erp created"] == 1, first.summary()
-    link = await stack.services.state.link_by_event(USER, person.event_id)
-    assert link is not None
-    assert link.activity_id is not None
-    person.activity_id = link.activity_id
+    await synced_meeting(person, stack.services, USER)
     return person
 
 
