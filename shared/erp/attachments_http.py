@@ -26,11 +26,11 @@ from shared.erp.http_wire import (
     RETRY_ATTEMPTS,
     RETRY_STATUSES,
     RETRY_TIMEOUT_SECONDS,
-    _backoff,
-    _error_for,
-    _retry_after,
-    _Retryable,
-    _segment,
+    Retryable,
+    backoff,
+    error_for,
+    retry_after,
+    segment,
 )
 from shared.errors import ErpInvalid, ErpTooLarge, ErpTransient
 
@@ -97,7 +97,7 @@ async def add_attachment(
     declared limit, when known) refuses a larger file before sending a byte."""
     if not idempotency_key:
         raise ValueError("idempotency_key is required (R10)")
-    path = f"activities/{_segment(activity_id)}/attachments"
+    path = f"activities/{segment(activity_id)}/attachments"
     what = f"POST /{path}"
     if max_bytes is not None and meta.size > max_bytes:
         raise ErpTooLarge(f"{what}: the file has {meta.size} bytes; the ERP takes at most {max_bytes}", status=413)
@@ -110,7 +110,7 @@ async def add_attachment(
     body = _Body(content, meta.size)
 
     def retry(exc: Exception) -> bool | float:
-        return _backoff(exc) if body.replayable else False
+        return backoff(exc) if body.replayable else False
 
     try:
         async for attempt in stamina.retry_context(
@@ -119,15 +119,15 @@ async def add_attachment(
             with attempt:
                 response = await client.post(path, params={"name": meta.name}, content=body.chunks(), headers=headers)
                 if response.status_code in RETRY_STATUSES:
-                    raise _Retryable(response.status_code, _retry_after(response.headers.get("Retry-After")))
+                    raise Retryable(response.status_code, retry_after(response.headers.get("Retry-After")))
     except _WrongSize as exc:
         raise ErpInvalid(f"{what}: the content held {exc}") from None
-    except _Retryable as exc:
+    except Retryable as exc:
         raise ErpTransient(f"{what}: still {exc.status} (the body cannot be sent again)", status=exc.status) from None
     except httpx.HTTPError as exc:
         raise ErpTransient(f"{what}: {type(exc).__name__} (the body cannot be sent again)") from None
     if response.is_error:
-        raise _error_for(response, what)
+        raise error_for(response, what)
     try:
         added = _Added.model_validate_json(response.content)
     except ValidationError:
@@ -139,14 +139,14 @@ async def _open(client: httpx.AsyncClient, path: str, what: str) -> httpx.Respon
     """The answer to ``GET path``, its body not read yet; retried like every call until the first byte."""
     try:
         async for attempt in stamina.retry_context(
-            on=_backoff, attempts=RETRY_ATTEMPTS, timeout=RETRY_TIMEOUT_SECONDS, wait_max=10.0
+            on=backoff, attempts=RETRY_ATTEMPTS, timeout=RETRY_TIMEOUT_SECONDS, wait_max=10.0
         ):
             with attempt:
                 response = await client.send(client.build_request("GET", path), stream=True)
                 if response.status_code in RETRY_STATUSES:
                     await response.aclose()
-                    raise _Retryable(response.status_code, _retry_after(response.headers.get("Retry-After")))
-    except _Retryable as exc:
+                    raise Retryable(response.status_code, retry_after(response.headers.get("Retry-After")))
+    except Retryable as exc:
         raise ErpTransient(f"{what}: still {exc.status} after retries", status=exc.status) from None
     except httpx.HTTPError as exc:
         raise ErpTransient(f"{what}: {type(exc).__name__} after retries") from None
@@ -155,14 +155,14 @@ async def _open(client: httpx.AsyncClient, path: str, what: str) -> httpx.Respon
             await response.aread()
         finally:
             await response.aclose()
-        raise _error_for(response, what)
+        raise error_for(response, what)
     return response
 
 
 async def read_attachment(client: httpx.AsyncClient, activity_id: str, attachment_id: str) -> AsyncIterator[bytes]:
     """The file's bytes as they arrive; ErpNotFound when the file or the activity is gone, ErpTransient when
     the transfer breaks or the bytes do not have the SHA-256 the ERP named (``ETag``)."""
-    path = f"activities/{_segment(activity_id)}/attachments/{_segment(attachment_id)}/content"
+    path = f"activities/{segment(activity_id)}/attachments/{segment(attachment_id)}/content"
     what = f"GET /{path}"
     response = await _open(client, path, what)
     digest = hashlib.sha256()

@@ -39,10 +39,16 @@ from shared.core.activities import (
 )
 from shared.core.attachments import ActivityAttachment, FileMeta
 from shared.erp import attachments_http
-from shared.erp.http_wire import RETRY_ATTEMPTS, RETRY_STATUSES, RETRY_TIMEOUT_SECONDS, _error_for, _segment
-from shared.erp.http_wire import _backoff as _backoff
-from shared.erp.http_wire import _retry_after as _retry_after
-from shared.erp.http_wire import _Retryable as _Retryable
+from shared.erp.http_wire import (
+    RETRY_ATTEMPTS,
+    RETRY_STATUSES,
+    RETRY_TIMEOUT_SECONDS,
+    Retryable,
+    backoff,
+    error_for,
+    retry_after,
+    segment,
+)
 from shared.errors import ErpConflict, ErpInvalid, ErpNotFound, ErpReadOnly, ErpTransient
 
 EMAILS_PER_QUERY = 50
@@ -111,15 +117,15 @@ class HttpErp:
         what = f"{method} {path}"
         try:
             async for attempt in stamina.retry_context(
-                on=_backoff, attempts=RETRY_ATTEMPTS, timeout=RETRY_TIMEOUT_SECONDS, wait_max=10.0
+                on=backoff, attempts=RETRY_ATTEMPTS, timeout=RETRY_TIMEOUT_SECONDS, wait_max=10.0
             ):
                 with attempt:
                     response = await self._client.request(
                         method, path.lstrip("/"), params=params, json=json, headers=headers
                     )
                     if response.status_code in RETRY_STATUSES:
-                        raise _Retryable(response.status_code, _retry_after(response.headers.get("Retry-After")))
-        except _Retryable as exc:
+                        raise Retryable(response.status_code, retry_after(response.headers.get("Retry-After")))
+        except Retryable as exc:
             raise ErpTransient(f"{what}: still {exc.status} after retries", status=exc.status) from None
         except httpx.TimeoutException:
             raise ErpTransient(f"{what}: timed out after retries") from None
@@ -127,7 +133,7 @@ class HttpErp:
             # The exception text names the URL at most, never headers; keep just its kind to be sure.
             raise ErpTransient(f"{what}: {type(exc).__name__} after retries") from None
         if response.is_error:
-            raise _error_for(response, what)
+            raise error_for(response, what)
         return response
 
     @staticmethod
@@ -164,7 +170,7 @@ class HttpErp:
         return self._items(ErpUser, await self._send("GET", "/users", params=params), "GET /users")
 
     async def get_user(self, user_id: str) -> ErpUser:
-        path = f"/users/{_segment(user_id)}"
+        path = f"/users/{segment(user_id)}"
         return self._parse(ErpUser, await self._send("GET", path), f"GET {path}")
 
     async def _by_email(self, path: str, model: type[M], emails: Sequence[str]) -> list[M]:
@@ -184,7 +190,7 @@ class HttpErp:
         return await self._by_email("/companies", Company, emails)
 
     async def get_company(self, company_id: str) -> Company:
-        path = f"/companies/{_segment(company_id)}"
+        path = f"/companies/{segment(company_id)}"
         return self._parse(Company, await self._send("GET", path), f"GET {path}")
 
     async def list_facilities(self) -> Sequence[Facility]:
@@ -213,7 +219,7 @@ class HttpErp:
     # --- activities ---------------------------------------------------------------------------------
 
     async def get_activity(self, activity_id: str) -> Activity:
-        path = f"/activities/{_segment(activity_id)}"
+        path = f"/activities/{segment(activity_id)}"
         return self._parse(Activity, await self._send("GET", path), f"GET {path}")
 
     async def create_activity(self, fields: ActivityFields, *, idempotency_key: str) -> Activity:
@@ -228,7 +234,7 @@ class HttpErp:
         return self._parse(Activity, response, "POST /activities")
 
     async def update_activity(self, activity_id: str, patch: ActivityPatch, *, version: int) -> Activity:
-        path = f"/activities/{_segment(activity_id)}"
+        path = f"/activities/{segment(activity_id)}"
         response = await self._send(
             "PATCH",
             path,
@@ -238,7 +244,7 @@ class HttpErp:
         return self._parse(Activity, response, f"PATCH {path}")
 
     async def _transition(self, activity_id: str, action: str, target: ActivityState, *, version: int) -> Activity:
-        path = f"/activities/{_segment(activity_id)}/{action}"
+        path = f"/activities/{segment(activity_id)}/{action}"
         try:
             response = await self._send("POST", path, headers={"If-Match": _etag(version)})
         except (ErpConflict, ErpReadOnly):
@@ -275,7 +281,7 @@ class HttpErp:
     async def remove_activity_attachment(self, activity_id: str, attachment_id: str) -> int:
         """Remove the file; the activity's version after it. A file already gone (404) answers the activity's
         current version; an activity gone is ErpNotFound."""
-        path = f"/activities/{_segment(activity_id)}/attachments/{_segment(attachment_id)}"
+        path = f"/activities/{segment(activity_id)}/attachments/{segment(attachment_id)}"
         try:
             response = await self._send("DELETE", path)
         except ErpNotFound:
@@ -314,7 +320,7 @@ class HttpErp:
         return await self._follow("/activity-changes", ActivityChange, params, cursor)
 
     async def get_leave_request(self, leave_request_id: str) -> LeaveRequest:
-        path = f"/leave-requests/{_segment(leave_request_id)}"
+        path = f"/leave-requests/{segment(leave_request_id)}"
         return self._parse(LeaveRequest, await self._send("GET", path), f"GET {path}")
 
     async def leave_request_changes(

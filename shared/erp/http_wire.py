@@ -19,7 +19,7 @@ RETRY_TIMEOUT_SECONDS = 60.0
 MAX_RETRY_AFTER_SECONDS = 60.0
 
 
-class _Retryable(Exception):
+class Retryable(Exception):
     """A response worth another try; carries how long the ERP asked us to wait."""
 
     def __init__(self, status: int, retry_after: float | None) -> None:
@@ -28,7 +28,7 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
-def _retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+def retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """Seconds from a Retry-After header: delay-seconds or an HTTP-date (RFC 9110 §10.2.3)."""
     if value is None or not value.strip():
         return None
@@ -45,9 +45,9 @@ def _retry_after(value: str | None, *, now: datetime | None = None) -> float | N
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
-def _backoff(exc: Exception) -> bool | float:
+def backoff(exc: Exception) -> bool | float:
     """stamina's hook: retry transient failures, waiting Retry-After when given (else exponential backoff)."""
-    if isinstance(exc, _Retryable):
+    if isinstance(exc, Retryable):
         return exc.retry_after if exc.retry_after is not None else True
     return isinstance(exc, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError)
 
@@ -65,7 +65,7 @@ def _problem(response: httpx.Response) -> tuple[str | None, str]:
     return None, response.reason_phrase
 
 
-def _error_for(response: httpx.Response, what: str) -> ErpError:
+def error_for(response: httpx.Response, what: str) -> ErpError:
     status = response.status_code
     kind, text = _problem(response)
     message = f"{what}: {status} {text}"
@@ -86,7 +86,7 @@ def _error_for(response: httpx.Response, what: str) -> ErpError:
     return ErpError(message, status=status, problem_type=kind)
 
 
-def _segment(value: str) -> str:
+def segment(value: str) -> str:
     """One path segment: ids are opaque to us and may hold '/', '?' or '#'."""
     if not value:
         raise ErpInvalid("an empty id")

@@ -29,7 +29,7 @@ from shared.core.activities import (
     Response,
     ShowAs,
 )
-from shared.erp import http_client
+from shared.erp import http_client, http_wire
 from shared.erp.http_client import HttpErp
 from shared.erp.port import ErpPort
 from shared.errors import ErpConflict, ErpError, ErpInvalid, ErpNotFound, ErpReadOnly, ErpTransient
@@ -522,9 +522,9 @@ async def test_unreachable_erp_becomes_transient_error() -> None:
 def test_retry_after_header_sets_the_wait() -> None:
     """Retry-After in seconds or as an HTTP-date becomes the backoff stamina waits (RFC 9110 §10.2.3)."""
     now = datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC)
-    assert http_client._retry_after("7", now=now) == 7.0
-    assert http_client._retry_after("Sat, 21 Nov 2026 12:00:30 GMT", now=now) == 30.0
-    assert http_client._retry_after("soon", now=now) is None
-    assert http_client._backoff(http_client._Retryable(503, 7.0)) == 7.0
-    assert http_client._backoff(http_client._Retryable(429, None)) is True
-    assert http_client._backoff(ValueError("not transient")) is False
+    assert http_wire.retry_after("7", now=now) == 7.0
+    assert http_wire.retry_after("Sat, 21 Nov 2026 12:00:30 GMT", now=now) == 30.0
+    assert http_wire.retry_after("soon", now=now) is None
+    assert http_wire.backoff(http_wire.Retryable(503, 7.0)) == 7.0
+    assert http_wire.backoff(http_wire.Retryable(429, None)) is True
+    assert http_wire.backoff(ValueError("not transient")) is False
