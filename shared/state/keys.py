@@ -13,6 +13,8 @@ non-ASCII letters, is kept, which keeps keys readable in Storage Explorer.
 
 from __future__ import annotations
 
+import re
+
 from shared.errors import StateLimitExceeded
 
 ESCAPE = "~"
@@ -23,6 +25,11 @@ MAX_KEY_UTF16_UNITS = 512
 _FORBIDDEN = frozenset("/\\#?") | frozenset(chr(c) for c in (*range(0x00, 0x20), *range(0x7F, 0xA0)))
 _ESCAPED = _FORBIDDEN | frozenset({ESCAPE, SEPARATOR, "%", "'"})
 _HEX = frozenset("0123456789ABCDEF")
+# The checks run over every key of every write; as regular expressions they run in C (issue 12: character by
+# character they were a tenth of the Table side's CPU in an initial sync).
+_FORBIDDEN_RE = re.compile("[" + "".join(sorted(re.escape(c) for c in _FORBIDDEN)) + "]")
+_ESCAPED_RE = re.compile("[" + "".join(sorted(re.escape(c) for c in _ESCAPED)) + "]")
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 
 def is_forbidden_in_key(char: str) -> bool:
@@ -38,9 +45,9 @@ def utf16_units(text: str) -> int:
 
 def encode_part(value: str) -> str:
     """One id as a key part: forbidden and reserved characters escaped, everything else kept."""
-    if any(0xD800 <= ord(char) <= 0xDFFF for char in value):
+    if _SURROGATE_RE.search(value):
         raise StateLimitExceeded("a key value contains a lone surrogate, which is not valid Unicode")
-    return "".join(f"{ESCAPE}{ord(char):02X}" if char in _ESCAPED else char for char in value)
+    return _ESCAPED_RE.sub(lambda found: f"{ESCAPE}{ord(found.group()):02X}", value)
 
 
 def decode_part(encoded: str) -> str:
@@ -72,7 +79,7 @@ def make_key(*parts: str, what: str = "key") -> str:
 
 def check_key(key: str, *, what: str = "key") -> None:
     """Refuse a key the Table service would refuse (character set, 1 KiB)."""
-    if any(char in _FORBIDDEN for char in key):
+    if _FORBIDDEN_RE.search(key):
         raise StateLimitExceeded(f"{what} contains a character Table Storage forbids in keys")
     if utf16_units(key) > MAX_KEY_UTF16_UNITS:
         raise StateLimitExceeded(
