@@ -53,6 +53,9 @@ class EmulatorState(MeetingCopies):
         self.clock_offset = timedelta(0)
         self.users: dict[str, User] = {}
         self.mailboxes: dict[str, dict[str, StoredEvent]] = {}
+        # (user id, transactionId) -> the event created with it; checked against the mailbox on use (an event
+        # deleted since is gone from there), so a create does not scan the whole mailbox.
+        self._by_transaction: dict[tuple[str, str], str] = {}
         self.delta_states: dict[str, DeltaState] = {}
         self.delta_generation = 0
         self.subscriptions: dict[str, Subscription] = {}
@@ -241,13 +244,15 @@ class EmulatorState(MeetingCopies):
         props = check_properties(body)
         txn = props.pop("transactionId", None)
         if txn:
-            for ev in self.events_of(user).values():
-                if ev.transaction_id == txn:
-                    return ev, False
+            earlier = self.events_of(user).get(self._by_transaction.get((user.id, txn), ""))
+            if earlier is not None and earlier.transaction_id == txn:
+                return earlier, False
         if "start" not in props or "end" not in props:
             raise bad_request("The event must have a start and an end.")
         ev = self._new_event(user, props, transaction_id=txn)
         self.events_of(user)[ev.id] = ev
+        if txn:
+            self._by_transaction[(user.id, txn)] = ev.id
         self._changed(user.id, ev.id, "created")
         if ev.props.get("attendees"):
             self._sync_copies(ev)

@@ -39,12 +39,15 @@ async def test_delta_start_over_500_events_is_much_faster_in_process(emulator_ap
         )
     real, fake = graph_calendar(emulator_app), InProcessCalendar(emulator_app, app_id=APP_ID)
     await real.delta_start("idle@contoso.com", **WINDOW)  # warm-up: token, imports
-    timings = {}
+    timings: dict[str, float] = {}
     results = {}
     for name, calendar in (("GraphCalendar", real), ("InProcessCalendar", fake)):
-        began = time.perf_counter()
-        results[name] = await calendar.delta_start("alice@contoso.com", **WINDOW)
-        timings[name] = time.perf_counter() - began
+        # Best of three: one round can be held up by a collection or a busy host (a 2-core CI machine).
+        for _ in range(3):
+            began = time.perf_counter()
+            results[name] = await calendar.delta_start("alice@contoso.com", **WINDOW)
+            took = time.perf_counter() - began
+            timings[name] = min(took, timings.get(name, took))
     print(
         f"\ndelta_start over {EVENTS} events: "
         + ", ".join(f"{n} {t * 1000:.0f} ms ({t * 1000 / EVENTS:.2f} ms/event)" for n, t in timings.items())
