@@ -104,3 +104,8 @@ class StateConflict(SyncError):
 
 class StateLimitExceeded(SyncError):
     """A value would break an Azure Table Storage limit (key characters, 64 KiB strings, 1 MiB entity)."""
+
+
+class MeetingHeldElsewhere(SyncError):
+    """R10: a meeting made with nobody invited gained attendees, but another mailbox's claim names another
+    activity for it (that mailbox saw a copy while this owner's sync was off). Listed for the admin."""

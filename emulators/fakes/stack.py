@@ -215,6 +215,8 @@ CRASHABLE = (
     "insert_links",
     "claim_meeting",
     "save_meeting",
+    "note_events_made",
+    "forget_events_made",
     "save_delta_cursor",
     "save_erp_cursor",
     "record_issue",

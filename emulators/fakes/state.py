@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
@@ -57,6 +58,7 @@ class StateData:
     leases: dict[str, Lease] = field(default_factory=dict)
     pending: dict[str, datetime] = field(default_factory=dict)  # user id -> when its queued sync was marked
     run_notes: dict[str, list[str]] = field(default_factory=dict)  # user id -> changes noted during its run
+    events_made: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)  # user -> note id -> made
     issues: dict[tuple[str, str], Issue] = field(default_factory=dict)
     replays: set[tuple[str, str]] = field(default_factory=set)
     runs: dict[str, RunRecord] = field(default_factory=dict)  # the status page's read model
@@ -132,9 +134,6 @@ class InMemoryStateStore:
     async def link_by_activity(self, user_id: str, activity_id: str) -> Link | None:
         return self._indexed(self.data.by_activity, user_id, activity_id)
 
-    async def links_by_ical_uid(self, user_id: str, ical_uid: str) -> Sequence[Link]:
-        return [link for link in self._user_links(user_id) if link.ical_uid == ical_uid]
-
     async def save_link(self, link: Link) -> Link:
         key = (link.user_id, link.link_id)
         _check_etag(self.data.links.get(key), link.etag, what=f"link {link.link_id!r}")
@@ -165,6 +164,18 @@ class InMemoryStateStore:
         if link.etag is not None and link.etag != stored.etag:
             raise StateConflict(f"link {link.link_id!r} changed since it was read")
         self._drop_link(*key)
+
+    async def note_events_made(self, user_id: str, made: Mapping[str, str]) -> str:
+        note_id = uuid.uuid4().hex
+        self.data.events_made.setdefault(user_id, {})[note_id] = dict(made)
+        return note_id
+
+    async def events_made(self, user_id: str) -> Mapping[str, Mapping[str, str]]:
+        return {note: dict(made) for note, made in self.data.events_made.get(user_id, {}).items()}
+
+    async def forget_events_made(self, user_id: str, note_ids: Sequence[str]) -> None:
+        for note_id in note_ids:
+            self.data.events_made.get(user_id, {}).pop(note_id, None)
 
     # --- meetings (R10) ----------------------------------------------------------------------------
 

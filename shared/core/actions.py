@@ -126,6 +126,14 @@ class TakeOver:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ClaimMeeting:
+    """R10: the owner's meeting, made with nobody invited, now has attendees: claim it tenant-wide for its
+    activity before anyone's copy looks for the claim (``plan_claims``)."""
+
+    link: Link
+
+
+@dataclass(frozen=True, kw_only=True)
 class Wait:
     """R10: a copy of a meeting whose organizer's mailbox syncs it; offered again until the activity exists."""
 
@@ -194,6 +202,7 @@ Action = (
     | Remember
     | LinkCopy
     | TakeOver
+    | ClaimMeeting
     | Wait
     | AnswerInErp
     | AnswerInOutlook

@@ -61,6 +61,10 @@ class Link(BaseModel):
     series: SeriesMemo | None = None
     # R18: the files synced both ways (event file ↔ activity file of the same bytes).
     attachments: tuple[AttachmentPair, ...] = ()
+    # R10: False for an owner's meeting no other mailbox can hold yet (its own, nobody invited: ``meetings.
+    # shared``); its tenant-wide claim is made once it has attendees (``plan_claims``). Stored links that
+    # predate this flag were all claimed.
+    claimed: bool = True
     # Storage ETag of the entity this link was read from; None for a link not stored yet.
     etag: str | None = None
 
@@ -88,3 +92,4 @@ class LinkChanges(TypedDict, total=False):
     original_start: datetime | None
     series: SeriesMemo | None
     attachments: tuple[AttachmentPair, ...]
+    claimed: bool

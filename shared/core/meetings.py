@@ -11,10 +11,14 @@ Every synced mailbox that holds a copy of one meeting (same iCalUId) is linked t
 - The claim is a tenant-wide ``Meeting`` record keyed by iCalUId, written insert-if-absent, so exactly
   one activity results however many mailboxes see the meeting at once. When the organizer's mailbox
   becomes synced later, it takes the meeting over (the activity's owner becomes the organizer).
+- A meeting no other mailbox can hold (the mailbox's own, nobody invited: not ``shared``) needs no claim: no
+  other copy exists to race for it, and a retried create finds its first write by idempotency key (ERP) or
+  ``transactionId`` (Graph). It is claimed the moment it has attendees, before anyone is invited.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 from typing import TypedDict
@@ -22,6 +26,7 @@ from typing import TypedDict
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from shared.core.activities import Activity, ActivityFields, ActivityPatch, Participant, ParticipantKind, Response
+from shared.core.items import Attendee
 
 
 class LinkRole(StrEnum):
@@ -29,6 +34,14 @@ class LinkRole(StrEnum):
 
     OWNER = "owner"  # the copy whose fields the activity carries
     COPY = "copy"  # another synced person's copy: only their response flows
+
+
+def shared(*, is_organizer: bool, attendees: Iterable[Attendee], mailbox: str) -> bool:
+    """R10: whether another mailbox may hold a copy of this meeting: it is someone else's, or it invites
+    anyone (a colleague, a contact, a room: a contact's mailbox may be in the tenant, and attendees are the only
+    way a copy comes about)."""
+    own = mailbox.lower()
+    return not is_organizer or any(a.email.lower() != own for a in attendees)
 
 
 class Meeting(BaseModel):

@@ -32,6 +32,7 @@ from shared.core.items import Side
 from shared.core.links import Link, LinkState
 from shared.core.m365 import DeltaEntry
 from shared.core.meetings import ANSWERS, LinkRole, answer
+from shared.core.plan_claims import claims_first
 from shared.core.plan_copies import copy_changed
 from shared.core.plan_erp import erp_side
 from shared.core.plan_m365 import ended_for_owner, m365_side, own_answer
@@ -110,10 +111,11 @@ def plan(run: RunInput) -> Plan:
         if _both_removed(link, change, m365_by_event):
             continue  # both sides removed it; the M365 branch already retires the link
         actions.extend(erp_side(run, change, link, index, ways))
-    halted = mass_delete_check(run.policy, run.links, actions)
+    ordered = claims_first(run, index, actions)  # R10: a meeting gaining attendees is claimed before anything
+    halted = mass_delete_check(run.policy, run.links, ordered)
     if halted and not run.removals_released:
-        return Plan(actions=tuple(a for a in actions if not isinstance(a, REMOVALS)), halted=halted)
-    return Plan(actions=tuple(actions))
+        return Plan(actions=tuple(a for a in ordered if not isinstance(a, REMOVALS)), halted=halted)
+    return Plan(actions=ordered)
 
 
 def _rebinds(run: RunInput, index: Index) -> tuple[list[Action], Index, set[str]]:

@@ -40,8 +40,10 @@ def paired(
     now: datetime,
     m365_fields: Fingerprint | None = None,
     erp_fields: Fingerprint | None = None,
+    claimed: bool = True,
 ) -> Link:
-    """A new owner's link of ``event`` and ``activity`` as each side shows them now (create, relink)."""
+    """A new owner's link of ``event`` and ``activity`` as each side shows them now (create, relink);
+    ``claimed`` False for a meeting no other mailbox can hold yet, so not claimed (R10, ``meetings.shared``)."""
     kind = ItemKind(activity.type.value)
     return Link(
         user_id=user_id,
@@ -62,6 +64,7 @@ def paired(
         updated_at=now,
         series_master_id=event.series_master_id,  # R28: an occurrence's link names its series and position
         original_start=event.original_start,
+        claimed=claimed,
     )
 
 
@@ -305,6 +308,11 @@ def claim(
         source_change_key=source_change_key,
         updated_at=now,
     )
+
+
+def claim_recorded(link: Link, *, now: datetime) -> Link:
+    """R10: the owner's meeting gained attendees and is claimed now."""
+    return link.evolve({"claimed": True, "updated_at": now})
 
 
 def claimed_with(meeting: Meeting, *, activity_id: str, now: datetime) -> Meeting:

@@ -121,7 +121,9 @@ def activity_row(activity_id: str) -> str:
     return make_key(ACTIVITY_ROW, activity_id, what="activity id")
 
 
-def ical_row(ical_uid: str, link_id: str) -> str:
+def legacy_ical_row(ical_uid: str, link_id: str) -> str:
+    """An iCalUId index row, written by versions before issue 12's last step (nothing read it); a link stored
+    then still has one, deleted with the link or when the link is next saved."""
     return make_key(ICAL_ROW, ical_uid, link_id, what="iCalUId index")
 
 
@@ -153,6 +155,10 @@ def link_entity(link: Link) -> Entity:
             "series": link.series.model_dump_json() if link.series is not None else None,
             # R18: the files synced both ways, as JSON (absent while there are none).
             "attachments": _pairs_json(link.attachments),
+            # R10: written only for a meeting not claimed yet (rows without it were all claimed).
+            "claimed": None if link.claimed else False,
+            # No iCalUId index row is written any more (``stored_index_rows``).
+            "ical_index": False,
         }
     )
     check_entity(entity, what=f"link {link.link_id!r}")
@@ -183,6 +189,7 @@ def link_from_entity(entity: Mapping[str, Any], etag: str) -> Link:
         original_start=opt_datetime(entity, "original_start"),
         series=SeriesMemo.model_validate_json(entity["series"]) if entity.get("series") else None,
         attachments=_PAIRS.validate_json(entity["attachments"]) if entity.get("attachments") else (),
+        claimed=entity.get("claimed") is not False,
         etag=etag,
     )
 
@@ -194,8 +201,15 @@ def index_rows(link: Link) -> set[str]:
         rows.add(event_row(link.event_id))
     if link.activity_id:
         rows.add(activity_row(link.activity_id))
-    if link.ical_uid:
-        rows.add(ical_row(link.ical_uid, link.link_id))
+    return rows
+
+
+def stored_index_rows(entity: Mapping[str, Any], link: Link) -> set[str]:
+    """The index rows a stored link entity has: ``index_rows``, and the iCalUId row of a link stored before
+    those rows were dropped (its entity lacks the ``ical_index`` mark every link entity is written with now)."""
+    rows = index_rows(link)
+    if link.ical_uid and "ical_index" not in entity:
+        rows.add(legacy_ical_row(link.ical_uid, link.link_id))
     return rows
 
 

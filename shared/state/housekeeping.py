@@ -29,6 +29,9 @@ from shared.state.transactions import Operation, submit
 class TableHousekeeping:
     def __init__(self, links: TableClient, issues: TableClient, replays: TableClient) -> None:
         self._links, self._issues, self._replays = links, issues, replays
+        # The index rows each stale link read here has as stored (a link of an earlier version may have one
+        # more: ``entities.stored_index_rows``), by (user, link, ETag).
+        self._rows: dict[tuple[str, str, str | None], set[str]] = {}
 
     async def stale_links(self, *, before: datetime, limit: int) -> Sequence[Link]:
         low, high = prefix_range(ent.LINK_ROW)
@@ -43,7 +46,9 @@ class TableHousekeeping:
         )
         out: list[Link] = []
         async for row in found:
-            out.append(ent.link_from_entity(row, ent.etag_of(row)))
+            link = ent.link_from_entity(row, ent.etag_of(row))
+            self._rows[(link.user_id, link.link_id, link.etag)] = ent.stored_index_rows(row, link)
+            out.append(link)
             if len(out) >= limit:
                 break
         return out
@@ -56,18 +61,20 @@ class TableHousekeeping:
         for user_links in by_user.values():
             batch: list[Link] = []
             for link in user_links:
-                if batch and len(_operations([*batch, link])) > MAX_TRANSACTION_OPERATIONS:
+                if batch and len(self._operations([*batch, link])) > MAX_TRANSACTION_OPERATIONS:
                     deleted += await self._delete_batch(batch)
                     batch = []
                 batch.append(link)
             if batch:
                 deleted += await self._delete_batch(batch)
+        for link in links:
+            self._rows.pop((link.user_id, link.link_id, link.etag), None)
         return deleted
 
     async def _delete_batch(self, batch: list[Link]) -> int:
         """One transaction for the batch; when one of its links changed meanwhile, each link on its own."""
         try:
-            await submit(self._links, _operations(batch), what=f"delete {len(batch)} links")
+            await submit(self._links, self._operations(batch), what=f"delete {len(batch)} links")
             return len(batch)
         except StateConflict:
             if len(batch) == 1:
@@ -112,18 +119,18 @@ class TableHousekeeping:
                     taken -= len(chunk)
         return taken
 
-
-def _operations(links: Sequence[Link]) -> list[Operation]:
-    """Each link's row (only if unchanged: its ETag) and its index rows."""
-    operations: list[Operation] = []
-    for link in links:
-        partition = ent.user_partition(link.user_id)
-        operations.append(
-            (
-                "delete",
-                {"PartitionKey": partition, "RowKey": ent.link_row(link.link_id)},
-                {"etag": link.etag, "match_condition": MatchConditions.IfNotModified},
+    def _operations(self, links: Sequence[Link]) -> list[Operation]:
+        """Each link's row (only if unchanged: its ETag) and its index rows."""
+        operations: list[Operation] = []
+        for link in links:
+            partition = ent.user_partition(link.user_id)
+            operations.append(
+                (
+                    "delete",
+                    {"PartitionKey": partition, "RowKey": ent.link_row(link.link_id)},
+                    {"etag": link.etag, "match_condition": MatchConditions.IfNotModified},
+                )
             )
-        )
-        operations += [("delete", {"PartitionKey": partition, "RowKey": row}) for row in sorted(ent.index_rows(link))]
-    return operations
+            rows = self._rows.get((link.user_id, link.link_id, link.etag)) or ent.index_rows(link)
+            operations += [("delete", {"PartitionKey": partition, "RowKey": row}) for row in sorted(rows)]
+        return operations

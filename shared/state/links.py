@@ -3,7 +3,8 @@
 PartitionKey = user id, so a link and its index rows share one partition and change in ONE transaction
 (index and link never disagree). RowKey ``link|<link id>``: the link; ``event|<event id>`` and
 ``activity|<activity id>``: unique index rows (a second link claiming the same event or activity is a
-``StateConflict``); ``ical|<iCalUId>|<link id>``: index rows several links may share.
+``StateConflict``). Links stored by earlier versions may also have an ``ical|<iCalUId>|<link id>`` row, which
+nothing reads; it goes when the link is next saved or deleted (``entities.stored_index_rows``).
 
 ``insert_links`` puts the new links of a group of writes (a ``$batch`` of event writes, the activity creates
 run side by side) into as few transactions as Table Storage allows (100 operations, one partition): each link
@@ -14,7 +15,8 @@ each (issue 12).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from azure.core import MatchConditions
 from azure.data.tables import UpdateMode
@@ -46,7 +48,7 @@ class TableLinks:
         low, high = prefix_range(ent.LINK_ROW)
         where = "state eq 'active'" if active_only else None  # tombstones stay on the server
         found = await rows.query_range(self._table, ent.user_partition(user_id), low, high, where=where)
-        return [self._known(ent.link_from_entity(row, ent.etag_of(row))) for row in found]
+        return [self._read(row) for row in found]
 
     async def link_by_event(self, user_id: str, event_id: str) -> Link | None:
         link = await self._link_via_index(user_id, ent.event_row(event_id))
@@ -56,16 +58,6 @@ class TableLinks:
     async def link_by_activity(self, user_id: str, activity_id: str) -> Link | None:
         link = await self._link_via_index(user_id, ent.activity_row(activity_id))
         return link if link is not None and link.activity_id == activity_id else None
-
-    async def links_by_ical_uid(self, user_id: str, ical_uid: str) -> Sequence[Link]:
-        low, high = prefix_range(ent.ICAL_ROW, ical_uid)
-        pointers = await rows.query_range(self._table, ent.user_partition(user_id), low, high)
-        found: list[Link] = []
-        for row in pointers:
-            link = await self._link(user_id, str(row["link_id"]))
-            if link is not None and link.ical_uid == ical_uid:
-                found.append(link)
-        return found
 
     async def save_link(self, link: Link) -> Link:
         """Insert (``etag`` None) or replace if unchanged; index rows follow the ids in the same transaction."""
@@ -99,13 +91,19 @@ class TableLinks:
             raise StateConflict(f"link {link.link_id!r} was deleted since it was read")
         if ent.etag_of(stored) != link.etag:
             raise StateConflict(f"link {link.link_id!r} changed since it was read")
-        return ent.index_rows(ent.link_from_entity(stored, link.etag))
+        return ent.stored_index_rows(stored, ent.link_from_entity(stored, link.etag))
 
-    def _known(self, link: Link) -> Link:
-        """Remember the link's index rows at its ETag (the most recent ``_REMEMBERED`` links)."""
+    def _read(self, row: Mapping[str, Any]) -> Link:
+        """The link of a read entity, its stored index rows remembered."""
+        link = ent.link_from_entity(row, ent.etag_of(row))
+        return self._known(link, ent.stored_index_rows(row, link))
+
+    def _known(self, link: Link, stored_rows: set[str] | None = None) -> Link:
+        """Remember the link's index rows at its ETag (the most recent ``_REMEMBERED`` links): ``stored_rows``
+        as read, else those a link written now has."""
         if link.etag is not None:
             key = (link.user_id, link.link_id, link.etag)
-            self._rows_at[key] = frozenset(ent.index_rows(link))
+            self._rows_at[key] = frozenset(stored_rows if stored_rows is not None else ent.index_rows(link))
             self._rows_at.move_to_end(key)
             while len(self._rows_at) > _REMEMBERED:
                 self._rows_at.popitem(last=False)
@@ -142,13 +140,14 @@ class TableLinks:
             )
         ]
         operations += [
-            ("delete", {"PartitionKey": partition, "RowKey": row}) for row in sorted(ent.index_rows(stored_link))
+            ("delete", {"PartitionKey": partition, "RowKey": row})
+            for row in sorted(ent.stored_index_rows(stored, stored_link))
         ]
         await submit(self._table, operations, what=f"delete link {link.link_id!r}")
 
     async def _link(self, user_id: str, link_id: str) -> Link | None:
         row = await rows.get(self._table, ent.user_partition(user_id), ent.link_row(link_id))
-        return None if row is None else self._known(ent.link_from_entity(row, ent.etag_of(row)))
+        return None if row is None else self._read(row)
 
     async def _link_via_index(self, user_id: str, index_row: str) -> Link | None:
         pointer = await rows.get(self._table, ent.user_partition(user_id), index_row)

@@ -6,7 +6,7 @@ Every write that replaces a read record is conditional on the record's ETag and 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -22,9 +22,8 @@ class LinkStore(Protocol):
 
     async def link_by_event(self, user_id: str, event_id: str) -> Link | None: ...
     async def link_by_activity(self, user_id: str, activity_id: str) -> Link | None: ...
-    async def links_by_ical_uid(self, user_id: str, ical_uid: str) -> Sequence[Link]: ...
     async def save_link(self, link: Link) -> Link:
-        """Insert (``etag`` None) or replace if unchanged; keeps the event/activity/iCalUId indexes in step."""
+        """Insert (``etag`` None) or replace if unchanged; keeps the event and activity indexes in step."""
         ...
 
     async def insert_links(self, links: Sequence[Link]) -> Sequence[Link | None]:
@@ -34,6 +33,19 @@ class LinkStore(Protocol):
         ...
 
     async def delete_link(self, link: Link) -> None: ...
+
+    async def note_events_made(self, user_id: str, made: Mapping[str, str]) -> str:
+        """R10/R8: note the events a group of creates made (activity id -> event id) before their links are
+        saved (``shared/state/events_made.py``); the note's id."""
+        ...
+
+    async def events_made(self, user_id: str) -> Mapping[str, Mapping[str, str]]:
+        """The user's notes of events made: note id -> (activity id -> event id)."""
+        ...
+
+    async def forget_events_made(self, user_id: str, note_ids: Sequence[str]) -> None:
+        """Remove these notes; one already gone is no error."""
+        ...
 
 
 class MeetingStore(Protocol):

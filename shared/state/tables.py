@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
@@ -48,6 +48,7 @@ from shared.errors import StateConflict
 from shared.state import entities as ent
 from shared.state import issue_entities as issue_ent
 from shared.state import rows
+from shared.state.events_made import TableEventsMade
 from shared.state.housekeeping import TableHousekeeping
 from shared.state.leases import TableLeases
 from shared.state.links import TableLinks
@@ -74,6 +75,7 @@ class TableStateStore:
         self._service = service
         self._links = service.get_table_client(f"{prefix}Links")
         self._link_rows = TableLinks(self._links)
+        self._made = TableEventsMade(self._links)
         self._cursors = service.get_table_client(f"{prefix}Cursors")
         self._subscriptions = service.get_table_client(f"{prefix}Subscriptions")
         self._leases = service.get_table_client(f"{prefix}Leases")
@@ -146,9 +148,6 @@ class TableStateStore:
     async def link_by_activity(self, user_id: str, activity_id: str) -> Link | None:
         return await self._link_rows.link_by_activity(user_id, activity_id)
 
-    async def links_by_ical_uid(self, user_id: str, ical_uid: str) -> Sequence[Link]:
-        return await self._link_rows.links_by_ical_uid(user_id, ical_uid)
-
     async def save_link(self, link: Link) -> Link:
         return await self._link_rows.save_link(link)
 
@@ -157,6 +156,15 @@ class TableStateStore:
 
     async def delete_link(self, link: Link) -> None:
         await self._link_rows.delete_link(link)
+
+    async def note_events_made(self, user_id: str, made: Mapping[str, str]) -> str:
+        return await self._made.note_events_made(user_id, made)
+
+    async def events_made(self, user_id: str) -> Mapping[str, Mapping[str, str]]:
+        return await self._made.events_made(user_id)
+
+    async def forget_events_made(self, user_id: str, note_ids: Sequence[str]) -> None:
+        await self._made.forget_events_made(user_id, note_ids)
 
     # --- meetings (R10): see ``shared.state.meetings`` ---------------------------------------------
 

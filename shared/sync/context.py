@@ -7,7 +7,8 @@ the calendar (its delta token has not seen that yet).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -58,6 +59,13 @@ class RunContext:
     erp_series: bool | None = None  # R28: the ERP's capability, asked once per run
     # While a group of writes runs side by side (``shared/sync/executor.py``): its new links, stored together.
     new_links: Gathering[Link, Link | None] | None = None
+    # R10/R8: the notes of events made before their links (``shared/state/events_made.py``): this run's, the
+    # events they name, and those an earlier run left (read once, when an event is about to be made).
+    made_notes: list[str] = field(default_factory=list)
+    noted_events: set[str] = field(default_factory=set)
+    earlier_made: dict[str, str] | None = None
+    earlier_notes: list[str] = field(default_factory=list)
+    _reading_made: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def current(self, link: Link) -> Link:
         return self.links.get(link.link_id, link)
@@ -99,6 +107,31 @@ class RunContext:
             if earlier is not None and earlier.state is not LinkState.ACTIVE and earlier.link_id != link.link_id:
                 return earlier
         return None
+
+    async def note_made(self, made: Mapping[str, str]) -> None:
+        """Note events just made for activities (activity id -> event id), before their links are saved; an
+        event a note of this run names already is not noted again."""
+        new = {activity_id: event_id for activity_id, event_id in made.items() if event_id not in self.noted_events}
+        if not new:
+            return
+        self.made_notes.append(await self.ports.state.note_events_made(self.user.id, new))
+        self.noted_events.update(new.values())
+
+    async def made_before(self) -> Mapping[str, str]:
+        """The events earlier runs made and may not have linked (activity id -> event id), read once."""
+        async with self._reading_made:
+            if self.earlier_made is None:
+                notes = await self.ports.state.events_made(self.user.id)
+                self.earlier_notes = [note for note in notes if note not in self.made_notes]
+                self.earlier_made = {a: e for note in self.earlier_notes for a, e in notes[note].items()}
+        return self.earlier_made
+
+    async def forget_made(self) -> None:
+        """Every link of the plan is saved: the notes of events made (this run's, and those read) go."""
+        notes = [*self.earlier_notes, *self.made_notes]
+        if notes:
+            await self.ports.state.forget_events_made(self.user.id, notes)
+        self.made_notes, self.earlier_notes = [], []
 
     def now(self) -> datetime:
         return self.ports.clock()

@@ -139,6 +139,7 @@ class SyncEngine:
             report.status, report.detail = "halted", the_plan.halted
             return  # R11: nothing written, cursors unchanged, until a person looks
         left = await budget.execute_within(the_plan.actions, run, now + timedelta(seconds=budget.RUN_BUDGET_SECONDS))
+        await run.forget_made()  # every link of what was executed is saved (shared/state/events_made.py)
         if left:  # a big mailbox: the next invocation carries on from the links saved so far (shared/sync/budget.py)
             report.status, report.detail = (
                 "continues",
@@ -186,7 +187,7 @@ class SyncEngine:
                 erp_changes=erp,
                 m365_initial=m365_initial,
                 erp_initial=erp_initial,
-                meetings=await inputs.meetings_of(self._ports, m365, links, erp),
+                meetings=await inputs.meetings_of(self._ports, run.mailbox, m365, links, erp),
                 synced_mailboxes=await inputs.synced_mailboxes(run, m365, links),
                 removals_released=removals_released,
                 erp_series=await series_inputs.erp_series(run),  # R28 (shared/sync/series_inputs.py)

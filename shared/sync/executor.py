@@ -17,6 +17,7 @@ from shared.core.actions import (
     Action,
     AnswerInErp,
     AnswerInOutlook,
+    ClaimMeeting,
     CreateActivity,
     CreateEvent,
     DeleteEvent,
@@ -55,6 +56,7 @@ from shared.errors import (
     GraphInvalid,
     GraphNotFound,
     GraphTransient,
+    MeetingHeldElsewhere,
 )
 from shared.graph.port import CalendarPort
 from shared.state.model import IssueKind
@@ -77,6 +79,7 @@ _EXECUTORS: dict[type[Any], Callable[[Any, RunContext], Awaitable[Action | list[
     Remember: write_links.remember,
     DetachLink: write_links.detach,
     LinkCopy: write_links.link_copy,
+    ClaimMeeting: write_links.claim_meeting,
     RetireCopy: write_links.retire_copy,
     Demote: write_links.demote,
     Wait: write_links.wait,
@@ -160,7 +163,7 @@ async def _execute_group(group: Sequence[Action], run: RunContext) -> None:
             await execute(action, run)
         return
     ports = run.ports
-    collector = batch_writes.CollectingCalendar(ports.calendar, run.mailbox, len(group))
+    collector = batch_writes.CollectingCalendar(ports.calendar, run.mailbox, len(group), made=run.note_made)
     # The group's new links go to Table Storage together, once its Graph batch is answered: a link saved before
     # that passes by (so no executor waits on one still asking for its event write).
     links = Gathering(len(group), ports.state.insert_links, opened=lambda: collector.writes.sent)
@@ -183,7 +186,16 @@ async def execute(action: Action, run: RunContext) -> None:
         return
     except (ErpTransient, GraphTransient):
         raise  # the whole run is retried; cursors stay where they were
-    except (ErpInvalid, GraphInvalid, ErpConflict, ErpNotFound, GraphNotFound, ErpError, GraphError) as error:
+    except (
+        ErpInvalid,
+        GraphInvalid,
+        ErpConflict,
+        ErpNotFound,
+        GraphNotFound,
+        ErpError,
+        GraphError,
+        MeetingHeldElsewhere,
+    ) as error:
         kind = IssueKind.REFUSED_ITEM if isinstance(error, ErpInvalid | GraphInvalid) else IssueKind.FAILURE
         await issues.record(
             run,

@@ -13,7 +13,7 @@ from shared.core.activities import ActivityChange, ErpUser
 from shared.core.links import Link, LinkState
 from shared.core.m365 import DeltaEntry
 from shared.core.mapping import rooms_unresolved, with_booked_rooms
-from shared.core.meetings import LinkRole, Meeting
+from shared.core.meetings import LinkRole, Meeting, shared
 from shared.core.run import erp_gone
 from shared.errors import ErpNotFound, GraphNotFound, GraphSyncStateLost
 from shared.state.model import DeltaCursor, Issue, IssueKind
@@ -299,16 +299,34 @@ async def copies_to_link(
 
 
 async def meetings_of(
-    ports: Ports, entries: Sequence[DeltaEntry], links: Sequence[Link], erp: Sequence[ActivityChange] = ()
+    ports: Ports,
+    mailbox: str,
+    entries: Sequence[DeltaEntry],
+    links: Sequence[Link],
+    erp: Sequence[ActivityChange] = (),
 ) -> dict[str, Meeting]:
-    """R10: the tenant-wide claims of the meetings among the events with no active link, and of the meetings
-    whose activity this run sees voided or removed (one point read each, ``CLAIM_READS_AT_ONCE`` at a time: an
-    initial pull of a thousand events would otherwise wait on a thousand reads one after the other)."""
+    """R10: the tenant-wide claims of the meetings among the events with no active link that another mailbox
+    may hold too (``meetings.shared``: a meeting of one's own with nobody invited has no claim to read; the
+    organizer's own event never linked before reads its claim when it claims it), and of
+    the claimed meetings whose activity this run sees voided or removed (one point read each,
+    ``CLAIM_READS_AT_ONCE`` at a time: an initial pull of a thousand events would otherwise wait on a thousand
+    reads one after the other)."""
     linked = {link.event_id for link in links if link.state is LinkState.ACTIVE}
+    ever_linked = {link.event_id for link in links}
     gone = {c.activity_id for c in erp if erp_gone(c)}
     wanted = sorted(
-        {e.event.ical_uid for e in entries if e.event is not None and e.event.ical_uid and e.event_id not in linked}
-        | {link.ical_uid for link in links if link.ical_uid and link.activity_id in gone}
+        {
+            e.event.ical_uid
+            for e in entries
+            if e.event is not None
+            and e.event.ical_uid
+            and e.event_id not in linked
+            and shared(is_organizer=e.event.is_organizer, attendees=e.event.attendees, mailbox=mailbox)
+            # The organizer's own new event: its create claims the meeting first and reads the claim only if
+            # another mailbox holds it (write_erp.create_activity), so no read is spent on it here.
+            and (not e.event.is_organizer or e.event_id in ever_linked)
+        }
+        | {link.ical_uid for link in links if link.ical_uid and link.claimed and link.activity_id in gone}
     )
     gate = asyncio.Semaphore(CLAIM_READS_AT_ONCE)
 

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from shared.core.actions import (
     Action,
+    ClaimMeeting,
     CreateActivity,
     CreateEvent,
     LinkCopy,
@@ -109,6 +110,8 @@ def key_of(action: Action) -> str:
     """One key per item: a repeat of the same trouble updates the admin's row instead of adding one."""
     if isinstance(action, CreateActivity | LinkCopy | TakeOver | Wait):
         return f"item|{action.event.id}|"  # the event's first link, however it comes about
+    if isinstance(action, ClaimMeeting):  # its own row: the update that follows must not resolve it
+        return f"claim|{action.link.link_id}|"
     return f"item|{event_id_of(action) or ''}|{activity_id_of(action) or ''}"
 
 

@@ -7,13 +7,30 @@ import hashlib
 import uuid
 
 from shared.core import records
-from shared.core.actions import Action, AnswerInErp, CreateActivity, TakeOver, UpdateActivity, VoidActivity
+from shared.core.actions import (
+    Action,
+    AnswerInErp,
+    CreateActivity,
+    Relink,
+    TakeOver,
+    UpdateActivity,
+    VoidActivity,
+)
 from shared.core.activities import Activity, ActivityPatch, ActivityState, ActivityType, Origin
 from shared.core.fingerprint import changed_fields, fingerprint
 from shared.core.items import Field, Side
 from shared.core.links import Link
 from shared.core.mapping import activity_fields, activity_patch
-from shared.core.meetings import ANSWERS, LinkRole, Meeting, answer, fields_with_answer, participant_answer, with_answer
+from shared.core.meetings import (
+    ANSWERS,
+    LinkRole,
+    Meeting,
+    answer,
+    fields_with_answer,
+    participant_answer,
+    shared,
+    with_answer,
+)
 from shared.core.plan_copies import after_lost_claim
 from shared.core.plan_m365 import after_ended_claim
 from shared.core.plan_merge import after_relink
@@ -28,7 +45,10 @@ async def create_activity(action: CreateActivity, run: RunContext) -> Action | N
     Returns what to do instead when another mailbox holds the claim."""
     event, item = action.event, action.item
     meeting: Meeting | None = None
-    if event.ical_uid:
+    # R10: a meeting no other mailbox can hold (its own, nobody invited) is not claimed until it has attendees
+    # (core.plan_claims); a retry after a crash finds its first activity by the idempotency key below.
+    claims = shared(is_organizer=event.is_organizer, attendees=event.attendees, mailbox=run.mailbox)
+    if event.ical_uid and claims:
         mine = records.claim(
             ical_uid=event.ical_uid,
             user_id=run.user.id,
@@ -42,6 +62,8 @@ async def create_activity(action: CreateActivity, run: RunContext) -> Action | N
             meeting = await run.ports.state.get_meeting(event.ical_uid)
             if meeting is not None and meeting.owner_user_id != run.user.id:
                 return after_lost_claim(event, meeting)
+            if meeting is not None and meeting.activity_id:  # created, but the link was never saved (crash)
+                return Relink(event_id=event.id, activity_id=meeting.activity_id, origin=Side.M365)
     if not run.meeting_type_ready:  # R23: the planner creates meetings only, so their type must exist
         await run.ports.erp.ensure_activity_type(ActivityType.MEETING)
         run.meeting_type_ready = True
@@ -75,6 +97,7 @@ async def create_activity(action: CreateActivity, run: RunContext) -> Action | N
             policy=run.ports.policy,
             now=run.now(),
             m365_fields=fingerprint(item),
+            claimed=claims,
         )
     )
     run.report.count("erp created")

@@ -1,5 +1,6 @@
 """Executors of the actions that mostly pair records: relink after a crash, remember, detach, a copy of a
-meeting linked or retired, an owner's link demoted, a copy waiting for its owner. ``core.records`` says
+meeting linked or retired, an owner's link demoted, a copy waiting for its owner, a meeting claimed once it
+has attendees. ``core.records`` says
 what each link records."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import uuid
 from shared.core import records
 from shared.core.actions import (
     Action,
+    ClaimMeeting,
     Demote,
     DetachLink,
     LinkCopy,
@@ -25,7 +27,7 @@ from shared.core.items import Side
 from shared.core.meetings import ANSWERS, answer, participant_answer, with_answer
 from shared.core.plan_merge import after_relink
 from shared.core.run import Ways
-from shared.errors import ErpNotFound, GraphNotFound
+from shared.errors import ErpNotFound, GraphNotFound, MeetingHeldElsewhere
 from shared.state.model import IssueKind
 from shared.sync import issues
 from shared.sync.context import RunContext
@@ -151,3 +153,19 @@ async def wait(action: Wait, run: RunContext) -> None:
 
 async def skip(action: Skip, run: RunContext) -> None:
     run.report.skipped.append(f"{action.side.value} {action.record_id}: {action.reason}")
+
+
+async def claim_meeting(action: ClaimMeeting, run: RunContext) -> None:
+    """R10: the owner's meeting, made with nobody invited, has (or is about to get) attendees: its claim names
+    this mailbox and the link's activity, before any colleague's copy looks for it."""
+    link = run.current(action.link)
+    if link.claimed or not link.ical_uid or not link.activity_id:
+        return
+    claim = await claim_created(run, link.ical_uid, link.activity_id)
+    if claim is not None and (claim.owner_user_id, claim.activity_id) != (run.user.id, link.activity_id):
+        raise MeetingHeldElsewhere(
+            f"another synced mailbox (user {claim.owner_user_id}) made activity {claim.activity_id} for this "
+            f"meeting while this person's sync was off; activity {link.activity_id} is a second one (R10)"
+        )
+    await run.save(records.claim_recorded(link, now=run.now()))
+    run.report.count("meetings claimed")

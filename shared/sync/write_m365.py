@@ -9,8 +9,9 @@ from shared.core import records
 from shared.core.actions import Action, AnswerInOutlook, CreateEvent, DeleteEvent, Relink, UpdateEvent
 from shared.core.fingerprint import fingerprint
 from shared.core.items import Field, Side
+from shared.core.m365 import M365Event
 from shared.core.mapping import event_write
-from shared.core.meetings import Meeting
+from shared.core.meetings import Meeting, shared
 from shared.core.plan_m365 import removal_for
 from shared.core.run import Ways
 from shared.errors import GraphNotFound, StateConflict
@@ -21,19 +22,6 @@ _NAMESPACE = uuid.UUID("0f5b9a9e-6c1e-4c55-a3e4-2f6a4b7d9c10")
 
 async def create_event(action: CreateEvent, run: RunContext) -> list[Action]:
     activity, item = action.activity, action.item
-    earlier = await run.ports.state.meeting_by_activity(activity.id)
-    if earlier is not None and earlier.owner_user_id == run.user.id:
-        # R10: this mailbox made an event for the activity before, and a crash lost its link.
-        found = await run.ports.calendar.events_by_ical_uid(run.mailbox, earlier.ical_uid)
-        if found:
-            return [Relink(event_id=found[0].id, activity_id=activity.id, origin=Side.ERP)]
-        # R8: a person deleted that event before the sync could link it: a deletion like any other.
-        orphan = await run.save(
-            records.orphan(
-                user_id=run.user.id, link_id=str(uuid.uuid4()), activity=activity, origin=Side.ERP, now=run.now()
-            )
-        )
-        return [removal_for(run.ports.policy, orphan, Ways.for_user(run.ports.policy, run.mailbox, run.user.id))]
     write = event_write(
         item,
         tuple(f for f in Field if action.invite or f is not Field.ATTENDEES),
@@ -44,9 +32,31 @@ async def create_event(action: CreateEvent, run: RunContext) -> list[Action]:
         erp_stamp=activity.id,
         transaction_id=str(uuid.uuid5(_NAMESPACE, f"{run.mailbox.lower()}|{activity.id}")),
     )
+    earlier = (await run.made_before()).get(activity.id)
+    if earlier is not None:
+        # R10: this mailbox made an event for the activity before, and a crash lost its link (the run's note of
+        # the events it made says which: shared/state/events_made.py).
+        try:
+            found: M365Event | None = await run.ports.calendar.get_event(run.mailbox, earlier)
+        except GraphNotFound:
+            found = None
+        if found is not None and not found.is_cancelled:
+            return [Relink(event_id=found.id, activity_id=activity.id, origin=Side.ERP)]
+        # R8: a person deleted that event before the sync could link it: a deletion like any other.
+        orphan = await run.save(
+            records.orphan(
+                user_id=run.user.id, link_id=str(uuid.uuid4()), activity=activity, origin=Side.ERP, now=run.now()
+            )
+        )
+        return [removal_for(run.ports.policy, orphan, Ways.for_user(run.ports.policy, run.mailbox, run.user.id))]
     event = await run.ports.calendar.create_event(run.mailbox, write)
     run.wrote_m365 = True
-    await claim_created(run, event.ical_uid, activity.id)
+    await run.note_made({activity.id: event.id})  # a batch noted its events already (batch_writes)
+    # R10: an event that invites nobody is a meeting no other mailbox can hold: no claim until it has attendees
+    # (core.plan_claims). A retried create returns the first event (same transactionId, graph-facts §3).
+    claims = shared(is_organizer=True, attendees=write.attendees or (), mailbox=run.mailbox)
+    if claims:
+        await claim_created(run, event.ical_uid, activity.id)
     await run.save(
         records.paired(
             user_id=run.user.id,
@@ -57,6 +67,7 @@ async def create_event(action: CreateEvent, run: RunContext) -> list[Action]:
             policy=run.ports.policy,
             now=run.now(),
             erp_fields=fingerprint(item),
+            claimed=claims,
         )
     )
     run.report.count("m365 created")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableServiceClient
 
 from shared.core.attachments import AttachmentPair
@@ -69,46 +70,76 @@ async def test_a_links_synced_files_round_trip_and_can_all_go(store: StateStore)
     assert (await store.links_for_user(USER))[0].attachments == ()
 
 
-async def test_link_is_found_by_event_activity_and_ical_uid(store: StateStore) -> None:
+async def test_link_is_found_by_event_and_activity(store: StateStore) -> None:
     """Each side's id leads to the link, so an incoming change finds what it was synced with (R5, R10)."""
     saved = await store.save_link(make_link())
     assert await store.link_by_event(USER, saved.event_id or "") == saved
     assert await store.link_by_activity(USER, saved.activity_id or "") == saved
-    assert await store.links_by_ical_uid(USER, saved.ical_uid or "") == [saved]
     assert await store.link_by_event(USER, "unknown") is None
     assert await store.link_by_activity("another-user", saved.activity_id or "") is None
 
 
-async def test_links_sharing_an_ical_uid_are_all_found(store: StateStore) -> None:
-    """Several links may share one iCalUId; the lookup returns them all and no link of a longer uid (R10)."""
-    first = await store.save_link(make_link("L1", ical_uid="uid-1"))
-    second = await store.save_link(make_link("L2", ical_uid="uid-1"))
-    await store.save_link(make_link("L3", ical_uid="uid-10"))
-    found = await store.links_by_ical_uid(USER, "uid-1")
-    assert sorted(found, key=lambda link: link.link_id) == [first, second]
+async def _as_stored_by_an_earlier_version(connection_string: str, store: TableStateStore, link: Link) -> None:
+    """Make ``link``'s stored rows what versions before issue 12's last step wrote: an iCalUId index row too,
+    and no ``ical_index`` mark on the link's entity."""
+    async with TableServiceClient.from_connection_string(connection_string) as service:
+        table = service.get_table_client(store.table_names[0])
+        partition = make_key(link.user_id)
+        entity = dict(await table.get_entity(partition, f"link|{link.link_id}"))
+        del entity["ical_index"]
+        await table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+        row = f"ical|{link.ical_uid}|{link.link_id}"
+        await table.create_entity({"PartitionKey": partition, "RowKey": row, "link_id": link.link_id})
+
+
+async def test_an_earlier_versions_ical_index_row_goes_when_its_link_is_saved_again(
+    table_store: TableStateStore, azurite_connection_string: str, table_prefix: str
+) -> None:
+    """Issue 12: links keep no iCalUId index row any more (nothing read it); one an earlier version wrote is
+    removed in the transaction that next saves its link, whether the store read the link or not."""
+    saved = await table_store.save_link(make_link())
+    await _as_stored_by_an_earlier_version(azurite_connection_string, table_store, saved)
+    fresh = TableStateStore.from_connection_string(azurite_connection_string, prefix=table_prefix)
+    try:
+        read = (await fresh.links_for_user(USER))[0]
+        await fresh.save_link(read.model_copy(update={"state": LinkState.RETIRED}))
+    finally:
+        await fresh.aclose()
+    assert await stored_row_keys(azurite_connection_string, table_store, USER) == {
+        "link|L1",
+        "event|AAMkAGI2~2FL1+abc==",
+        "activity|ACT-L1",
+    }
+
+
+async def test_an_earlier_versions_ical_index_row_goes_with_its_link(
+    table_store: TableStateStore, azurite_connection_string: str
+) -> None:
+    """Issue 12: deleting a link an earlier version stored deletes its iCalUId index row too: no row is left."""
+    saved = await table_store.save_link(make_link())
+    await _as_stored_by_an_earlier_version(azurite_connection_string, table_store, saved)
+    read = (await table_store.links_for_user(USER))[0]
+    await table_store.delete_link(read)
+    assert await stored_row_keys(azurite_connection_string, table_store, USER) == set()
 
 
 async def test_changed_ids_move_the_index_rows(table_store: TableStateStore, azurite_connection_string: str) -> None:
-    """Changing event id, dropping the activity and changing the iCalUId re-points lookups in one save (R5)."""
+    """Changing event id and dropping the activity re-points lookups in one save (R5)."""
     saved = await table_store.save_link(make_link())
     assert await stored_row_keys(azurite_connection_string, table_store, USER) == {
         "link|L1",
         "event|AAMkAGI2~2FL1+abc==",
         "activity|ACT-L1",
-        "ical|040000008200E00074C5B7101A82E008L1|L1",
     }
     changed = saved.model_copy(update={"event_id": "AAMk/new==", "activity_id": None, "ical_uid": "uid-new"})
     resaved = await table_store.save_link(changed)
     assert await table_store.link_by_event(USER, saved.event_id or "") is None
     assert await table_store.link_by_activity(USER, saved.activity_id or "") is None
-    assert await table_store.links_by_ical_uid(USER, saved.ical_uid or "") == []
     assert await table_store.link_by_event(USER, "AAMk/new==") == resaved
-    assert await table_store.links_by_ical_uid(USER, "uid-new") == [resaved]
     assert await table_store.links_for_user(USER) == [resaved]
     assert await stored_row_keys(azurite_connection_string, table_store, USER) == {
         "link|L1",
         "event|AAMk~2Fnew==",
-        "ical|uid-new|L1",
     }
 
 
@@ -122,7 +153,6 @@ async def test_changed_ids_and_deletion_re_point_every_lookup(store: StateStore)
     await store.delete_link(resaved)
     assert await store.links_for_user(USER) == []
     assert await store.link_by_event(USER, "AAMk/new==") is None
-    assert await store.links_by_ical_uid(USER, saved.ical_uid or "") == []
     await store.save_link(make_link("L9", event_id="AAMk/new=="))
     await store.delete_link(resaved)  # deleting twice is a no-op
 
@@ -182,7 +212,6 @@ async def test_deleted_link_leaves_no_index_rows(table_store: TableStateStore, a
     assert await stored_row_keys(azurite_connection_string, table_store, USER) == set()
     assert await table_store.links_for_user(USER) == []
     assert await table_store.link_by_event(USER, saved.event_id or "") is None
-    assert await table_store.links_by_ical_uid(USER, saved.ical_uid or "") == []
     await table_store.save_link(make_link(link_id="L9", event_id=saved.event_id))  # the event is free again
     await table_store.delete_link(saved)  # deleting twice is a no-op
 
@@ -212,7 +241,6 @@ async def test_hostile_ids_round_trip_through_the_store(
     saved = await store.save_link(link)
     assert await store.link_by_event(user_id, event_id) == saved
     assert await store.link_by_activity(user_id, f"A/{link_id}") == saved
-    assert await store.links_by_ical_uid(user_id, ical_uid) == [saved]
     assert await store.links_for_user(user_id) == [saved]
     await store.delete_link(saved)
     assert await store.links_for_user(user_id) == []

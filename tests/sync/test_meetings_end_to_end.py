@@ -72,6 +72,22 @@ def _answer(activity: dict[str, Any], user_id: str) -> str | None:
     return rows[0]["response"] if rows else None
 
 
+async def _erp_meeting(stack: Stack, **fields: Any) -> dict[str, Any]:
+    start = _when(3, 13).replace(tzinfo=None)
+    body = {
+        "type": "meeting",
+        "subject": "Site visit",
+        "start": start.isoformat(),
+        "end": (start + timedelta(hours=1)).isoformat(),
+        "timeZone": "UTC",
+        "ownerId": "U-ANN",
+        "state": "confirmed",
+        **fields,
+    }
+    response = await stack.erp_call("POST", "/activities", json=body, headers={"Idempotency-Key": "visit"})
+    return dict(response.json())
+
+
 async def _sync(stack: Stack, *users: str) -> None:
     for user in users:
         report = await stack.services.engine.sync_user(user)
@@ -117,23 +133,15 @@ async def test_erp_meeting_with_registered_users_reaches_outlook_once_and_answer
     invitation copy is linked to it, not turned into a second activity; the answer set for Bob in the ERP is
     given on his copy."""
     await _people(stack)
-    start = _when(3, 13).replace(tzinfo=None)
-    body = {
-        "type": "meeting",
-        "subject": "Site visit",
-        "start": start.isoformat(),
-        "end": (start + timedelta(hours=1)).isoformat(),
-        "timeZone": "UTC",
-        "ownerId": "U-ANN",
-        "registeredUserIds": ["U-BOB"],
-        "contactIds": ["K-EVE"],
-        "participants": [
+    created = await _erp_meeting(
+        stack,
+        registeredUserIds=["U-BOB"],
+        contactIds=["K-EVE"],
+        participants=[
             {"email": BOB, "kind": "user", "refId": "U-BOB"},
             {"email": EVE, "kind": "contact", "refId": "K-EVE"},
         ],
-        "state": "confirmed",
-    }
-    created = (await stack.erp_call("POST", "/activities", json=body, headers={"Idempotency-Key": "visit"})).json()
+    )
     await _sync(stack, "U-BOB", "U-ANN", "U-BOB")
     assert list(await _all_live(stack)) == [created["id"]]
     bob_links = await stack.services.state.links_for_user("U-BOB")
@@ -208,3 +216,117 @@ async def test_crash_between_the_erp_create_and_the_claim_relinks_instead_of_dup
     assert len(await _all_live(stack)) == 1
     assert [link.role.value for link in await stack.services.state.links_for_user("U-ANN")] == ["owner"]
     assert [link.role.value for link in await stack.services.state.links_for_user("U-BOB")] == ["copy"]
+
+
+class _CrashOnceAt:
+    """A state store whose next call of ``method`` fails, as a host dying right before that write."""
+
+    def __init__(self, inner: StateStore, method: str) -> None:
+        self.inner, self.method, self.armed = inner, method, True
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.inner, name)
+        if name != self.method or not self.armed:
+            return attribute
+
+        async def crash(*args: Any, **kwargs: Any) -> Any:
+            self.armed = False
+            raise RuntimeError("host crashed")
+
+        return crash
+
+
+async def _sync_crashing_at(stack: Stack, user_id: str, method: str) -> None:
+    engine = stack.services.engine
+    ports = engine._ports
+    engine._ports = type(ports)(
+        calendar=ports.calendar,
+        erp=ports.erp,
+        state=_CrashOnceAt(stack.services.state, method),
+        policy=ports.policy,
+        clock=ports.clock,  # type: ignore[arg-type]
+    )
+    try:
+        with pytest.raises(RuntimeError):
+            await engine.sync_user(user_id)
+    finally:
+        engine._ports = ports
+
+
+async def test_ann_invites_bob_to_a_meeting_she_made_alone_and_his_copy_joins_its_one_activity(stack: Stack) -> None:
+    """R10: a meeting Ann made with nobody invited is linked without a claim (no other mailbox can hold it).
+    When she invites Bob, her run claims it before it writes Bob to the activity; Bob's copy, seen first by his
+    own run (which waits for the organizer's), is then linked to that one activity."""
+    await _people(stack)
+    made = await _meeting(stack, ANN)
+    await _sync(stack, "U-ANN")
+    (solo,) = await stack.services.state.links_for_user("U-ANN")
+    assert not solo.claimed
+    assert await stack.services.state.get_meeting(made["iCalUId"]) is None
+    await stack.outlook(
+        "PATCH",
+        f"/users/{ANN}/events/{made['id']}",
+        json={"attendees": [{"type": "required", "emailAddress": {"address": BOB}}]},
+    )
+    await _sync(stack, "U-BOB", "U-ANN", "U-BOB")
+    (activity,) = (await _all_live(stack)).values()
+    assert (activity["id"], activity["ownerId"]) == (solo.activity_id, "U-ANN")
+    assert activity["registeredUserIds"] == ["U-BOB"]
+    claim = await stack.services.state.get_meeting(made["iCalUId"])
+    assert claim is not None
+    assert (claim.owner_user_id, claim.activity_id) == ("U-ANN", solo.activity_id)
+    assert [(link.activity_id, link.role.value) for link in await stack.services.state.links_for_user("U-BOB")] == [
+        (solo.activity_id, "copy")
+    ]
+    assert [link.claimed for link in await stack.services.state.links_for_user("U-ANN")] == [True]
+
+
+async def test_bob_registered_in_the_erp_on_a_meeting_made_alone_is_invited_to_its_one_event(stack: Stack) -> None:
+    """R10: an ERP meeting of Ann's with nobody in it becomes her event, unclaimed. Bob registered on it later:
+    Ann's run claims the meeting, then invites Bob; his invitation is linked as a copy, nothing is made twice."""
+    await _people(stack)
+    created = await _erp_meeting(stack)
+    await _sync(stack, "U-ANN")
+    (solo,) = await stack.services.state.links_for_user("U-ANN")
+    assert not solo.claimed
+    assert solo.ical_uid
+    current = (await stack.erp_call("GET", f"/activities/{created['id']}")).json()
+    await stack.erp_call(
+        "PATCH",
+        f"/activities/{created['id']}",
+        json={"registeredUserIds": ["U-BOB"], "participants": [{"email": BOB, "kind": "user", "refId": "U-BOB"}]},
+        headers={"If-Match": f'"{current["version"]}"'},
+    )
+    await _sync(stack, "U-BOB", "U-ANN", "U-BOB")
+    assert list(await _all_live(stack)) == [created["id"]]
+    claim = await stack.services.state.get_meeting(solo.ical_uid)
+    assert claim is not None
+    assert (claim.owner_user_id, claim.activity_id) == ("U-ANN", created["id"])
+    bob_links = await stack.services.state.links_for_user("U-BOB")
+    assert [(link.activity_id, link.role.value) for link in bob_links] == [(created["id"], "copy")]
+    assert len((await stack.outlook("GET", f"/users/{ANN}/events")).json()["value"]) == 1
+
+
+async def test_a_crash_before_the_link_of_a_meeting_made_alone_in_outlook_makes_no_second_activity(
+    stack: Stack,
+) -> None:
+    """R10: no claim records the activity of a meeting nobody else holds; the ERP create's idempotency key does:
+    the host dies after the create, before the link, and the next run finds the same activity."""
+    await _people(stack)
+    await _meeting(stack, ANN)
+    await _sync_crashing_at(stack, "U-ANN", "save_link")
+    await _sync(stack, "U-ANN", "U-ANN")
+    assert len(await _all_live(stack)) == 1
+    assert len(await stack.services.state.links_for_user("U-ANN")) == 1
+
+
+async def test_a_crash_before_the_link_of_an_erp_meeting_made_alone_makes_no_second_event(stack: Stack) -> None:
+    """R10: Graph's ``transactionId`` (the same on a retried create) returns the event the host made before it
+    died, instead of a second one; the next run links it."""
+    await _people(stack)
+    created = await _erp_meeting(stack)
+    await _sync_crashing_at(stack, "U-ANN", "save_link")
+    await _sync(stack, "U-ANN", "U-ANN")
+    events = (await stack.outlook("GET", f"/users/{ANN}/events")).json()["value"]
+    assert len(events) == 1
+    assert [link.activity_id for link in await stack.services.state.links_for_user("U-ANN")] == [created["id"]]

@@ -1,0 +1,58 @@
+"""R10: the claim of a meeting that was made with nobody invited, once it has attendees (pure).
+
+A meeting only its own mailbox holds (``meetings.shared`` is False: the organizer's own event, nobody invited)
+is linked without a tenant-wide claim: no other copy exists to race for it. Its claim is made the moment it
+gains attendees, whichever side adds them, and before the write that invites them, so a colleague's copy always
+finds the claim when it appears (their sync waits for it meanwhile: ``plan_copies.new_meeting_event``):
+
+- Outlook: the owner's run sees its linked event with attendees;
+- the ERP: an event update is about to write attendees to the event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from shared.core.actions import Action, ClaimMeeting, UpdateEvent
+from shared.core.items import Field
+from shared.core.links import Link, LinkState
+from shared.core.meetings import LinkRole, shared
+from shared.core.run import Index, RunInput
+
+
+def claims_first(run: RunInput, index: Index, actions: Sequence[Action]) -> tuple[Action, ...]:
+    """``actions`` with a ``ClaimMeeting`` first for every unclaimed meeting of the run that has, or is about
+    to get, attendees."""
+    wanted: dict[str, Link] = {}
+    for entry in run.m365_changes:
+        link, event = index.by_event.get(entry.event_id), entry.event
+        if (
+            _unclaimed(link)
+            and event is not None
+            and not event.is_cancelled
+            and shared(is_organizer=event.is_organizer, attendees=event.attendees, mailbox=run.mailbox)
+        ):
+            assert link is not None
+            wanted.setdefault(link.link_id, link)
+    for action in actions:
+        if isinstance(action, UpdateEvent) and _invites(action, run.mailbox) and _unclaimed(action.link):
+            wanted.setdefault(action.link.link_id, action.link)
+    return (*(ClaimMeeting(link=link) for link in wanted.values()), *actions)
+
+
+def _unclaimed(link: Link | None) -> bool:
+    return (
+        link is not None
+        and not link.claimed
+        and link.state is LinkState.ACTIVE
+        and link.role is LinkRole.OWNER
+        and bool(link.ical_uid)
+        and bool(link.activity_id)
+    )
+
+
+def _invites(action: UpdateEvent, mailbox: str) -> bool:
+    """The update writes an attendee list that invites someone."""
+    return Field.ATTENDEES in action.fields and shared(
+        is_organizer=True, attendees=action.item.attendees, mailbox=mailbox
+    )
