@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from azure.data.tables import UpdateMode
@@ -327,3 +328,16 @@ async def test_replacing_a_link_this_store_wrote_needs_no_read_first(
     monkeypatch.undo()
     assert await table_store.link_by_event(USER, "moved") == moved
     assert await table_store.link_by_event(USER, saved.event_id or "") is None
+
+
+async def test_the_clean_up_job_deletes_an_earlier_versions_ical_index_row_with_its_stale_link(
+    table_store: TableStateStore, azurite_connection_string: str
+) -> None:
+    """Issue 12: a retired link an earlier version stored goes with its iCalUId index row when the daily
+    clean-up prunes it: nothing of it is left in the partition."""
+    old = NOW - timedelta(days=40)
+    saved = await table_store.save_link(make_link(state=LinkState.RETIRED, updated_at=old))
+    await _as_stored_by_an_earlier_version(azurite_connection_string, table_store, saved)
+    stale = await table_store.stale_links(before=NOW - timedelta(days=30), limit=10)
+    assert await table_store.delete_links(stale) == 1
+    assert await stored_row_keys(azurite_connection_string, table_store, USER) == set()
