@@ -7,6 +7,7 @@ ERP record is a conflict (R7): the ERP stays, the event is marked, the M365 vers
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
@@ -35,6 +36,7 @@ from shared.core.actions import (
     VoidActivity,
     Wait,
 )
+from shared.core.activities import Activity, ActivityFields
 from shared.core.m365 import EventWrite
 from shared.core.series_actions import (
     CreateSeriesActivity,
@@ -45,6 +47,7 @@ from shared.core.series_actions import (
     SeriesToErp,
     SeriesToM365,
 )
+from shared.erp.port import ErpPort
 from shared.errors import (
     ErpConflict,
     ErpError,
@@ -95,15 +98,18 @@ _EXECUTORS: dict[type[Any], Callable[[Any, RunContext], Awaitable[Action | list[
 }
 
 
-# Consecutive creates of activities for different meetings run this many at a time (issue 12: an initial pull
-# of a thousand events waits on the ERP and Table Storage one write at a time otherwise).
+# Consecutive creates of activities for different meetings run side by side in groups of this many, their new
+# links stored in one Table transaction per group; at most ERP_CREATES_AT_ONCE of their ERP writes are under
+# way at a time (issue 12: an initial pull of a thousand events waits on the ERP and Table Storage one write at
+# a time otherwise, and a transaction per four links cost more than the links).
+ERP_CREATE_GROUP = 20
 ERP_CREATES_AT_ONCE = 4
 
 
 async def execute_all(actions: Sequence[Action], run: RunContext) -> None:
     """Execute a plan's actions in order; consecutive event writes go side by side in groups of 20, their Graph
     writes in one ``$batch`` (``shared/sync/batch_writes.py``); consecutive activity creates of different
-    meetings go ``ERP_CREATES_AT_ONCE`` at a time."""
+    meetings go side by side in groups of ``ERP_CREATE_GROUP``, ``ERP_CREATES_AT_ONCE`` ERP writes at a time."""
     group: list[Action] = []
     creates: list[CreateActivity] = []
     for action in actions:
@@ -115,7 +121,7 @@ async def execute_all(actions: Sequence[Action], run: RunContext) -> None:
                 creates = []
             if _joins(creates, action, run):
                 creates.append(action)
-                if len(creates) >= ERP_CREATES_AT_ONCE:
+                if len(creates) >= ERP_CREATE_GROUP:
                     await _execute_at_once(creates, run)
                     creates = []
             else:
@@ -150,11 +156,29 @@ async def _execute_at_once(creates: Sequence[CreateActivity], run: RunContext) -
         for action in creates:
             await execute(action, run)
         return
-    run.new_links = links = Gathering(len(creates), run.ports.state.insert_links)
+    ports = run.ports
+    run.new_links = links = Gathering(len(creates), ports.state.insert_links)
+    run.ports = replace(ports, erp=cast(ErpPort, _ErpWritesAtOnce(ports.erp, ERP_CREATES_AT_ONCE)))
     try:
         await gathering.side_by_side([execute(action, run) for action in creates], links)
     finally:
+        run.ports = ports
         run.new_links = None
+
+
+class _ErpWritesAtOnce:
+    """The ERP port with at most ``limit`` activity creates under way at once; everything else passes through."""
+
+    def __init__(self, inner: ErpPort, limit: int) -> None:
+        self._inner = inner
+        self._gate = asyncio.Semaphore(limit)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def create_activity(self, fields: ActivityFields, *, idempotency_key: str) -> Activity:
+        async with self._gate:
+            return await self._inner.create_activity(fields, idempotency_key=idempotency_key)
 
 
 async def _execute_group(group: Sequence[Action], run: RunContext) -> None:
