@@ -33,3 +33,8 @@ class Directory(BaseModel):
             companies={c.id: c for c in companies},
             facilities={f.room_mailbox.lower(): f for f in facilities if f.room_mailbox},
         )
+
+    def outside(self) -> frozenset[str]:
+        """R10: the addresses no synced person's mailbox can be: the ERP's contacts (customers) and rooms, unless
+        an ERP user has the same address."""
+        return frozenset((self.contacts.keys() | self.facilities.keys()) - self.users.keys())

@@ -11,7 +11,8 @@ Every synced mailbox that holds a copy of one meeting (same iCalUId) is linked t
 - The claim is a tenant-wide ``Meeting`` record keyed by iCalUId, written insert-if-absent, so exactly
   one activity results however many mailboxes see the meeting at once. When the organizer's mailbox
   becomes synced later, it takes the meeting over (the activity's owner becomes the organizer).
-- A meeting no other mailbox can hold (the mailbox's own, nobody invited: not ``shared``) needs no claim: no
+- A meeting no other mailbox can hold (the mailbox's own, nobody invited but customers and rooms: not
+  ``shared``) needs no claim: no
   other copy exists to race for it, and a retried create finds its first write by idempotency key (ERP) or
   ``transactionId`` (Graph). It is claimed the moment it has attendees, before anyone is invited.
 """
@@ -36,12 +37,15 @@ class LinkRole(StrEnum):
     COPY = "copy"  # another synced person's copy: only their response flows
 
 
-def shared(*, is_organizer: bool, attendees: Iterable[Attendee], mailbox: str) -> bool:
-    """R10: whether another mailbox may hold a copy of this meeting: it is someone else's, or it invites
-    anyone (a colleague, a contact, a room: a contact's mailbox may be in the tenant, and attendees are the only
-    way a copy comes about)."""
-    own = mailbox.lower()
-    return not is_organizer or any(a.email.lower() != own for a in attendees)
+def shared(
+    *, is_organizer: bool, attendees: Iterable[Attendee], mailbox: str, outside: frozenset[str] = frozenset()
+) -> bool:
+    """R10: whether another synced mailbox may hold a copy of this meeting: it is someone else's, or it invites
+    anyone but the addresses known to be ``outside`` (the ERP's customer contacts and rooms: ``Directory.
+    outside``). An address the ERP does not know may be a colleague's mailbox, synced now or later; attendees are
+    the only way a copy comes about."""
+    known = {mailbox.lower(), *outside}
+    return not is_organizer or any(a.email.lower() not in known for a in attendees)
 
 
 class Meeting(BaseModel):

@@ -66,6 +66,7 @@ class RunContext:
     earlier_made: dict[str, str] | None = None
     earlier_notes: list[str] = field(default_factory=list)
     _reading_made: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _finding_contacts: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def current(self, link: Link) -> Link:
         return self.links.get(link.link_id, link)
@@ -170,10 +171,12 @@ class RunContext:
 
     async def find_contacts(self, emails: Sequence[str]) -> list[Contact]:
         wanted = {e.lower() for e in emails}
-        missing = sorted(wanted - self.contacts.keys())
-        if missing:
-            found = {c.email.lower(): c for c in await self.ports.erp.find_contacts(missing) if c.email}
-            self.contacts.update({e: found.get(e) for e in missing})
+        if wanted - self.contacts.keys():
+            async with self._finding_contacts:  # writes side by side ask one after the other, not all at once
+                missing = sorted(wanted - self.contacts.keys())
+                if missing:
+                    found = {c.email.lower(): c for c in await self.ports.erp.find_contacts(missing) if c.email}
+                    self.contacts.update({e: found.get(e) for e in missing})
         return [c for e in sorted(wanted) if (c := self.contacts.get(e)) is not None]
 
     async def contact_lines(self, activity: Activity) -> tuple[str, ...]:

@@ -45,9 +45,13 @@ async def create_activity(action: CreateActivity, run: RunContext) -> Action | N
     Returns what to do instead when another mailbox holds the claim."""
     event, item = action.event, action.item
     meeting: Meeting | None = None
-    # R10: a meeting no other mailbox can hold (its own, nobody invited) is not claimed until it has attendees
-    # (core.plan_claims); a retry after a crash finds its first activity by the idempotency key below.
-    claims = shared(is_organizer=event.is_organizer, attendees=event.attendees, mailbox=run.mailbox)
+    directory = await run.directory(item)
+    # R10: a meeting no other synced mailbox can hold (its own, nobody invited but customers and rooms) is not
+    # claimed until it invites someone else (core.plan_claims); a retry after a crash finds its first activity
+    # by the idempotency key below.
+    claims = shared(
+        is_organizer=event.is_organizer, attendees=event.attendees, mailbox=run.mailbox, outside=directory.outside()
+    )
     if event.ical_uid and claims:
         mine = records.claim(
             ical_uid=event.ical_uid,
@@ -70,7 +74,7 @@ async def create_activity(action: CreateActivity, run: RunContext) -> Action | N
     fields = activity_fields(
         item,
         user=run.user,
-        directory=await run.directory(item),
+        directory=directory,
         origin=Origin(mailbox=run.mailbox, event_id=event.id, ical_uid=event.ical_uid),
     )
     own = answer(event.response)

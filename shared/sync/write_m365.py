@@ -7,6 +7,7 @@ import uuid
 
 from shared.core import records
 from shared.core.actions import Action, AnswerInOutlook, CreateEvent, DeleteEvent, Relink, UpdateEvent
+from shared.core.activities import ParticipantKind
 from shared.core.fingerprint import fingerprint
 from shared.core.items import Field, Side
 from shared.core.m365 import M365Event
@@ -52,9 +53,15 @@ async def create_event(action: CreateEvent, run: RunContext) -> list[Action]:
     event = await run.ports.calendar.create_event(run.mailbox, write)
     run.wrote_m365 = True
     await run.note_made({activity.id: event.id})  # a batch noted its events already (batch_writes)
-    # R10: an event that invites nobody is a meeting no other mailbox can hold: no claim until it has attendees
-    # (core.plan_claims). A retried create returns the first event (same transactionId, graph-facts §3).
-    claims = shared(is_organizer=True, attendees=write.attendees or (), mailbox=run.mailbox)
+    # R10: an event that invites nobody but the activity's customer contacts and rooms is a meeting no other
+    # synced mailbox can hold: no claim until it invites someone else (core.plan_claims). A retried create
+    # returns the first event (same transactionId, graph-facts §3).
+    outside = frozenset(
+        p.email.lower()
+        for p in activity.participants
+        if p.kind in (ParticipantKind.CONTACT, ParticipantKind.FACILITY) and p.email
+    )
+    claims = shared(is_organizer=True, attendees=write.attendees or (), mailbox=run.mailbox, outside=outside)
     if claims:
         await claim_created(run, event.ical_uid, activity.id)
     await run.save(

@@ -6,8 +6,8 @@ rounds: more is a ping-pong). ``check`` then holds the systems against the model
 - exactly one live (not voided) ERP activity per live meeting, none for a cancelled or voided one, and none
   that belongs to no meeting anyone made (R8, R10: no duplicates);
 - its owner: the organizer's user for a synced organizer, else an invited synced person who has not
-  declined; the tenant-wide claim names that owner and activity (a meeting the owner holds alone, nobody
-  invited, may have none yet), and the owner's event is linked to it;
+  declined; the tenant-wide claim names that owner and activity (a meeting the owner holds alone, nobody but
+  the customer invited, may have none yet), and the owner's event is linked to it;
 - each other invited synced person's copy is linked to that one activity as a copy, and their participant
   row answers what their copy answers ("none" = not responded) (R27);
 - the contact's row answers what the organizer's event shows for her (R27);
@@ -240,8 +240,9 @@ def _check_meeting(
     assert not event.is_cancelled, f"{where}: the owner's event is cancelled, yet the activity is live (R8): {event}"
     assert event.response != "declined", f"{where}: the owner declined, yet the activity is live (R27): {event}"
     claim = snapshot.claims.get(event.ical_uid)
-    # R10: only a meeting no other mailbox can hold (the owner's own, nobody invited) may go unclaimed.
-    alone = event.is_organizer and not set(event.attendees) - {PEOPLE[owner].mailbox}
+    # R10: only a meeting no other synced mailbox can hold (the owner's own, nobody invited but Eve, a customer
+    # contact in the ERP) may go unclaimed.
+    alone = event.is_organizer and not set(event.attendees) - {PEOPLE[owner].mailbox, EVE}
     assert claim is not None or alone, f"{where}: no claim for {event.ical_uid}, yet others are invited (R10)"
     assert claim is None or (claim.owner_user_id, claim.activity_id) == (activity.owner_id, activity.id), (
         f"{where}: the claim {claim} does not name {owner} and {activity.id} (R10)"

@@ -12,7 +12,8 @@ from datetime import timedelta
 import pytest
 
 from shared.core.actions import ClaimMeeting, UpdateActivity, UpdateEvent
-from shared.core.activities import ActivityChange, Participant, ParticipantKind
+from shared.core.activities import ActivityChange, Contact, ErpUser, Facility, Participant, ParticipantKind
+from shared.core.directory import Directory
 from shared.core.items import Attendee, Side
 from shared.core.m365 import DeltaEntry
 from shared.core.meetings import shared
@@ -35,22 +36,38 @@ def run(**kwargs: object) -> RunInput:
     return RunInput(**values)  # type: ignore[arg-type]
 
 
+EVE, ROOM = "eve@fabrikam.example", "room-1@contoso.com"
+
+
 @pytest.mark.parametrize(
     ("is_organizer", "attendees", "expected"),
     [
         (True, (), False),
         (True, (Attendee(email="Ann@Contoso.com"),), False),
-        (True, (Attendee(email="eve@fabrikam.example"),), True),
-        (True, (Attendee(email=BOB),), True),
+        (True, (Attendee(email="Eve@Fabrikam.example"), Attendee(email=ROOM)), False),
+        (True, (Attendee(email="dan@contoso.com"),), True),
+        (True, (Attendee(email=EVE), Attendee(email=BOB)), True),
         (False, (), True),
     ],
 )
-def test_only_a_meeting_of_ones_own_that_invites_nobody_is_held_by_one_mailbox_alone(
+def test_only_a_meeting_of_ones_own_that_invites_no_colleague_is_held_by_one_mailbox_alone(
     is_organizer: bool, attendees: tuple[Attendee, ...], expected: bool
 ) -> None:
-    """R10: another mailbox can hold a copy of someone else's meeting, or of one that invites anybody (a
-    contact's address may be a tenant mailbox too); the mailbox itself in its own list does not count."""
-    assert shared(is_organizer=is_organizer, attendees=attendees, mailbox=ANN) is expected
+    """R10: another synced mailbox can hold a copy of someone else's meeting, or of one that invites anybody but
+    the ERP's customer contacts and rooms (an address the ERP does not know, like Dan's, may be a colleague's);
+    the mailbox itself in its own list does not count."""
+    outside = frozenset({EVE, ROOM})
+    assert shared(is_organizer=is_organizer, attendees=attendees, mailbox=ANN, outside=outside) is expected
+
+
+def test_the_erps_contacts_and_rooms_are_outside_unless_a_user_has_the_address() -> None:
+    """R10: ``Directory.outside`` names the customers and rooms; an address that is also an ERP user's is not."""
+    directory = Directory.build(
+        users=[ErpUser(id="u2", email=BOB, display_name="Bob")],
+        contacts=[Contact(id="K-1", name="Eve", email="Eve@Fabrikam.example"), Contact(id="K-2", name="B", email=BOB)],
+        facilities=[Facility(id="F-1", name="Room 1", room_mailbox=ROOM)],
+    )
+    assert directory.outside() == {EVE, ROOM}
 
 
 def test_ann_inviting_bob_to_her_unclaimed_meeting_claims_it_before_the_activity_changes() -> None:

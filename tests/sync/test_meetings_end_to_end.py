@@ -253,12 +253,15 @@ async def _sync_crashing_at(stack: Stack, user_id: str, method: str) -> None:
         engine._ports = ports
 
 
-async def test_ann_invites_bob_to_a_meeting_she_made_alone_and_his_copy_joins_its_one_activity(stack: Stack) -> None:
-    """R10: a meeting Ann made with nobody invited is linked without a claim (no other mailbox can hold it).
-    When she invites Bob, her run claims it before it writes Bob to the activity; Bob's copy, seen first by his
-    own run (which waits for the organizer's), is then linked to that one activity."""
+async def test_ann_invites_bob_to_a_meeting_she_made_with_a_customer_and_his_copy_joins_its_one_activity(
+    stack: Stack,
+) -> None:
+    """R10: a meeting Ann made with nobody but a customer contact (Eve) invited is linked without a claim (no
+    other synced mailbox can hold it). When she invites Bob, her run claims it before it writes Bob to the
+    activity; Bob's copy, seen first by his own run (which waits for the organizer's), is then linked to that
+    one activity."""
     await _people(stack)
-    made = await _meeting(stack, ANN)
+    made = await _meeting(stack, ANN, EVE)
     await _sync(stack, "U-ANN")
     (solo,) = await stack.services.state.links_for_user("U-ANN")
     assert not solo.claimed
@@ -266,7 +269,7 @@ async def test_ann_invites_bob_to_a_meeting_she_made_alone_and_his_copy_joins_it
     await stack.outlook(
         "PATCH",
         f"/users/{ANN}/events/{made['id']}",
-        json={"attendees": [{"type": "required", "emailAddress": {"address": BOB}}]},
+        json={"attendees": [{"type": "required", "emailAddress": {"address": a}} for a in (EVE, BOB)]},
     )
     await _sync(stack, "U-BOB", "U-ANN", "U-BOB")
     (activity,) = (await _all_live(stack)).values()
@@ -281,11 +284,13 @@ async def test_ann_invites_bob_to_a_meeting_she_made_alone_and_his_copy_joins_it
     assert [link.claimed for link in await stack.services.state.links_for_user("U-ANN")] == [True]
 
 
-async def test_bob_registered_in_the_erp_on_a_meeting_made_alone_is_invited_to_its_one_event(stack: Stack) -> None:
-    """R10: an ERP meeting of Ann's with nobody in it becomes her event, unclaimed. Bob registered on it later:
-    Ann's run claims the meeting, then invites Bob; his invitation is linked as a copy, nothing is made twice."""
+async def test_bob_registered_in_the_erp_on_a_customer_meeting_is_invited_to_its_one_event(stack: Stack) -> None:
+    """R10: an ERP meeting of Ann's with only a customer contact in it becomes her event, unclaimed. Bob
+    registered on it later: Ann's run claims the meeting, then invites Bob; his invitation is linked as a copy,
+    nothing is made twice."""
     await _people(stack)
-    created = await _erp_meeting(stack)
+    eve = {"email": EVE, "kind": "contact", "refId": "K-EVE"}
+    created = await _erp_meeting(stack, contactIds=["K-EVE"], participants=[eve])
     await _sync(stack, "U-ANN")
     (solo,) = await stack.services.state.links_for_user("U-ANN")
     assert not solo.claimed
@@ -294,7 +299,7 @@ async def test_bob_registered_in_the_erp_on_a_meeting_made_alone_is_invited_to_i
     await stack.erp_call(
         "PATCH",
         f"/activities/{created['id']}",
-        json={"registeredUserIds": ["U-BOB"], "participants": [{"email": BOB, "kind": "user", "refId": "U-BOB"}]},
+        json={"registeredUserIds": ["U-BOB"], "participants": [eve, {"email": BOB, "kind": "user", "refId": "U-BOB"}]},
         headers={"If-Match": f'"{current["version"]}"'},
     )
     await _sync(stack, "U-BOB", "U-ANN", "U-BOB")
