@@ -7,8 +7,10 @@ Tables (names are ``<prefix>Links`` etc.; keys are encoded by ``shared.state.key
   RowKey ``link|<link id>``: the link (fingerprints as JSON strings).
   RowKey ``event|<event id>`` / ``activity|<activity id>``: index row, ``link_id`` points at the link.
   These are unique: a second link claiming the same event or activity is a ``StateConflict``.
-  RowKey ``ical|<iCalUId>|<link id>``: index row, several links may share an iCalUId (R-series events).
-  A retired or detached link keeps its index rows, so a late echo still finds its tombstone.
+  A retired or detached link keeps its index rows, so a late echo still finds its tombstone. (A link an
+  earlier version stored may also have an ``ical|<iCalUId>|<link id>`` row, which goes with its next save.)
+  RowKey ``made|<note id>``: the events a group of creates made before their links were saved
+  (``shared.state.events_made``).
 - meetings: the tenant-wide meeting claims (R10) and their activity index (``shared.state.meetings``).
 - cursors: PartitionKey = mailbox, RowKey ``delta`` (Graph delta cursor); PartitionKey = user id,
   RowKey ``erp|<feed>`` (ERP change-feed cursor).
