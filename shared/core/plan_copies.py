@@ -119,6 +119,7 @@ def copy_changed(run: RunInput, entry: DeltaEntry, link: Link, change: ActivityC
         yield RetireCopy(link=link, reason="the meeting was cancelled or the person removed from it")
         return
     if change is not None and (erp_gone(change) or change.activity is None):
+        yield from _answer_given_before_the_end(run, link, change, answer(event.response))
         yield from copy_of_ended_activity(run, event, link)
         return
     if change is not None:
@@ -153,6 +154,7 @@ def copy_activity_changed(run: RunInput, change: ActivityChange, link: Link) -> 
     if link.state is not LinkState.ACTIVE:
         return
     if erp_gone(change) or change.activity is None:
+        yield from _answer_given_before_the_end(run, link, change, link.response or "none")
         yield RetireCopy(link=link, reason="the activity was voided or removed")
         return
     theirs = participant_answer(change.activity, run.user_id, run.mailbox)
@@ -184,3 +186,14 @@ def _outlook_is_latest(run: RunInput, event: M365Event, activity: Activity) -> b
     if event.last_modified is None:
         return False
     return event.last_modified >= activity.modified_at - timedelta(seconds=run.policy.clock_skew_seconds)
+
+
+def _answer_given_before_the_end(run: RunInput, link: Link, change: ActivityChange, mine: str) -> Iterator[Action]:
+    """R27: an answer set in the ERP for this person on an activity that was then voided (its meeting passing on
+    when its owning attendee was taken off) is still the person's answer: it is given on their copy, so the
+    meeting's next activity takes it from there (``LinkCopy``) instead of losing it."""
+    if change.activity is None:
+        return
+    theirs = participant_answer(change.activity, run.user_id, run.mailbox)
+    if theirs is not None and theirs in ANSWERS and theirs not in (link.response or "none", mine):
+        yield AnswerInOutlook(link=link, response=theirs)

@@ -412,3 +412,43 @@ def test_meeting_passed_on_to_its_organizer_after_an_erp_rename_of_the_old_activ
             {"first": "Budget", "pick": 0, "run_between": False, "second": "Budget Budget"},
         ),
     )
+
+
+def test_answer_set_in_the_erp_as_the_meeting_passes_on_reaches_its_next_activity() -> None:
+    """R27/R10: Eve invites Ann and Bob; Ann's sync owns the meeting. A person in the ERP sets Bob's answer to
+    accepted, and Eve then takes Ann off, so the meeting passes on to Bob with a new activity. The answer set on
+    the old activity (voided by the pass-on) is given on Bob's copy first, and the new activity's row says it."""
+    replay(
+        OnFakes,
+        ALL_CATCH_UP,
+        (
+            "eve_invites",
+            {"day": 1, "hour": 7, "invitees": ["ann", "bob"], "location": "", "minutes": 30, "subject": "Budget"},
+        ),
+        ALL_CATCH_UP,
+        ("erp_sets_answer", {"answer": "accepted", "pick": 0, "who": 0}),
+        ("organizer_uninvites", {"pick": 0, "who": 0}),
+    )
+
+
+def test_answer_set_in_the_erp_for_a_late_synced_attendee_as_the_meeting_passes_on_is_kept() -> None:
+    """R27/R10: the same with Cy's sync switched on after Eve's invitation and a Graph fault in Ann's first run
+    (the random example of 2026-12-02): Cy's answer, set in the ERP as the owner is taken off, ends on Cy's row
+    of the meeting's next activity."""
+    replay(
+        OnFakes,
+        ("cy_may_start_unsynced", {"cy_synced": False}),
+        ("erp_may_hold_no_series", {"erp_series": False}),
+        ("sync_meets_graph_fault", {"who": "ann", "where": (None, None), "status": 503, "count": 1}),
+        (
+            "eve_invites",
+            {"invitees": ["ann", "bob", "cy"], "subject": "Budget", "location": "", "day": 1, "hour": 7, "minutes": 30},
+        ),
+        ("erp_admin_switches_cy_on", {}),
+        ("two_instances_sync_at_once", {"first": "bob", "second": "ann", "yields": [0]}),
+        ALL_CATCH_UP,
+        ("two_instances_sync_at_once", {"first": "ann", "second": "ann", "yields": [0]}),
+        ALL_CATCH_UP,
+        ("organizer_uninvites", {"pick": 0, "who": 1}),
+        ("erp_sets_answer", {"answer": "accepted", "pick": 0, "who": 1}),
+    )

@@ -24,7 +24,7 @@ from shared.core.actions import (
     VoidActivity,
     Wait,
 )
-from shared.core.activities import ActivityChange, Participant, ParticipantKind, Response
+from shared.core.activities import ActivityChange, ActivityState, Participant, ParticipantKind, Response
 from shared.core.items import Attendee
 from shared.core.m365 import DeltaEntry
 from shared.core.meetings import LinkRole, Meeting
@@ -244,3 +244,24 @@ def test_attendee_deleting_their_copy_declines_and_retires_the_copy() -> None:
     assert [type(a) for a in actions] == [AnswerInErp, RetireCopy]
     assert isinstance(actions[0], AnswerInErp)
     assert actions[0].response == "declined"
+
+
+def test_answer_set_in_the_erp_on_an_activity_voided_meanwhile_is_given_on_the_copy_first() -> None:
+    """R27: a person in the ERP accepted for Ann, then the activity was voided (its meeting passing on): Ann's
+    copy is accepted before its link retires, so the meeting's next activity takes the answer from the copy."""
+    ev = copy_of_bobs_meeting()
+    act = activity(owner_id="u2")
+    copy_link = link(ev, act, role=LinkRole.COPY, response="none")
+    voided = act.model_copy(
+        update={
+            "state": ActivityState.VOIDED,
+            "version": 2,
+            "participants": (
+                Participant(email=ANN, kind=ParticipantKind.USER, ref_id="u1", response=Response.ACCEPTED),
+            ),
+        }
+    )
+    for changes in ({"m365_changes": [entry(ev.model_copy(update={"change_key": "ck2"}))]}, {}):
+        actions = plan(run(links=(copy_link,), erp_changes=[change(voided)], **changes)).actions
+        assert actions[0] == AnswerInOutlook(link=copy_link, response="accepted")
+        assert isinstance(actions[1], RetireCopy)
