@@ -128,12 +128,16 @@ async def _sync_link(
         to_outlook=to_outlook,
         erp_limit=erp_limit,
     )
-    copier = _Copier(run, link, erp_limit, activity.version)
+    copier = _Copier(run, link, erp_limit, activity)
     try:
         hashes = {f.id: await copier.event_file_hash(f) for f in files_plan.files_to_compare(files)}
         actions = files_plan.plan_files(replace(files, event_hashes=hashes))
         for action in actions:
             await copier.apply(action)
+        if copier.replayed_gone:  # planned again with the pairs learnt: the lost file's removal is applied now
+            known = replace(files, link=link.evolve({"attachments": tuple(copier.pairs)}), event_hashes=hashes)
+            for action in files_plan.plan_files(known):
+                await copier.apply(action)
     except (GraphNotFound, ErpNotFound):
         pass  # the item went away meanwhile; what was copied is recorded below
     except (GraphError, ErpError) as error:
@@ -157,8 +161,10 @@ class _Copier:
     copy it writes the copy down as a pending pair (one link save), so a run that dies before learning the copy's
     id leaves a trace the next run settles (``attachment_plan._completed``)."""
 
-    def __init__(self, run: RunContext, link: Link, erp_limit: int, seen_version: int) -> None:
-        self.run, self.link, self.erp_limit, self.seen_version = run, link, erp_limit, seen_version
+    def __init__(self, run: RunContext, link: Link, erp_limit: int, activity: Activity) -> None:
+        self.run, self.link, self.erp_limit, self.seen_version = run, link, erp_limit, activity.version
+        self.activity_file_ids = {f.id for f in activity.attachments}
+        self.replayed_gone = False  # an upload answered from an earlier run's, whose file the ERP lost since
         self.event_id, self.activity_id = link.event_id or "", link.activity_id or ""
         self.pairs: list[AttachmentPair] = list(link.attachments)
         self.versions: list[int] = []
@@ -234,7 +240,10 @@ class _Copier:
         sha = digest.hexdigest()
         pending = files_plan.pending_to_erp(source, sha)
         await self._write_ahead(action.replaces, pending)
-        key = hashlib.sha256(f"{self.link.link_id}|{source.id}|{sha}".encode()).hexdigest()[:40]
+        # The same key for a retry of this copy (the ERP answers with its first upload); a copy that puts back a
+        # file the ERP lost since is another upload, so another key.
+        again = action.replaces.activity_attachment_id or "" if action.replaces is not None else ""
+        key = hashlib.sha256(f"{self.link.link_id}|{source.id}|{sha}|{again}".encode()).hexdigest()[:40]
         meta = FileMeta(name=source.name, content_type=source.content_type, size=source.size)
         try:
             stored, version = await self.run.ports.erp.add_activity_attachment(
@@ -245,9 +254,14 @@ class _Copier:
             await self._refuse(RefuseFile(Side.ERP, source.id, source.name, source.size, self.erp_limit))
             return
         del chunks
+        self._swap(pending, files_plan.paired(source, stored))
+        if stored.id not in self.activity_file_ids and version <= self.seen_version:
+            # The ERP answered with an upload of an earlier run whose answer was lost, and that file is gone
+            # from the activity since (a person removed it): the pair is known now, and so is its removal.
+            self.replayed_gone = True
+            return
         self.versions.append(version)
         self.run.report.count("erp file added")
-        self._swap(pending, files_plan.paired(source, stored))
 
     async def _to_outlook(self, action: CopyToOutlook) -> None:
         """ERP to Outlook: the bytes stream from the ERP's answer into Graph's request (or upload session)."""

@@ -303,3 +303,16 @@ def test_files_converge_on_the_fakes() -> None:
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
     )
+
+
+@pytest.mark.usefixtures("quiet_files_machine")
+def test_a_file_the_erp_stored_without_answering_then_a_person_removed_leaves_outlook_too() -> None:
+    """R18/R10 (found by a random run, 2026-12-03): Ann's Outlook file goes to the ERP, which stores it but whose
+    answer is lost; a person then removes it in the ERP. The next run's upload (same Idempotency-Key) is answered
+    with that first file, no longer on the activity: the pair is known and its removal reaches Outlook, instead
+    of a pair naming a file nobody has and the Outlook copy staying for good."""
+    machine = FilesConverge()
+    machine.outlook_item(day=1, owner="ann")
+    machine.file_sync_meets_erp_trap(lost=True, pick=0, size=40, skip=0)
+    machine.remove_in_erp(pick=0, which=0)
+    machine.teardown()  # every sync caught up, then the check
