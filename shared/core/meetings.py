@@ -48,6 +48,13 @@ def shared(
     return not is_organizer or any(a.email.lower() not in known for a in attendees)
 
 
+def outside_of(activity: Activity) -> frozenset[str]:
+    """R10: the addresses of an activity's participants the ERP itself names customer contacts or rooms (the
+    ERP-side counterpart of ``Directory.outside``)."""
+    kinds = (ParticipantKind.CONTACT, ParticipantKind.FACILITY)
+    return frozenset(p.email.lower() for p in activity.participants if p.kind in kinds and p.email)
+
+
 class Meeting(BaseModel):
     """The tenant-wide claim on one meeting (stored once per iCalUId)."""
 

@@ -7,12 +7,11 @@ import uuid
 
 from shared.core import records
 from shared.core.actions import Action, AnswerInOutlook, CreateEvent, DeleteEvent, Relink, UpdateEvent
-from shared.core.activities import ParticipantKind
 from shared.core.fingerprint import fingerprint
 from shared.core.items import Field, Side
 from shared.core.m365 import M365Event
 from shared.core.mapping import event_write
-from shared.core.meetings import Meeting, shared
+from shared.core.meetings import Meeting, outside_of, shared
 from shared.core.plan_m365 import removal_for
 from shared.core.run import Ways
 from shared.errors import GraphNotFound, StateConflict
@@ -56,12 +55,9 @@ async def create_event(action: CreateEvent, run: RunContext) -> list[Action]:
     # R10: an event that invites nobody but the activity's customer contacts and rooms is a meeting no other
     # synced mailbox can hold: no claim until it invites someone else (core.plan_claims). A retried create
     # returns the first event (same transactionId, graph-facts §3).
-    outside = frozenset(
-        p.email.lower()
-        for p in activity.participants
-        if p.kind in (ParticipantKind.CONTACT, ParticipantKind.FACILITY) and p.email
+    claims = shared(
+        is_organizer=True, attendees=write.attendees or (), mailbox=run.mailbox, outside=outside_of(activity)
     )
-    claims = shared(is_organizer=True, attendees=write.attendees or (), mailbox=run.mailbox, outside=outside)
     if claims:
         await claim_created(run, event.ical_uid, activity.id)
     await run.save(

@@ -16,7 +16,7 @@ from shared.core.activities import ActivityChange, Contact, ErpUser, Facility, P
 from shared.core.directory import Directory
 from shared.core.items import Attendee, Side
 from shared.core.m365 import DeltaEntry
-from shared.core.meetings import shared
+from shared.core.meetings import outside_of, shared
 from shared.core.planner import RunInput, plan
 from shared.core.policy import SyncPolicy
 from tests.core.builders import NOW, activity, event, link
@@ -114,3 +114,16 @@ def test_a_cancelled_meeting_is_not_claimed() -> None:
     cancelled = event(attendees=(Attendee(email=BOB),), is_cancelled=True, change_key="ck2", last_modified=NOW)
     runs = run(links=(link(ev, act, claimed=False),), m365_changes=[DeltaEntry(event_id=ev.id, event=cancelled)])
     assert not any(isinstance(a, ClaimMeeting) for a in plan(runs).actions)
+
+
+def test_an_activitys_customer_contacts_and_rooms_are_outside_its_users_are_not() -> None:
+    """R10: ``outside_of`` names the participants the ERP calls contacts or facilities, never its users."""
+    act = activity(
+        participants=(
+            Participant(email="Eve@Fabrikam.example", kind=ParticipantKind.CONTACT),
+            Participant(email=ROOM, kind=ParticipantKind.FACILITY),
+            Participant(email=BOB, kind=ParticipantKind.USER, ref_id="u2"),
+            Participant(email="x@elsewhere.example", kind=ParticipantKind.EXTERNAL),
+        )
+    )
+    assert outside_of(act) == {EVE, ROOM}
